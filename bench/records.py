@@ -1,0 +1,98 @@
+"""The result record: one JSON object per candidate, defined once for writer and reader.
+
+Units are in the names: `macs` (fvcore multiply-accumulates on the task's example input, i.e. what
+fvcore calls "flops"), `params`, `bytes`, `latency_ms`, `train_seconds`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class SchemaError(ValueError):
+    """A record file that this version of the suite cannot read."""
+
+
+@dataclass
+class Record:
+    """One measured candidate of one grid cell (or the failure of that cell)."""
+
+    cell_id: str
+    task: str
+    corpus: str
+    method: str
+    seed: int
+    label: str
+    status: str  # "ok" or "failed"
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The method's settings, defaults filled in (requested values)."""
+    task_settings: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    macs: int | None = None
+    """Dense MACs of the realised model on one example input, counted by fvcore."""
+    full_macs: int | None = None
+    """MACs of the task's full-width model: the denominator of `macs_fraction`."""
+    cost_unit: str = ""
+    """What one example input is (e.g. 'second of audio'); MACs are per that unit."""
+    params: int | None = None
+    bytes: int | None = None
+    """Size of the saved state (torch.save of the state dict)."""
+    latency_ms: float | None = None
+    """Median single-thread CPU latency of one example input."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    primary_metric: str = ""
+    higher_is_better: bool = False
+    reference_metric: float | None = None
+    """Primary metric of a trivial predictor (the hypervolume reference)."""
+    train_seconds: float | None = None
+    train_epochs: float | None = None
+    widths: dict[str, int] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def record_id(self) -> str:
+        return f"{self.cell_id}-{slug(self.label)}"
+
+    @property
+    def macs_fraction(self) -> float | None:
+        if self.macs is None or not self.full_macs:
+            return None
+        return self.macs / self.full_macs
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["record_id"] = self.record_id
+        data["macs_fraction"] = self.macs_fraction
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        version = data.get("schema_version")
+        if not isinstance(version, int):
+            raise SchemaError("record has no schema_version")
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"record schema {version} is newer than this suite's {SCHEMA_VERSION}: upgrade tradeoff-bench"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING} - set(data)
+        if missing:
+            raise SchemaError(f"record lacks fields: {', '.join(sorted(missing))}")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Record)) + ("record_id", "macs_fraction")
+"""Columns of a record as a flat table row (nested dicts stay dicts)."""
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a candidate label."""
+    safe = "".join(c if c.isalnum() or c in "._=+" else "_" for c in text)
+    return safe.strip("_") or "model"

@@ -1,0 +1,149 @@
+"""The Task contract: data, a model family with named width knobs, the loss and the metrics.
+
+A task is a dataclass whose fields are its user settings (`tradeoff-bench run --task T --set k=v`).
+Its model family exposes *width knobs*: named feature dimensions (hidden units, channels, mel bands)
+whose size can be chosen per model. A width-learning or pruning method treats a knob through two
+hooks of `build_model`: `widths` picks the physical size of each knob, and `gate` inserts a module
+where a knob's features leave their producer (after its activation), before every consumer. The
+channels of a knob are in priority order: a model with width `w` keeps channels `[0, w)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from tasks.metrics import metric_spec
+from tasks.registry import Registry, SettingError, did_you_mean
+
+GateFactory = Callable[[str, int], nn.Module]
+"""(knob name, full width of the knob) -> module applied to that knob's features."""
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """A task's default training budget; methods share it so comparisons are fair."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.0
+
+
+def no_gate(knob: str, width: int) -> nn.Module:
+    return nn.Identity()
+
+
+@dataclass
+class Task(ABC):
+    """Base class of every task; subclasses are dataclasses registered in `TASKS`."""
+
+    name: ClassVar[str]
+    primary_metric: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    # --- identity -------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def corpus(self) -> str:
+        """Name of the data the results come from (a generated proxy is never named as the real corpus)."""
+
+    def settings(self) -> dict[str, Any]:
+        """The task's user settings as JSON-native values."""
+        return _json_native(dataclasses.asdict(self))
+
+    @property
+    def higher_is_better(self) -> bool:
+        return metric_spec(self.primary_metric).higher_is_better
+
+    # --- data -----------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Make the data ready (generate or validate it); idempotent. Default: nothing to do."""
+
+    @abstractmethod
+    def batches(
+        self, split: str, batch_size: int, *, shuffle: bool = False, seed: int = 0
+    ) -> Iterator[Batch]:
+        """Iterate (input, target) batches of `split` in {'train', 'val', 'test'}."""
+
+    @property
+    @abstractmethod
+    def recipe(self) -> TrainRecipe:
+        """Default training budget for models of this task."""
+
+    # --- model family -----------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def knobs(self) -> dict[str, int]:
+        """Width knob name -> full (maximum) width."""
+
+    @abstractmethod
+    def _build(self, widths: dict[str, int], gate: GateFactory) -> nn.Module:
+        """Build the model at resolved widths, with `gate(knob, width)` at every knob's site."""
+
+    def build_model(
+        self, widths: Mapping[str, int] | None = None, gate: GateFactory | None = None
+    ) -> nn.Module:
+        """A freshly initialised model; unspecified knobs take their full width."""
+        return self._build(self.resolve_widths(widths), gate or no_gate)
+
+    def resolve_widths(self, widths: Mapping[str, int] | None) -> dict[str, int]:
+        full = self.knobs
+        resolved = dict(full)
+        for knob, width in (widths or {}).items():
+            if knob not in full:
+                raise SettingError(
+                    f"Task {self.name!r} has no width knob {knob!r}.{did_you_mean(knob, list(full))} "
+                    f"Knobs: {', '.join(full)}"
+                )
+            if not 1 <= int(width) <= full[knob]:
+                raise SettingError(f"Width {knob}={width} is outside [1, {full[knob]}]")
+            resolved[knob] = int(width)
+        return resolved
+
+    @abstractmethod
+    def example_input(self) -> torch.Tensor:
+        """One input of batch size 1 that fixes what one MAC count means (e.g. one second of audio)."""
+
+    @property
+    def cost_unit(self) -> str:
+        """What one `example_input` is, for report captions."""
+        return "example"
+
+    # --- objective and metrics ----------------------------------------------------------------
+    @abstractmethod
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+
+    @abstractmethod
+    def evaluate(self, model: nn.Module, split: str = "test") -> dict[str, float]:
+        """Metrics of `model` on `split`; must include `primary_metric`."""
+
+    @property
+    @abstractmethod
+    def reference_metric(self) -> float:
+        """Primary metric of a trivial predictor: the hypervolume reference point."""
+
+
+TASKS: Registry[type[Task]] = Registry("task")
+
+
+def _json_native(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_native(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_native(v) for v in value]
+    return value
+
+
+def model_device(model: nn.Module) -> torch.device:
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
