@@ -5,7 +5,9 @@ Its model family exposes *width knobs*: named feature dimensions (hidden units, 
 whose size can be chosen per model. A width-learning or pruning method treats a knob through two
 hooks of `build_model`: `widths` picks the physical size of each knob, and `gate` inserts a module
 where a knob's features leave their producer (after its activation), before every consumer. The
-channels of a knob are in priority order: a model with width `w` keeps channels `[0, w)`.
+channels of a knob are in priority order: a model with width `w` keeps channels `[0, w)`, so the
+model at width `w` is the full model with its parameters sliced to the leading `w` channels, and
+parameter names do not depend on widths or gates (a gate sits in a slot of its own).
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from torch import nn
 from tasks.metrics import metric_spec
 from tasks.registry import Registry, SettingError, did_you_mean
 
-GateFactory = Callable[[str, int], nn.Module]
-"""(knob name, full width of the knob) -> module applied to that knob's features."""
+GateFactory = Callable[[str, int, int], nn.Module]
+"""(knob name, width of the knob, channel axis of the tensor it sees) -> module applied there.
+
+The channel axis is given as an index into the gated tensor (-1 after a Linear or an RNN, 1 after
+a convolution), so a gate can mask, blend or measure channels without knowing the layer."""
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -38,7 +43,7 @@ class TrainRecipe:
     weight_decay: float = 0.0
 
 
-def no_gate(knob: str, width: int) -> nn.Module:
+def no_gate(knob: str, width: int, dim: int) -> nn.Module:
     return nn.Identity()
 
 
@@ -87,7 +92,7 @@ class Task(ABC):
 
     @abstractmethod
     def _build(self, widths: dict[str, int], gate: GateFactory) -> nn.Module:
-        """Build the model at resolved widths, with `gate(knob, width)` at every knob's site."""
+        """Build the model at resolved widths, with `gate(knob, width, dim)` at every knob's site."""
 
     def build_model(
         self, widths: Mapping[str, int] | None = None, gate: GateFactory | None = None

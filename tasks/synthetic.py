@@ -89,7 +89,7 @@ class SyntheticTask(Task):
         return (self.in_features, self.length)
 
     def _teacher(self, gen: torch.Generator) -> nn.Module:
-        teacher = self._family({"hidden1": self.teacher_width}, 1, lambda k, w: nn.Identity())
+        teacher = self._family({"hidden1": self.teacher_width}, 1, lambda knob, width, dim: nn.Identity())
         first, last = teacher[0], teacher[-1]
         with torch.no_grad():
             for layer in (first, last):
@@ -123,7 +123,8 @@ class SyntheticTask(Task):
         width_in = self.in_features
         for i in range(depth):
             knob = f"hidden{i + 1}"
-            layers += [self._layer(width_in, widths[knob], first=i == 0), nn.ReLU(), gate(knob, widths[knob])]
+            channel_axis = -1 if self.model == "mlp" else 1
+            layers += [self._layer(width_in, widths[knob], first=i == 0), nn.ReLU(), gate(knob, widths[knob], channel_axis)]
             width_in = widths[knob]
         layers.append(self._layer(width_in, self.out_features, first=False))
         return nn.Sequential(*layers)
