@@ -59,6 +59,8 @@ class Method(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    tiny_settings: ClassVar[dict[str, Any]] = {}
+    """Settings that make a run take seconds on a tiny task, for the contract tests."""
 
     def settings(self) -> dict[str, Any]:
         return _json_native(dataclasses.asdict(self))

@@ -27,6 +27,7 @@ class Dense(Method):
     epochs: int | None = None
 
     description = "train from scratch at uniform width multipliers (the control)"
+    tiny_settings = {"multipliers": (0.5, 1.0), "epochs": 1}
 
     def __post_init__(self) -> None:
         if not self.multipliers or not all(0 < m <= 1 for m in self.multipliers):

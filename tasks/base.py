@@ -54,6 +54,8 @@ class Task(ABC):
     name: ClassVar[str]
     primary_metric: ClassVar[str]
     description: ClassVar[str] = ""
+    tiny_variants: ClassVar[tuple[dict[str, Any], ...]] = ({},)
+    """Settings of small variants (seconds to run) that the contract tests exercise."""
 
     # --- identity -------------------------------------------------------------------------
     @property

@@ -45,6 +45,11 @@ class SyntheticTask(Task):
     name = "synthetic"
     primary_metric = "mse"
     description = "regression onto a random teacher with a known hidden width r (test MSE)"
+    tiny_variants = (
+        {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2, "max_width": 16, "teacher_width": 4},
+        {"model": "conv", "depth": 2, "n_train": 128, "n_val": 32, "n_test": 64, "epochs": 1, "max_width": 8,
+         "teacher_width": 4, "length": 8},
+    )
 
     def __post_init__(self) -> None:
         if not 1 <= self.teacher_width <= self.max_width:

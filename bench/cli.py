@@ -1,0 +1,160 @@
+"""`tradeoff-bench`: list what is registered, run grids, write reports.
+
+Every user error (unknown name, bad setting, malformed grid, unwritable output) ends in one
+`error:` line on stderr and exit status 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.grid import GridError
+from bench.records import SchemaError
+from bench.store import StoreError
+from tasks.registry import SettingError, UnknownNameError
+
+USER_ERRORS = (GridError, SchemaError, StoreError, SettingError, UnknownNameError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.command(args)
+    except USER_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished cells are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tradeoff-bench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    listing = sub.add_parser("list", help="list registered tasks, methods and metrics")
+    listing.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern")
+    listing.add_argument("--kind", choices=("tasks", "methods", "metrics", "all"), default="all")
+    listing.set_defaults(command=_list)
+
+    run = sub.add_parser("run", help="run a grid file, or one task x method ad hoc")
+    run.add_argument("grid", nargs="?", type=Path, help="grid file (TOML); omit for the ad-hoc form")
+    run.add_argument("--task", help="ad hoc: task name")
+    run.add_argument("--method", help="ad hoc: method name")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="method setting")
+    run.add_argument("--task-set", action="append", default=[], metavar="KEY=VALUE", help="task setting")
+    run.add_argument("--seeds", default="0", help="ad hoc: comma-separated seeds (default 0)")
+    run.add_argument("--out", type=Path, help="output directory (default runs/<grid name> or runs/adhoc)")
+    run.add_argument("--jobs", type=int, default=1, help="cells run in parallel processes")
+    run.add_argument("--retry-failed", action="store_true", help="run failed cells again")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(command=_run)
+
+    report = sub.add_parser("report", help="write leaderboards and Pareto plots from a run directory")
+    report.add_argument("runs", nargs="+", type=Path, help="output directories of `run`")
+    report.add_argument("--to", type=Path, default=Path("results"), help="where to write (default results/)")
+    report.set_defaults(command=_report)
+    return parser
+
+
+def _list(args: argparse.Namespace) -> int:
+    from methods import METHODS
+    from tasks import METRICS, TASKS
+
+    kinds = ("tasks", "methods", "metrics") if args.kind == "all" else (args.kind,)
+    rows: list[tuple[str, str, str]] = []
+    if "tasks" in kinds:
+        rows += [("task", n, TASKS.get(n).description) for n in TASKS.names(args.pattern)]
+    if "methods" in kinds:
+        rows += [("method", n, METHODS.get(n).description) for n in METHODS.names(args.pattern)]
+    if "metrics" in kinds:
+        for n in METRICS.names(args.pattern):
+            m = METRICS.get(n)
+            direction = "higher is better" if m.higher_is_better else "lower is better"
+            rows.append(("metric", n, f"{m.description} ({direction}{', ' + m.unit if m.unit else ''})"))
+    if not rows:
+        print(f"nothing registered matches {args.pattern!r}", file=sys.stderr)
+        return 1
+    width = max(len(name) for _, name, _ in rows)
+    for kind, name, text in rows:
+        print(f"{kind:<7} {name:<{width}}  {text}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bench.driver import run_grid
+    from bench.executors import LocalExecutor
+    from bench.grid import load_grid, resolve_cell
+    from bench.store import Store
+
+    if args.grid is not None:
+        if args.task or args.method or args.set or args.task_set:
+            raise GridError("give either a grid file or --task/--method, not both")
+        cells = load_grid(args.grid)
+        out = args.out or Path("runs") / args.grid.stem
+    else:
+        if not (args.task and args.method):
+            raise GridError("the ad-hoc form needs both --task and --method (or give a grid file)")
+        seeds = _parse_seeds(args.seeds)
+        method_settings, task_settings = _parse_settings(args.set), _parse_settings(args.task_set)
+        cells = [resolve_cell(args.task, task_settings, args.method, method_settings, s) for s in seeds]
+        out = args.out or Path("runs") / "adhoc"
+    if args.jobs < 1:
+        raise GridError(f"--jobs must be at least 1, got {args.jobs}")
+    store = Store(out)
+    summary = run_grid(cells, store, LocalExecutor(args.jobs), retry_failed=args.retry_failed,
+                       progress=not args.no_progress)
+    print(summary.describe())
+    for record in summary.failed:
+        print(f"  failed: {record.task}/{record.method} seed={record.seed}: {record.error}")
+    print(f"records: {store.records_dir}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bench.report import write_report
+    from bench.store import Store
+
+    records = []
+    for run_dir in args.runs:
+        if not (run_dir / "cells").is_dir():
+            raise StoreError(f"{run_dir} is not a run directory (no cells/ folder): run `tradeoff-bench run` first")
+        records += list(Store(run_dir).records())
+    if not records:
+        raise StoreError(f"no finished cells in {', '.join(map(str, args.runs))}")
+    written = write_report(records, args.to)
+    print(f"wrote {len(written)} files to {args.to}")
+    return 0
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise GridError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise GridError("--seeds is empty")
+    return seeds
+
+
+def _parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; values are TOML literals (0.1, true, [0.5, 1.0]) or bare strings."""
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise GridError(f"setting {pair!r} is not KEY=VALUE")
+        try:
+            settings[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            settings[key.strip()] = value
+    return settings
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Grid files and cells: what to run, validated in full before anything runs.
+
+A grid file (TOML) lists seeds, tasks and methods::
+
+    name = "default"
+    seeds = [0, 1, 2]
+
+    [[tasks]]
+    name = "synthetic"
+    settings = { model = "mlp" }
+
+    [[methods]]
+    name = "dcl"
+    settings = { mode = "penalty" }
+    sweep = { alpha = [0.01, 0.1] }   # one cell per value (cartesian product over keys)
+    tasks = ["synthetic"]             # optional: only on these tasks
+
+A cell is one (task + settings, method + settings, seed); its id is a digest of that spec with
+every default filled in, so a cell's records are found again on a re-run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from methods import METHODS, Method
+from tasks import TASKS, Task
+from tasks.registry import configure, did_you_mean
+
+
+class GridError(ValueError):
+    """A grid file or ad-hoc grid that cannot be run."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a configured task, a configured method and a seed."""
+
+    task: str
+    task_settings: Mapping[str, Any]
+    method: str
+    method_settings: Mapping[str, Any]
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "task_settings": dict(self.task_settings),
+            "method": self.method,
+            "method_settings": dict(self.method_settings),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Cell:
+        return cls(data["task"], data["task_settings"], data["method"], data["method_settings"], data["seed"])
+
+    @property
+    def cell_id(self) -> str:
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    @property
+    def title(self) -> str:
+        return f"{self.task}/{self.method} seed={self.seed}"
+
+    def build_task(self) -> Task:
+        return configure(TASKS.get(self.task), self.task_settings, f"task {self.task!r}")
+
+    def build_method(self) -> Method:
+        return configure(METHODS.get(self.method), self.method_settings, f"method {self.method!r}")
+
+
+def resolve_cell(task: str, task_settings: Mapping[str, Any], method: str,
+                 method_settings: Mapping[str, Any], seed: int) -> Cell:
+    """A cell with every default filled in; raises on unknown names or bad settings."""
+    try:
+        task_obj = configure(TASKS.get(task), task_settings, f"task {task!r}")
+        method_obj = configure(METHODS.get(method), method_settings, f"method {method!r}")
+    except (TypeError, ValueError) as err:  # __post_init__ range checks
+        raise GridError(f"{task}/{method}: {err}") from err
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise GridError(f"seed must be an integer, got {seed!r}")
+    return Cell(task, task_obj.settings(), method, method_obj.settings(), seed)
+
+
+def load_grid(path: str | Path) -> list[Cell]:
+    """Parse and validate a grid file into cells."""
+    path = Path(path)
+    try:
+        spec = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise GridError(f"grid file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise GridError(f"grid file {path} is not valid TOML: {err}") from None
+    try:
+        return plan_grid(spec)
+    except GridError as err:
+        raise GridError(f"{path}: {err}") from None
+
+
+GRID_KEYS = {"name", "description", "seeds", "tasks", "methods"}
+ENTRY_KEYS = {"tasks": {"name", "settings"}, "methods": {"name", "settings", "sweep", "tasks"}}
+
+
+def plan_grid(spec: Mapping[str, Any]) -> list[Cell]:
+    """Cells of a parsed grid, in order: task, method entry, sweep point, seed."""
+    _check_keys(spec, GRID_KEYS, "grid")
+    seeds = spec.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+        raise GridError("'seeds' must be a non-empty list of integers")
+    tasks = _entries(spec, "tasks")
+    methods = _entries(spec, "methods")
+    cells: list[Cell] = []
+    for task in tasks:
+        for method in methods:
+            only = method.get("tasks")
+            if only is not None:
+                for name in only:
+                    if name not in TASKS:
+                        TASKS.get(name)  # raises with a suggestion
+                if task["name"] not in only:
+                    continue
+            for point in _sweep(method.get("sweep", {})):
+                settings = {**method.get("settings", {}), **point}
+                for seed in seeds:
+                    cells.append(resolve_cell(task["name"], task.get("settings", {}), method["name"], settings, seed))
+    seen: set[str] = set()
+    unique = [c for c in cells if not (c.cell_id in seen or seen.add(c.cell_id))]
+    if not unique:
+        raise GridError("the grid has no cells")
+    return unique
+
+
+def _entries(spec: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    entries = spec.get(key)
+    if not isinstance(entries, list) or not entries:
+        raise GridError(f"grid needs at least one [[{key}]] entry")
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise GridError(f"every [[{key}]] entry needs a name")
+        _check_keys(entry, ENTRY_KEYS[key], f"[[{key}]] {entry['name']!r}")
+        for table in ("settings", "sweep"):
+            if not isinstance(entry.get(table, {}), dict):
+                raise GridError(f"[[{key}]] {entry['name']!r}: '{table}' must be a table")
+    return entries
+
+
+def _sweep(sweep: Mapping[str, Any]) -> list[dict[str, Any]]:
+    for key, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            raise GridError(f"sweep {key!r} must be a non-empty list of values")
+    keys = sorted(sweep)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(sweep[k] for k in keys))]
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise GridError(f"unknown key {key!r} in {where}.{did_you_mean(key, sorted(allowed))}")

@@ -1,0 +1,109 @@
+"""Run one cell end to end: build task and method, train, measure every candidate, make records.
+
+`execute_cell` is a pure function of the cell (no file I/O), so any executor (in-process, a
+process pool, a Ray worker) can run it and hand the records back to the driver that stores them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import traceback
+
+import numpy as np
+import torch
+
+from bench.grid import Cell
+from bench.provenance import provenance
+from bench.records import Record
+from methods import Candidate, RunContext
+from tasks import Task
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def execute_cell(cell: Cell, device: str = "cpu") -> list[Record]:
+    """Records of every candidate of `cell`, or one failed record saying why it failed."""
+    from bench.flops import count_macs
+
+    task: Task | None = None
+    started = time.perf_counter()
+    try:
+        task = cell.build_task()
+        method = cell.build_method()
+        task.prepare()
+        method.check(task)
+        seed_everything(cell.seed)
+        ctx = RunContext(seed=cell.seed, count_macs=count_macs, device=device)
+        candidates = method.run(task, ctx)
+        _check_candidates(candidates)
+        full_macs = count_macs(task.build_model(), task.example_input())
+        return [_measured(cell, task, c, full_macs, device) for c in candidates]
+    except Exception as err:  # a failing cell is a record, and the grid goes on
+        return [failure_record(cell, err, task=task, seconds=time.perf_counter() - started, device=device)]
+
+
+def _check_candidates(candidates: list[Candidate]) -> None:
+    if not candidates:
+        raise RuntimeError("the method returned no candidates")
+    labels = [c.label for c in candidates]
+    if len(set(labels)) != len(labels):
+        raise RuntimeError(f"candidate labels are not unique: {labels}")
+
+
+def _measured(cell: Cell, task: Task, candidate: Candidate, full_macs: int, device: str) -> Record:
+    from bench.measure import measure_model
+
+    figures = measure_model(candidate.model, task)
+    return Record(
+        **_identity(cell, task),
+        label=candidate.label,
+        status="ok",
+        macs=figures.macs,
+        full_macs=full_macs,
+        params=figures.params,
+        bytes=figures.bytes,
+        latency_ms=figures.latency_ms,
+        metrics=figures.metrics,
+        reference_metric=task.reference_metric,
+        train_seconds=candidate.train_seconds,
+        train_epochs=candidate.train_epochs,
+        widths=dict(candidate.widths),
+        facts=dict(candidate.facts),
+        provenance=provenance(device),
+    )
+
+
+def failure_record(
+    cell: Cell, err: BaseException, *, task: Task | None = None, seconds: float = 0.0, device: str = "cpu"
+) -> Record:
+    """The record of a cell that failed: its error with the place it was raised."""
+    where = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+    location = f" (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
+    return Record(
+        **_identity(cell, task),
+        label="failed",
+        status="failed",
+        error=f"{type(err).__name__}: {err}{location}",
+        train_seconds=seconds,
+        provenance=provenance(device),
+    )
+
+
+def _identity(cell: Cell, task: Task | None) -> dict:
+    return {
+        "cell_id": cell.cell_id,
+        "task": cell.task,
+        "corpus": task.corpus if task is not None else "",
+        "method": cell.method,
+        "seed": cell.seed,
+        "settings": dict(cell.method_settings),
+        "task_settings": dict(cell.task_settings),
+        "cost_unit": task.cost_unit if task is not None else "",
+        "primary_metric": task.primary_metric if task is not None else "",
+        "higher_is_better": task.higher_is_better if task is not None else False,
+    }
