@@ -49,7 +49,10 @@ class Record:
     reference_metric: float | None = None
     """Primary metric of a trivial predictor (the hypervolume reference)."""
     train_seconds: float | None = None
+    """Training time behind this candidate (shared training counted for each candidate)."""
     train_epochs: float | None = None
+    cell_seconds: float | None = None
+    """Wall time of the whole cell's method run: what all its candidates cost together."""
     widths: dict[str, int] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)

@@ -39,10 +39,12 @@ def execute_cell(cell: Cell, device: str = "cpu") -> list[Record]:
         method.check(task)
         seed_everything(cell.seed)
         ctx = RunContext(seed=cell.seed, count_macs=count_macs, device=device)
+        run_started = time.perf_counter()
         candidates = method.run(task, ctx)
+        cell_seconds = time.perf_counter() - run_started
         _check_candidates(candidates)
         full_macs = count_macs(task.build_model(), task.example_input())
-        return [_measured(cell, task, c, full_macs, device) for c in candidates]
+        return [_measured(cell, task, c, full_macs, cell_seconds, device) for c in candidates]
     except Exception as err:  # a failing cell is a record, and the grid goes on
         return [failure_record(cell, err, task=task, seconds=time.perf_counter() - started, device=device)]
 
@@ -55,7 +57,9 @@ def _check_candidates(candidates: list[Candidate]) -> None:
         raise RuntimeError(f"candidate labels are not unique: {labels}")
 
 
-def _measured(cell: Cell, task: Task, candidate: Candidate, full_macs: int, device: str) -> Record:
+def _measured(
+    cell: Cell, task: Task, candidate: Candidate, full_macs: int, cell_seconds: float, device: str
+) -> Record:
     from bench.measure import measure_model
 
     figures = measure_model(candidate.model, task)
@@ -72,6 +76,7 @@ def _measured(cell: Cell, task: Task, candidate: Candidate, full_macs: int, devi
         reference_metric=task.reference_metric,
         train_seconds=candidate.train_seconds,
         train_epochs=candidate.train_epochs,
+        cell_seconds=cell_seconds,
         widths=dict(candidate.widths),
         facts=dict(candidate.facts),
         provenance=provenance(device),
@@ -89,7 +94,7 @@ def failure_record(
         label="failed",
         status="failed",
         error=f"{type(err).__name__}: {err}{location}",
-        train_seconds=seconds,
+        cell_seconds=seconds,
         provenance=provenance(device),
     )
 

@@ -16,6 +16,8 @@ class Metric:
     name: str
     higher_is_better: bool
     unit: str = ""
+    ideal: float = 0.0
+    """The metric's perfect value (the hypervolume maps it to 0)."""
     description: str = ""
     aggregate: str = "mean"  # how seeds combine in tables: "mean" (with std) or "median"
 
@@ -34,6 +36,6 @@ def metric_spec(name: str) -> Metric:
 
 register_metric(Metric("mse", higher_is_better=False, description="mean squared error"))
 register_metric(Metric("eer", higher_is_better=False, unit="%", description="equal error rate"))
-register_metric(Metric("auc", higher_is_better=True, description="area under the ROC curve"))
+register_metric(Metric("auc", higher_is_better=True, ideal=1.0, description="area under the ROC curve"))
 register_metric(Metric("min_tdcf", higher_is_better=False, description="minimum tandem DCF"))
-register_metric(Metric("accuracy", higher_is_better=True, unit="%", description="accuracy"))
+register_metric(Metric("accuracy", higher_is_better=True, unit="%", ideal=100.0, description="accuracy"))

@@ -1,0 +1,152 @@
+"""Rendering a numeric leaderboard as Markdown and LaTeX with fixed float formatting.
+
+Both renderers share one display table (header strings and cell strings), so the two never
+disagree. Formats: hypervolume `.3f`, metrics 4 significant digits (spread 2), MACs with an SI
+prefix and 3 significant digits, seconds `.1f`; a missing value is an en dash.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from bench.report.leaderboard import BoardInfo, budget_column
+
+DAGGER = "†"
+MISSING = "–"
+THEORETICAL_NOTE = (f"{DAGGER} MACs are theoretical (e.g. only non-zero weights of unstructured sparsity "
+                    "counted): dense hardware does not realise them; the measured dense `macs` are in "
+                    "candidates.csv.")
+
+
+def display_table(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows) of strings for a leaderboard from `leaderboard.leaderboard`."""
+    name = info.metric or "metric"
+    agg = info.aggregate
+    headers = ["method", "seeds", "candidates", "hypervolume"]
+    headers += [f"{name} @ ≤{budget * 100:g}% MACs" for budget in budgets]
+    headers += [f"best {name}", "at MACs", "train s / seed", "epochs", "failed cells"]
+    rows = []
+    for _, row in table.iterrows():
+        cells = [row["method"] + (f" {DAGGER}" if row["macs_kind"] in ("theoretical", "mixed") else ""),
+                 str(row["seeds"]), str(row["candidates"]),
+                 _pm(row["hv_mean"], row["hv_std"], ".3f", ".3f")]
+        for budget in budgets:
+            prefix = budget_column(budget)
+            cell = _pm(row[f"{prefix}_{agg}"], row[f"{prefix}_std"], ".4g", ".2g")
+            if 0 < row[f"{prefix}_seeds"] < row["seeds"]:
+                cell += f" ({row[f'{prefix}_seeds']}/{row['seeds']} seeds)"
+            cells.append(cell)
+        macs = si(row["best_macs"]) + (f" {DAGGER}" if row["best_macs_kind"] == "theoretical" else "")
+        cells += [number(row["best_metric"], ".4g"), macs, number(row["train_seconds_mean"], ".1f"),
+                  number(row["epochs"], ".4g"), str(row["failed_cells"])]
+        rows.append(cells)
+    return headers, rows
+
+
+def header_lines(info: BoardInfo) -> list[str]:
+    """The facts a reader needs to read the table: what, on what, measured how."""
+    name = info.metric or "metric"
+    unit = f" [{info.unit}]" if info.unit else ""
+    ref = number(info.reference_metric, ".4g") if info.reference_metric is not None else "unknown"
+    ideal = number(info.ideal_metric, ".4g") if info.ideal_metric is not None else "unknown"
+    full = si(info.full_macs) if info.full_macs is not None else "unknown"
+    cost_unit = info.cost_unit or "example"
+    return [
+        f"Task: `{info.task}`; corpus: `{info.corpus}`",
+        f"Metric: `{name}`{unit}, {info.direction}; seeds aggregate as {info.aggregate} ± sample std",
+        f"Cost: MACs per {cost_unit} (fvcore); full dense model: {full} MACs",
+        f"Hypervolume: area dominated in (MACs / full-model MACs, normalised `{name}`) up to the reference "
+        f"point (1, 1) = (the full dense model's MACs, the trivial predictor's {name} = {ref}); "
+        f"{name} = {ideal} maps to 0, so 1 is a zero-cost perfect model. Per seed, then mean ± std",
+        f"Seeds: {info.seeds}; methods: {info.methods}; candidates: {info.candidates}",
+        "Metric at a budget: the best candidate of a seed with MACs ≤ that fraction of the full model",
+    ]
+
+
+def leaderboard_markdown(table: pd.DataFrame, info: BoardInfo, failed: pd.DataFrame,
+                         budgets: Sequence[float], image: str | None = "pareto.png", level: int = 1) -> str:
+    """`leaderboard.md`: header facts, the table, notes, failed cells and the Pareto plot.
+
+    `level` is the heading level of the title (2 when embedded in the index README); `image` the
+    relative path of the plot, or None for none.
+    """
+    headers, rows = display_table(table, info, budgets)
+    title = "#" * level
+    parts = [f"{title} {info.task} ({info.corpus})\n", *[f"- {line}" for line in header_lines(info)], ""]
+    parts.append(markdown_table(headers, rows) if rows else "No methods.\n")
+    if (table.get("macs_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"])).any():
+        parts.append(THEORETICAL_NOTE + "\n")
+    if len(failed):
+        parts.append(f"{title}# Failed cells\n")
+        for _, cell in failed.iterrows():
+            error = " ".join(str(cell["error"] or "no error recorded").split())
+            error = error if len(error) <= 300 else error[:297] + "..."
+            parts.append(f"- `{cell['cell_id']}` ({cell['method']}, seed {cell['seed']}): {error}")
+        parts.append("")
+    if image:
+        parts.append(f"![Pareto fronts of {info.task}]({image})\n")
+    return "\n".join(parts)
+
+
+def leaderboard_latex(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]) -> str:
+    """`leaderboard.tex`: a booktabs tabular with the header facts as LaTeX comments."""
+    headers, rows = display_table(table, info, budgets)
+    notes = [THEORETICAL_NOTE] if table.get("macs_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"]).any() else []
+    comments = [f"% {line}" for line in header_lines(info)]
+    return "\n".join(["% Generated by tradeoff-bench; needs \\usepackage{booktabs}", *comments,
+                      latex_table(headers, rows, notes)])
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    esc = [[cell.replace("|", "\\|") for cell in line] for line in [headers, *rows]]
+    align = ["---"] + ["---:"] * (len(headers) - 1)
+    lines = [esc[0], align, *esc[1:]]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
+
+
+def latex_table(headers: list[str], rows: list[list[str]], notes: Sequence[str] = ()) -> str:
+    """A booktabs tabular (needs `\\usepackage{booktabs}`), each note a small paragraph below it."""
+    spec = "l" + "r" * (len(headers) - 1)
+    lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
+             " & ".join(latex_escape(h) for h in headers) + " \\\\", "\\midrule"]
+    lines += [" & ".join(latex_escape(c) for c in row) + " \\\\" for row in rows]
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    lines += [f"\\par{{\\footnotesize {latex_escape(n)}}}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+          "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+          "±": r"$\pm$", "≤": r"$\le$", DAGGER: r"\textsuperscript{\dag}", MISSING: "--", "`": ""}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX.get(char, char) for char in text)
+
+
+def number(value: float | None, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    return format(float(value), fmt)
+
+
+def si(value: float | None) -> str:
+    """1234567 -> `1.23M` (3 significant digits, SI prefix)."""
+    if value is None or math.isnan(value):
+        return MISSING
+    value = float(f"{value:.3g}")  # round first, so 999_600 becomes 1M, not 1e+03k
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{prefix}"
+    return f"{value:.3g}"
+
+
+def _pm(center: float, spread: float, fmt: str, spread_fmt: str) -> str:
+    if math.isnan(center):
+        return MISSING
+    if math.isnan(spread):
+        return format(center, fmt)
+    return f"{format(center, fmt)} ± {format(spread, spread_fmt)}"

@@ -1,0 +1,124 @@
+"""Records -> one pandas DataFrame: the only table the report reads.
+
+One row per record, failed ones included (their figures are NaN) so the leaderboard can list them.
+Besides `bench.records.COLUMNS` a row carries:
+
+- `metric`: the value of the record's primary metric (NaN for a failed record);
+- `macs_kind`: "measured", or "theoretical" when the method's facts say the MAC count is not what
+  dense hardware runs (facts `macs_kind == "theoretical"`, or a `macs_theoretical` fact, e.g.
+  unstructured sparsity counting only non-zero weights);
+- `macs_theoretical`: that theoretical count when the fact holds a number (else NaN);
+- `cost_macs`, `cost_fraction`: the cost the report ranks by, i.e. `macs_theoretical` where given,
+  else the measured `macs`; divided by `full_macs`. `macs` and `macs_fraction` always stay the
+  measured dense count, so a theoretical figure is never passed off as a measured one;
+- `metric_unit`, `metric_aggregate`, `ideal_metric`: from the metric's registered spec
+  (`tasks.metrics`); `ideal_metric` is the perfect value that the hypervolume maps to 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import pandas as pd
+
+from bench.records import COLUMNS, Record
+
+EXTRA_COLUMNS: tuple[str, ...] = (
+    "metric", "macs_kind", "macs_theoretical", "cost_macs", "cost_fraction",
+    "metric_unit", "metric_aggregate", "ideal_metric",
+)
+FRAME_COLUMNS: tuple[str, ...] = COLUMNS + EXTRA_COLUMNS
+ROW_ORDER: list[str] = ["task", "corpus", "method", "seed", "cell_id", "status", "cost_macs", "label"]
+"""Rows are sorted by these, so the same records give the same tables in any input order."""
+
+_INTEGERS = ("seed", "macs", "full_macs", "params", "bytes")
+_FLOATS = ("latency_ms", "reference_metric", "train_seconds", "train_epochs", "macs_fraction",
+           "metric", "macs_theoretical", "cost_macs", "cost_fraction", "ideal_metric")
+
+CANDIDATE_COLUMNS: tuple[str, ...] = (
+    "task", "corpus", "method", "seed", "cell_id", "label", "macs", "macs_fraction", "macs_kind",
+    "macs_theoretical", "params", "bytes", "latency_ms", "metric", "train_seconds", "train_epochs",
+    "widths",
+)
+
+
+def records_frame(records: Iterable[Record | Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per record (dicts are read with `Record.from_dict`), sorted by `ROW_ORDER`."""
+    rows = [_row(r if isinstance(r, Record) else Record.from_dict(dict(r))) for r in records]
+    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    for name in _INTEGERS:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("Int64")
+    for name in _FLOATS:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    frame["higher_is_better"] = frame["higher_is_better"].astype(bool)
+    frame = frame.sort_values(ROW_ORDER, kind="mergesort", na_position="last")
+    return frame.reset_index(drop=True)
+
+
+def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of successful records with a finite metric and cost: the candidates of the fronts."""
+    mask = (frame["status"] == "ok") & frame["metric"].notna() & frame["cost_fraction"].notna()
+    return frame[mask]
+
+
+def boards(frame: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    """(task, corpus, rows) per leaderboard, in sorted order; a front never mixes corpora."""
+    for (task, corpus), rows in frame.groupby(["task", "corpus"], sort=True):
+        yield str(task), str(corpus), rows
+
+
+def candidates_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """All successful records flattened for `candidates.csv` (widths as `knob=width,...`)."""
+    rows = frame[frame["status"] == "ok"].copy()
+    rows["widths"] = rows["widths"].map(compact_widths)
+    return rows[list(CANDIDATE_COLUMNS)].reset_index(drop=True)
+
+
+def compact_widths(widths: Mapping[str, int] | None) -> str:
+    """`{"hidden1": 8, "hidden2": 16}` -> `hidden1=8,hidden2=16` (knob order kept)."""
+    return ",".join(f"{knob}={width}" for knob, width in (widths or {}).items())
+
+
+def macs_kind(facts: Mapping[str, Any]) -> tuple[str, float | None]:
+    """("measured" | "theoretical", the theoretical MAC count if the facts give a number)."""
+    flag = facts.get("macs_theoretical")
+    number = None
+    if isinstance(flag, (int, float)) and not isinstance(flag, bool) and math.isfinite(flag):
+        number = float(flag)
+    theoretical = facts.get("macs_kind") == "theoretical" or flag not in (None, False)
+    return ("theoretical" if theoretical else "measured"), number
+
+
+def metric_info(name: str, higher_is_better: bool) -> tuple[str, str, float]:
+    """(unit, seed aggregate, ideal value) of a metric from its registered spec.
+
+    Unregistered names fall back to no unit, "mean", and an ideal of 0 (lower is better) or 1.
+    """
+    from tasks.metrics import metric_spec
+
+    try:
+        spec = metric_spec(name)
+    except KeyError:
+        return "", "mean", 1.0 if higher_is_better else 0.0
+    return spec.unit, spec.aggregate, float(spec.ideal)
+
+
+def _row(record: Record) -> dict[str, Any]:
+    data = record.to_dict()
+    ok = record.status == "ok"
+    unit, aggregate, ideal = metric_info(record.primary_metric, record.higher_is_better)
+    kind, theoretical = macs_kind(record.facts)
+    cost = theoretical if theoretical is not None else record.macs
+    data.update(
+        metric=record.metrics.get(record.primary_metric) if ok else None,
+        macs_kind=kind,
+        macs_theoretical=theoretical,
+        cost_macs=cost if ok else None,
+        cost_fraction=cost / record.full_macs if ok and cost is not None and record.full_macs else None,
+        metric_unit=unit,
+        metric_aggregate=aggregate,
+        ideal_metric=ideal,
+    )
+    return data

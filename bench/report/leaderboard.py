@@ -1,0 +1,167 @@
+"""The leaderboard of one (task, corpus): one numeric row per method, best hypervolume first.
+
+Per method, over its seeds (a seed pools the candidates of all its cells):
+
+- `seeds`, `candidates` (successful records with a metric), `failed_cells`;
+- `hv_mean`, `hv_std`: hypervolume (see `bench.report.pareto`) per seed, mean and sample std;
+- `at_<b>_<agg>`, `at_<b>_std`, `at_<b>_seeds` per budget b: the best metric of a seed among its
+  candidates with cost_fraction <= b, aggregated over the seeds that have one (`agg` is the metric
+  spec's aggregate, "mean" or "median"; `_seeds` says how many seeds reached the budget);
+- `best_metric`, `best_macs`, `best_macs_fraction`, `best_macs_kind`: the best candidate over all
+  seeds (ties: the cheaper), its cost and whether that cost is measured or theoretical;
+- `macs_kind`: "measured", "theoretical" or "mixed" over the method's candidates;
+- `train_seconds_mean`: per seed, the wall time of all its cells' method runs (`cell_seconds`,
+  counted once per cell however many candidates it yielded), mean over seeds: what the method's
+  whole front cost to produce;
+- `epochs`: per seed the largest `train_epochs` of a candidate, mean over seeds: the method's
+  training budget per model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.report.frame import ok_rows
+from bench.report.pareto import DEFAULT_BUDGETS, seed_budget_metrics, seed_hypervolumes
+
+
+@dataclass(frozen=True)
+class BoardInfo:
+    """What a leaderboard's header states; `None` where records disagree or say nothing."""
+
+    task: str
+    corpus: str
+    metric: str
+    unit: str
+    higher_is_better: bool
+    aggregate: str
+    cost_unit: str
+    full_macs: float | None
+    reference_metric: float | None
+    ideal_metric: float | None
+    seeds: int
+    methods: int
+    candidates: int
+
+    @property
+    def direction(self) -> str:
+        return "higher is better" if self.higher_is_better else "lower is better"
+
+
+def board_info(board: pd.DataFrame) -> BoardInfo:
+    """Header facts of one (task, corpus); a board mixing primary metrics is an error."""
+    ok = board[board["status"] == "ok"]
+    source = ok if len(ok) else board
+    metrics = sorted(m for m in source["primary_metric"].dropna().unique() if m)
+    if len(metrics) > 1:
+        raise ValueError(f"task {board['task'].iloc[0]!r} mixes primary metrics {metrics}: "
+                         "records of one task and corpus must share their primary metric")
+    rows = source[source["primary_metric"] == metrics[0]] if metrics else source
+    return BoardInfo(
+        task=str(board["task"].iloc[0]),
+        corpus=str(board["corpus"].iloc[0]),
+        metric=metrics[0] if metrics else "",
+        unit=_common(rows["metric_unit"]) or "",
+        higher_is_better=bool(_common(rows["higher_is_better"])),
+        aggregate=_common(rows["metric_aggregate"]) or "mean",
+        cost_unit=_common(rows["cost_unit"]) or "",
+        full_macs=_number(_common(rows["full_macs"])),
+        reference_metric=_number(_common(rows["reference_metric"])),
+        ideal_metric=_number(_common(rows["ideal_metric"])),
+        seeds=int(ok_rows(board)["seed"].nunique()),
+        methods=int(board["method"].nunique()),
+        candidates=len(ok_rows(board)),
+    )
+
+
+def leaderboard(board: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS) -> pd.DataFrame:
+    """Numeric leaderboard of one (task, corpus) board of `records_frame` rows (see module doc)."""
+    from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
+
+    info = board_info(board)
+    ok = ok_rows(board)
+    hv = seed_hypervolumes(ok)
+    at_budget = seed_budget_metrics(ok, budgets)
+    per_seed = ok.groupby(["method", "seed"], sort=True).agg(epochs=("train_epochs", "max"))
+    per_seed["seconds"] = (ok.drop_duplicates("cell_id").groupby(["method", "seed"], sort=True)["cell_seconds"]
+                           .sum(min_count=1))
+    rows = []
+    for method in sorted(board["method"].unique(), key=natural_key):
+        mine = ok[ok["method"] == method]
+        failed = board[(board["method"] == method) & (board["status"] != "ok")]
+        row: dict[str, Any] = {
+            "method": method,
+            "seeds": int(mine["seed"].nunique()),
+            "candidates": len(mine),
+            "failed_cells": int(failed["cell_id"].nunique()),
+            "macs_kind": _kind(mine["macs_kind"]),
+        }
+        row.update(_spread("hv", hv.loc[hv["method"] == method, "hypervolume"], "mean", counts=False))
+        for budget in budgets:
+            values = at_budget.loc[(at_budget["method"] == method) & (at_budget["budget"] == budget), "metric"]
+            row.update(_spread(budget_column(budget), values, info.aggregate))
+        row.update(_best(mine, info.higher_is_better))
+        seeds = per_seed.loc[method] if method in per_seed.index.get_level_values(0) else per_seed.iloc[:0]
+        row["train_seconds_mean"] = _mean(seeds["seconds"])
+        row["epochs"] = _mean(seeds["epochs"])
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    return table.sort_values("hv_mean", ascending=False, kind="mergesort", na_position="last").reset_index(drop=True)
+
+
+def failed_cells(board: pd.DataFrame) -> pd.DataFrame:
+    """One row per failed cell: cell_id, method, seed, label, error (sorted)."""
+    failed = board[board["status"] != "ok"]
+    columns = ["cell_id", "method", "seed", "label", "error"]
+    failed = failed.sort_values(["method", "seed", "cell_id", "label"], kind="mergesort")
+    return failed.drop_duplicates("cell_id")[columns].reset_index(drop=True)
+
+
+def budget_column(budget: float) -> str:
+    """Column prefix of a budget: 0.25 -> `at_0.25`."""
+    return f"at_{budget:g}"
+
+
+def _spread(prefix: str, values: pd.Series, how: str, counts: bool = True) -> dict[str, float]:
+    values = values.dropna().astype(float)
+    center = (values.median() if how == "median" else values.mean()) if len(values) else np.nan
+    std = values.std(ddof=1) if len(values) > 1 else np.nan
+    out = {f"{prefix}_{how}": float(center), f"{prefix}_std": float(std)}
+    if counts:
+        out[f"{prefix}_seeds"] = len(values)
+    return out
+
+
+def _best(rows: pd.DataFrame, higher_is_better: bool) -> dict[str, Any]:
+    if rows.empty:
+        return {"best_metric": np.nan, "best_macs": np.nan, "best_macs_fraction": np.nan, "best_macs_kind": ""}
+    ranked = rows.assign(_score=-rows["metric"] if higher_is_better else rows["metric"])
+    best = ranked.sort_values(["_score", "cost_macs", "seed", "label"], kind="mergesort").iloc[0]
+    return {"best_metric": float(best["metric"]), "best_macs": float(best["cost_macs"]),
+            "best_macs_fraction": float(best["cost_fraction"]), "best_macs_kind": best["macs_kind"]}
+
+
+def _kind(kinds: pd.Series) -> str:
+    found = set(kinds.dropna())
+    return "mixed" if len(found) > 1 else (found.pop() if found else "")
+
+
+def _mean(values: pd.Series) -> float:
+    values = values.dropna()
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def _common(values: pd.Series) -> Any:
+    unique = list(pd.unique(values.dropna()))
+    return unique[0] if len(unique) == 1 else None
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,95 @@
+"""`write_report`: records -> per-task leaderboards, candidate tables and Pareto plots on disk.
+
+Layout under `out_dir` (one folder per task; `<task>__<corpus>` when a task has several corpora,
+since a front never mixes corpora):
+
+    README.md                 index: each task's leaderboard embedded, linking its plot
+    <task>/leaderboard.md     header facts, table, notes, failed cells, the plot
+    <task>/leaderboard.csv    numeric columns (`_mean`/`_std`/`_seeds`, no "±" strings)
+    <task>/leaderboard.tex    booktabs tabular
+    <task>/candidates.csv     every successful candidate, flattened
+    <task>/pareto.png         150 dpi
+    <task>/pareto.svg
+
+Every file is written to a temporary file in its folder and moved into place with `os.replace`, so a
+killed report leaves whole old files or whole new ones. The same records (in any order) give the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from bench.records import Record, slug
+from bench.report.format import leaderboard_latex, leaderboard_markdown
+from bench.report.frame import boards, candidates_table, records_frame
+from bench.report.leaderboard import board_info, failed_cells, leaderboard
+from bench.report.pareto import DEFAULT_BUDGETS
+
+CSV_FLOAT_FORMAT = "%.10g"
+
+
+def write_report(records: Iterable[Record], out_dir: Path,
+                 budgets: Sequence[float] = DEFAULT_BUDGETS) -> list[Path]:
+    """Write the report of `records` under `out_dir`; returns the written paths (README last)."""
+    from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
+
+    out_dir = Path(out_dir)
+    frame = records_frame(records)
+    methods = sorted(frame["method"].unique(), key=natural_key)  # one colour per method everywhere
+    several = frame.groupby("task")["corpus"].nunique()
+    written: list[Path] = []
+    sections: list[str] = []
+    for task, corpus, board in boards(frame):
+        folder = task if several[task] == 1 else f"{task}__{slug(corpus)}"
+        info = board_info(board)
+        table = leaderboard(board, budgets)
+        failed = failed_cells(board)
+        files = {
+            "leaderboard.md": leaderboard_markdown(table, info, failed, budgets),
+            "leaderboard.csv": _csv(table),
+            "leaderboard.tex": leaderboard_latex(table, info, budgets),
+            "candidates.csv": _csv(candidates_table(board)),
+        }
+        from bench.report.plots import pareto_figure_bytes
+
+        files["pareto.png"], files["pareto.svg"] = pareto_figure_bytes(board, info, methods)
+        for name, content in files.items():
+            written.append(atomic_write(out_dir / folder / name, content))
+        sections.append(f"- [{info.task} ({info.corpus})]({folder}/leaderboard.md)")
+        sections.append(leaderboard_markdown(table, info, failed, budgets, image=f"{folder}/pareto.png", level=2))
+    index = ["# tradeoff-bench results\n", *[s for s in sections if s.startswith("- [")], ""]
+    index += [s for s in sections if not s.startswith("- [")]
+    if frame.empty:
+        index.append("No records.\n")
+    written.append(atomic_write(out_dir / "README.md", "\n".join(index)))
+    return written
+
+
+def atomic_write(path: Path, content: str | bytes) -> Path:
+    """Write `content` to `path` through a temporary file in the same folder and `os.replace`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        # mkstemp makes the file private (0600); a report is meant to be read: keep an existing
+        # file's mode, else rw-r--r--
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _csv(table: pd.DataFrame) -> str:
+    return table.to_csv(index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")

@@ -1,0 +1,123 @@
+"""write_report: the files per task, the index, determinism and atomic writes."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.records import Record
+from bench.report import atomic_write, write_report
+
+FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.tex", "candidates.csv", "pareto.png", "pareto.svg")
+
+
+def record(task: str, method: str, seed: int, macs: int, value: float, **extra) -> Record:
+    higher = task == "acc"
+    metric = "accuracy" if higher else "mse"
+    fields = dict(cell_id=f"{task}-{method}-s{seed}", task=task, corpus=f"{task}-corpus", method=method,
+                  seed=seed, label=f"w{macs}", status="ok", macs=macs, full_macs=1_000_000,
+                  metrics={metric: value}, primary_metric=metric, higher_is_better=higher,
+                  reference_metric=10.0 if higher else 1.0, train_seconds=3.5, train_epochs=5,
+                  cost_unit="second of audio", widths={"conv1": macs // 10_000, "conv2": 8})
+    fields.update(extra)
+    return Record(**fields)
+
+
+def records() -> list[Record]:
+    out = []
+    for seed in (0, 1, 2):
+        for i, macs in enumerate((125_000, 250_000, 500_000, 1_000_000)):
+            out.append(record("mse", "dense", seed, macs, 0.6 - 0.1 * i + 0.01 * seed))
+            out.append(record("mse", "slimmable", seed, macs, 0.5 - 0.1 * i - 0.01 * seed))
+            out.append(record("acc", "dense", seed, macs, 60.0 + 10 * i + seed))
+            out.append(record("acc", "slimmable", seed, macs, 65.0 + 8 * i - seed))
+    failed = record("mse", "pruning", 0, 0, 0.0)
+    failed.status, failed.label, failed.macs, failed.metrics = "failed", "pruning", None, {}
+    failed.error = "ValueError: no prunable layers"
+    out.append(failed)
+    return out
+
+
+def test_writes_every_file_per_task_and_the_index(tmp_path: Path):
+    written = write_report(records(), tmp_path)
+    expected = [tmp_path / task / name for task in ("acc", "mse") for name in FILES] + [tmp_path / "README.md"]
+    assert written == expected
+    assert all(path.stat().st_size > 0 for path in written)
+    assert (tmp_path / "mse" / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (tmp_path / "mse" / "pareto.svg").read_bytes()
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+    readme = (tmp_path / "README.md").read_text()
+    assert "[mse (mse-corpus)](mse/leaderboard.md)" in readme and "](acc/pareto.png)" in readme
+    assert "| slimmable |" in readme and "ValueError: no prunable layers" in readme
+
+    board = pd.read_csv(tmp_path / "mse" / "leaderboard.csv")
+    assert board["method"].tolist() == ["slimmable", "dense", "pruning"]
+    assert {"hv_mean", "hv_std", "at_0.25_mean", "at_0.25_std", "epochs"} <= set(board.columns)
+    assert board["hv_mean"].dtype == float and not board.astype(str).apply(lambda c: c.str.contains("±")).any().any()
+
+    candidates = pd.read_csv(tmp_path / "acc" / "candidates.csv")
+    assert len(candidates) == 24 and candidates["widths"].iloc[0] == "conv1=12,conv2=8"
+    assert {"macs", "macs_fraction", "macs_kind", "metric", "latency_ms", "train_seconds"} <= set(candidates.columns)
+
+    acc = (tmp_path / "acc" / "leaderboard.md").read_text()
+    assert "accuracy` [%], higher is better" in acc and "MACs per second of audio" in acc
+
+
+def test_same_records_in_any_order_give_identical_bytes(tmp_path: Path):
+    recs = records()
+    first = write_report(recs, tmp_path / "a")
+    random.Random(0).shuffle(recs)
+    second = write_report(recs, tmp_path / "b")
+    for one, two in zip(first, second, strict=True):
+        assert one.relative_to(tmp_path / "a") == two.relative_to(tmp_path / "b")
+        assert one.read_bytes() == two.read_bytes(), one.name
+
+
+def test_plot_marks_theoretical_macs(tmp_path: Path):
+    recs = records() + [record("mse", "sparse", 0, 1_000_000, 0.3, facts={"macs_theoretical": 200_000})]
+    write_report(recs, tmp_path)
+    assert "theoretical MACs" in (tmp_path / "mse" / "pareto.svg").read_text()
+    assert "† MACs are theoretical" in (tmp_path / "mse" / "leaderboard.md").read_text()
+    candidates = pd.read_csv(tmp_path / "mse" / "candidates.csv").set_index("method")
+    assert candidates.loc["sparse", "macs"] == 1_000_000  # the measured dense count stays
+    assert candidates.loc["sparse", "macs_kind"] == "theoretical"
+
+
+def test_a_task_with_two_corpora_gets_one_folder_per_corpus(tmp_path: Path):
+    recs = [record("mse", "dense", 0, 500_000, 0.4), record("mse", "dense", 0, 500_000, 0.2, corpus="other")]
+    written = write_report(recs, tmp_path)
+    assert {p.parent.name for p in written if p.name == "leaderboard.md"} == {"mse__mse_corpus", "mse__other"}
+
+
+def test_atomic_write_leaves_old_file_whole_when_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    target = tmp_path / "leaderboard.md"
+    atomic_write(target, "old")
+
+    def killed(src: str, dst: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, "new contents")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["leaderboard.md"]
+
+
+def test_a_task_whose_cells_all_failed_is_still_reported(tmp_path: Path):
+    failed = record("mse", "pruning", 0, 0, 0.0)
+    failed.status, failed.macs, failed.metrics, failed.error = "failed", None, {}, "OSError: disk full"
+    written = write_report([failed], tmp_path)
+    assert [p.name for p in written] == [*FILES, "README.md"]
+    text = (tmp_path / "mse" / "leaderboard.md").read_text()
+    assert "| pruning | 0 | 0 | – |" in text and "OSError: disk full" in text
+    assert "no successful candidates" in (tmp_path / "mse" / "pareto.svg").read_text()
+
+
+def test_no_records_give_an_index_only(tmp_path: Path):
+    assert write_report([], tmp_path) == [tmp_path / "README.md"]
+    assert "No records." in (tmp_path / "README.md").read_text()
