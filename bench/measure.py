@@ -1,0 +1,106 @@
+"""The measurement every candidate gets, the same for all: MACs, parameters, bytes, latency, metrics.
+
+Candidates are measured on CPU in eval mode: MACs on the task's `example_input` (bench.flops),
+every parameter, the size of the saved state dict, the median single-thread latency of one forward
+on `example_input`, and the task's metrics on its test split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench.flops import Inputs, count_macs, eval_mode
+from tasks.base import Task
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What the bench records about one candidate model."""
+
+    macs: int
+    params: int
+    bytes: int
+    latency_ms: float
+    metrics: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def measure_model(model: nn.Module, task: Task, *, warmup: int = 3, repeats: int = 20) -> Measurement:
+    """Measure `model` for `task`. The model is moved to CPU (in place); its train/eval flags are kept.
+
+    Raises ValueError when the task's primary metric is missing or not finite (e.g. NaN outputs).
+    """
+    with eval_mode(model.to("cpu")):
+        metrics = {name: float(value) for name, value in task.evaluate(model, "test").items()}
+        primary = metrics.get(task.primary_metric)
+        if primary is None or not math.isfinite(primary):
+            raise ValueError(
+                f"Task {task.name!r} gave primary metric {task.primary_metric!r} = {primary!r} "
+                f"(metrics: {metrics}); expected a finite number"
+            )
+        example = task.example_input()
+        return Measurement(
+            macs=count_macs(model, example),
+            params=count_params(model),
+            bytes=state_bytes(model),
+            latency_ms=latency_ms(model, example, warmup=warmup, repeats=repeats),
+            metrics=metrics,
+        )
+
+
+def count_params(model: nn.Module) -> int:
+    """Every parameter, trainable or not; a shared parameter counts once."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def state_bytes(model: nn.Module) -> int:
+    """Size of `torch.save(model.state_dict())`: what storing the model costs."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getbuffer().nbytes
+
+
+def latency_ms(
+    model: nn.Module, example_input: Inputs, *, warmup: int, repeats: int, threads: int = 1
+) -> float:
+    """Median wall time in ms of one forward on `example_input`, in eval mode under no_grad.
+
+    Runs where the model is; uses `threads` intra-op threads and restores the previous setting.
+    Synchronises only on CUDA, so the timing covers the work and not just its launch.
+    """
+    if repeats < 1 or warmup < 0 or threads < 1:
+        raise ValueError(f"Need repeats >= 1, warmup >= 0, threads >= 1; got {repeats}, {warmup}, {threads}")
+    args = example_input if isinstance(example_input, tuple) else (example_input,)
+    cuda = [a.device for a in args if isinstance(a, torch.Tensor) and a.device.type == "cuda"]
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize(cuda[0])
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with eval_mode(model), torch.no_grad():
+            for _ in range(warmup):
+                model(*args)
+            sync()
+            times: list[float] = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                model(*args)
+                sync()
+                times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(previous_threads)
+    return 1000.0 * statistics.median(times)

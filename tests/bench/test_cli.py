@@ -1,0 +1,132 @@
+"""The command line end to end on tiny cells: run, resume, fail cleanly, report."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
+
+TINY = ["--task", "synthetic", "--task-set", "n_train=128", "--task-set", "n_val=32", "--task-set", "n_test=64",
+        "--task-set", "epochs=1", "--method", "dense", "--set", "multipliers=[0.5, 1.0]"]
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_shows_registered_names(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["list"], capsys)
+    assert code == 0
+    assert "synthetic" in out and "dense" in out and "mse" in out
+    code, out, _ = run(["list", "den*", "--kind", "methods"], capsys)
+    assert out.split()[:2] == ["method", "dense"] and "synthetic" not in out
+
+
+def test_adhoc_run_then_rerun_trains_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "run"
+    code, out, _ = run(["run", *TINY, "--seeds", "0,1", "--out", str(out_dir), "--no-progress"], capsys)
+    assert code == 0, out
+    records = list(Store(out_dir).records())
+    assert len(records) == 4 and all(r.status == "ok" for r in records)
+    assert {r.label for r in records} == {"x0.5", "x1"}
+    stamp = {p: p.stat().st_mtime_ns for p in (out_dir / "records").iterdir()}
+    code, out, _ = run(["run", *TINY, "--seeds", "0,1", "--out", str(out_dir), "--no-progress"], capsys)
+    assert code == 0 and "nothing to train" in out
+    assert {p: p.stat().st_mtime_ns for p in (out_dir / "records").iterdir()} == stamp
+
+
+def test_record_carries_spec_figures_and_provenance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(["run", *TINY, "--out", str(tmp_path), "--no-progress"], capsys)
+    path = next((tmp_path / "records").glob("*.json"))
+    data = json.loads(path.read_text())
+    for key in ("task", "corpus", "method", "settings", "seed", "label", "status", "error", "macs", "params",
+                "bytes", "latency_ms", "metrics", "primary_metric", "higher_is_better", "train_seconds",
+                "widths", "provenance", "schema_version", "cell_id", "task_settings"):
+        assert key in data, key
+    assert data["settings"]["multipliers"] == [0.5, 1.0] and data["settings"]["epochs"] is None
+    assert {"commit", "dirty", "versions", "cpu", "threads", "time_utc"} <= set(data["provenance"])
+    assert data["provenance"]["versions"]["torch"].startswith("2.11")
+
+
+def test_failing_cell_is_recorded_and_the_grid_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    grid = tmp_path / "grid.toml"
+    grid.write_text("""
+seeds = [0]
+[[tasks]]
+name = "synthetic"
+settings = { n_train = 128, n_val = 32, n_test = 64, epochs = 1 }
+[[tasks]]
+name = "synthetic"
+settings = { n_train = 512, n_val = 32, n_test = 64, epochs = 1, lr = 1e30 }
+[[methods]]
+name = "dense"
+settings = { multipliers = [1.0] }
+""")
+    code, out, _ = run(["run", str(grid), "--out", str(tmp_path / "run"), "--no-progress"], capsys)
+    assert code == 0
+    records = list(Store(tmp_path / "run").records())
+    statuses = sorted(r.status for r in records)
+    assert statuses == ["failed", "ok"]
+    failed = next(r for r in records if r.status == "failed")
+    assert "NonFiniteLossError" in failed.error and "1 failed" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--task", "synthetc", "--method", "dense"], "Did you mean: synthetic"),
+        (["run", "--task", "synthetic", "--method", "dens"], "Did you mean: dense"),
+        (["run", "--task", "synthetic", "--method", "dense", "--set", "multiplier=[1.0]"], "Did you mean: multipliers"),
+        (["run", "--task", "synthetic", "--method", "dense", "--set", "epochs=many"], "epochs"),
+        (["run", "--task", "synthetic", "--method", "dense", "--seeds", "a"], "--seeds"),
+        (["run", "--task", "synthetic"], "needs both"),
+        (["run", "missing-grid.toml"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    out_dir = tmp_path / "out"
+    code, _, err = run([*args, "--out", str(out_dir)], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not out_dir.exists()
+
+
+def test_unwritable_output_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")
+    code, _, err = run(["run", *TINY, "--out", str(tmp_path / "file" / "out")], capsys)
+    assert code == 2 and err.startswith("error: ") and "not writable" in err
+
+
+def test_killed_run_resumes_without_duplicates(tmp_path: Path) -> None:
+    """SIGKILL mid-grid, then run again: every cell exactly once, all records parseable, no temp files."""
+    args = [sys.executable, "-m", "bench.cli", "run", *TINY, "--seeds", "0,1,2,3,4,5", "--out", str(tmp_path),
+            "--no-progress"]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((tmp_path / "cells").glob("*.json"))) < 2:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = len(list((tmp_path / "cells").glob("*.json")))
+    assert 2 <= finished < 6, "the kill should land mid-grid"
+    subprocess.run(args, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = list(Store(tmp_path).records())
+    assert len(records) == 12
+    assert len({r.record_id for r in records}) == 12
+    assert sorted(p.name for p in (tmp_path / "records").glob("*.json")) == sorted(
+        f"{r.record_id}.json" for r in records)
+    assert not list(tmp_path.rglob("*.tmp")) and not list(tmp_path.rglob("*.lock"))

@@ -1,0 +1,52 @@
+"""Every registered method must return physically realised, measurable candidates on every task."""
+
+import json
+
+import pytest
+import torch
+
+from bench.flops import count_macs
+from bench.grid import resolve_cell
+from bench.runner import execute_cell
+from methods import METHODS, RunContext
+from tasks import TASKS
+from tasks.registry import configure
+
+PAIRS = [
+    pytest.param(method, task, variant, id=f"{method}-{task}-{i}")
+    for method in METHODS.names()
+    for task in TASKS.names()
+    for i, variant in enumerate(TASKS.get(task).tiny_variants)
+]
+
+
+@pytest.mark.parametrize(("method", "task", "variant"), PAIRS)
+def test_method_returns_realised_candidates(method: str, task: str, variant: dict) -> None:
+    task_obj = configure(TASKS.get(task), variant, task)
+    method_obj = configure(METHODS.get(method), METHODS.get(method).tiny_settings, method)
+    method_obj.check(task_obj)
+    torch.manual_seed(0)
+    candidates = method_obj.run(task_obj, RunContext(seed=0, count_macs=count_macs))
+    assert candidates
+    assert len({c.label for c in candidates}) == len(candidates)
+    full = task_obj.build_model().eval()
+    x = task_obj.example_input()
+    with torch.no_grad():
+        expected_shape = full(x).shape
+        for candidate in candidates:
+            assert not candidate.model.training
+            assert candidate.model(x).shape == expected_shape
+            json.dumps(candidate.facts)
+            assert candidate.train_epochs > 0
+            if candidate.widths:
+                task_obj.resolve_widths(candidate.widths)  # valid knob names and ranges
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+def test_method_cell_produces_ok_records(method: str) -> None:
+    task = TASKS.names()[0]
+    cell = resolve_cell(task, TASKS.get(task).tiny_variants[0], method, METHODS.get(method).tiny_settings, 0)
+    records = execute_cell(cell)
+    assert all(r.status == "ok" for r in records), [r.error for r in records]
+    assert all(r.macs and r.params and r.bytes and r.latency_ms and r.full_macs for r in records)
+    assert all(r.macs <= r.full_macs for r in records)
