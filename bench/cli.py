@@ -55,6 +55,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(command=_run)
 
+    data = sub.add_parser("data", help="offline corpora: list or generate them")
+    data_sub = data.add_subparsers(required=True, metavar="ACTION")
+    generate = data_sub.add_parser("generate", help="write a generated corpus in its real on-disk layout")
+    generate.add_argument("corpus", help="corpus name (see `tradeoff-bench data list`)")
+    generate.add_argument("--root", type=Path, required=True, help="folder to write it into")
+    generate.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
+    generate.set_defaults(command=_generate)
+    corpora = data_sub.add_parser("list", help="list the corpora that can be generated")
+    corpora.set_defaults(command=_list_corpora)
+
     report = sub.add_parser("report", help="write leaderboards and Pareto plots from a run directory")
     report.add_argument("runs", nargs="+", type=Path, help="output directories of `run`")
     report.add_argument("--to", type=Path, default=Path("results"), help="where to write (default results/)")
@@ -83,6 +93,29 @@ def _list(args: argparse.Namespace) -> int:
     width = max(len(name) for _, name, _ in rows)
     for kind, name, text in rows:
         print(f"{kind:<7} {name:<{width}}  {text}")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import tasks  # noqa: F401  (registers the corpora)
+    from tasks.corpora import CORPORA
+
+    generator = CORPORA.get(args.corpus)
+    if args.root.exists() and not args.root.is_dir():
+        raise StoreError(f"--root {args.root} exists and is not a folder")
+    generator.generate(args.root, args.seed)
+    print(f"wrote {generator.name} to {args.root}")
+    return 0
+
+
+def _list_corpora(args: argparse.Namespace) -> int:
+    import tasks  # noqa: F401  (registers the corpora)
+    from tasks.corpora import CORPORA
+
+    names = CORPORA.names()
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        print(f"{name:<{width}}  {CORPORA.get(name).description}")
     return 0
 
 

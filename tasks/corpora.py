@@ -1,0 +1,34 @@
+"""Offline corpus generators: small corpora written in the exact on-disk layout of a real one.
+
+`tradeoff-bench data generate NAME --root DIR` calls the generator registered under NAME. A
+generated corpus always carries its own name (e.g. `asvspoof2019-mini`), never the real corpus's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tasks.registry import Registry
+
+
+@dataclass(frozen=True)
+class CorpusGenerator:
+    name: str
+    description: str
+    generate: Callable[[Path, int], None]
+    """(root, seed) -> None: writes the corpus under root; idempotent for the same seed."""
+
+
+CORPORA: Registry[CorpusGenerator] = Registry("corpus")
+
+
+def register_corpus(name: str, description: str) -> Callable[[Callable[[Path, int], None]], Callable[[Path, int], None]]:
+    """Decorator registering a generator function `(root, seed) -> None` under `name`."""
+
+    def add(generate: Callable[[Path, int], None]) -> Callable[[Path, int], None]:
+        CORPORA.register(name)(CorpusGenerator(name, description, generate))
+        return generate
+
+    return add
