@@ -43,6 +43,24 @@ class TrainRecipe:
     weight_decay: float = 0.0
 
 
+@dataclass(frozen=True)
+class Peer:
+    """A reference system shown beside the methods as a fixed point; the grid does not train it.
+
+    `origin` says whether its metrics were measured here on this task's test split, or are a
+    published number (e.g. a paper's result on the real corpus), which reports label as such.
+    """
+
+    label: str
+    metrics: dict[str, float]
+    origin: str = "measured"  # "measured" | "published"
+    macs: int | None = None
+    macs_source: str = ""
+    """How `macs` was obtained ("fvcore", "analytic: ...", a citation); empty when unknown."""
+    params: int | None = None
+    note: str = ""
+
+
 def no_gate(knob: str, width: int, dim: int) -> nn.Module:
     return nn.Identity()
 
@@ -137,6 +155,12 @@ class Task(ABC):
     @abstractmethod
     def reference_metric(self) -> float:
         """Primary metric of a trivial predictor: the hypervolume reference point."""
+
+    def peers(self) -> list[Peer]:
+        """Reference systems to show beside the methods (measured on the test split, or published).
+
+        Default: none. The grid evaluates them once per task configuration, not per seed."""
+        return []
 
 
 TASKS: Registry[type[Task]] = Registry("task")
