@@ -122,7 +122,7 @@ def _list_corpora(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from bench.driver import run_grid
     from bench.executors import LocalExecutor
-    from bench.grid import load_grid, resolve_cell
+    from bench.grid import load_grid, peers_cell, resolve_cell, unique_cells
     from bench.store import Store
 
     if args.grid is not None:
@@ -136,6 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         seeds = _parse_seeds(args.seeds)
         method_settings, task_settings = _parse_settings(args.set), _parse_settings(args.task_set)
         cells = [resolve_cell(args.task, task_settings, args.method, method_settings, s) for s in seeds]
+        cells = unique_cells(cells + [p for p in map(peers_cell, cells) if p is not None])
         out = args.out or Path("runs") / "adhoc"
     if args.jobs < 1:
         raise GridError(f"--jobs must be at least 1, got {args.jobs}")

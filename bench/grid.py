@@ -16,7 +16,9 @@ A grid file (TOML) lists seeds, tasks and methods::
     tasks = ["synthetic"]             # optional: only on these tasks
 
 A cell is one (task + settings, method + settings, seed); its id is a digest of that spec with
-every default filled in, so a cell's records are found again on a re-run.
+every default filled in, so a cell's records are found again on a re-run. A task with reference
+systems (`Task.peers`) also gets one `peers` cell per configuration (not per seed) that evaluates
+them; `peers = false` in a grid file leaves them out.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from typing import Any
 from methods import METHODS, Method
 from tasks import TASKS, Task
 from tasks.registry import configure, did_you_mean
+
+
+PEERS = "peers"
+"""The pseudo-method of the cells that evaluate a task's reference systems."""
 
 
 class GridError(ValueError):
@@ -77,10 +83,23 @@ class Cell:
     def build_method(self) -> Method:
         return configure(METHODS.get(self.method), self.method_settings, f"method {self.method!r}")
 
+    @property
+    def is_peers(self) -> bool:
+        return self.method == PEERS
+
+
+def peers_cell(cell: Cell) -> Cell | None:
+    """The cell evaluating the reference systems of `cell`'s task configuration, if it has any."""
+    if TASKS.get(cell.task).peers is Task.peers:
+        return None
+    return Cell(cell.task, cell.task_settings, PEERS, {}, 0)
+
 
 def resolve_cell(task: str, task_settings: Mapping[str, Any], method: str,
                  method_settings: Mapping[str, Any], seed: int) -> Cell:
     """A cell with every default filled in; raises on unknown names or bad settings."""
+    if method == PEERS:
+        raise GridError(f"{PEERS!r} is not a method: a task's reference systems are added to every grid")
     try:
         task_obj = configure(TASKS.get(task), task_settings, f"task {task!r}")
         method_obj = configure(METHODS.get(method), method_settings, f"method {method!r}")
@@ -106,7 +125,7 @@ def load_grid(path: str | Path) -> list[Cell]:
         raise GridError(f"{path}: {err}") from None
 
 
-GRID_KEYS = {"name", "description", "seeds", "tasks", "methods"}
+GRID_KEYS = {"name", "description", "seeds", "tasks", "methods", "peers"}
 ENTRY_KEYS = {"tasks": {"name", "settings"}, "methods": {"name", "settings", "sweep", "tasks"}}
 
 
@@ -132,6 +151,15 @@ def plan_grid(spec: Mapping[str, Any]) -> list[Cell]:
                 settings = {**method.get("settings", {}), **point}
                 for seed in seeds:
                     cells.append(resolve_cell(task["name"], task.get("settings", {}), method["name"], settings, seed))
+    if not isinstance(spec.get("peers", True), bool):
+        raise GridError("'peers' must be true or false")
+    if spec.get("peers", True):
+        cells += [peers for peers in map(peers_cell, cells) if peers is not None]
+    return unique_cells(cells)
+
+
+def unique_cells(cells: list[Cell]) -> list[Cell]:
+    """`cells` without repeats, in order; an empty grid is an error."""
     seen: set[str] = set()
     unique = [c for c in cells if not (c.cell_id in seen or seen.add(c.cell_id))]
     if not unique:

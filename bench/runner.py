@@ -34,6 +34,8 @@ def execute_cell(cell: Cell, device: str = "cpu") -> list[Record]:
     started = time.perf_counter()
     try:
         task = cell.build_task()
+        if cell.is_peers:
+            return _peer_records(cell, task, device)
         method = cell.build_method()
         task.prepare()
         method.check(task)
@@ -47,6 +49,29 @@ def execute_cell(cell: Cell, device: str = "cpu") -> list[Record]:
         return [_measured(cell, task, c, full_macs, cell_seconds, device) for c in candidates]
     except Exception as err:  # a failing cell is a record, and the grid goes on
         return [failure_record(cell, err, task=task, seconds=time.perf_counter() - started, device=device)]
+
+
+def _peer_records(cell: Cell, task: Task, device: str) -> list[Record]:
+    """One record per reference system of the task, with the figures the task could establish."""
+    from bench.flops import count_macs
+
+    task.prepare()
+    full_macs = count_macs(task.build_model(), task.example_input())
+    return [
+        Record(
+            **_identity(cell, task),
+            label=peer.label,
+            status="ok",
+            macs=peer.macs,
+            full_macs=full_macs,
+            params=peer.params,
+            metrics=dict(peer.metrics),
+            reference_metric=task.reference_metric,
+            facts={"origin": peer.origin, "macs_source": peer.macs_source, "note": peer.note},
+            provenance=provenance(device),
+        )
+        for peer in task.peers()
+    ]
 
 
 def _check_candidates(candidates: list[Candidate]) -> None:

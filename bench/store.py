@@ -107,7 +107,7 @@ class Store:
         """Write the cell's records, then its marker (the commit point)."""
         for record in records:
             write_json_atomic(self.records_dir / f"{record.record_id}.json", record.to_dict())
-        status = "ok" if records and all(r.status == "ok" for r in records) else "failed"
+        status = "ok" if all(r.status == "ok" for r in records) else "failed"
         write_json_atomic(
             self._marker(cell.cell_id),
             {"cell": cell.to_dict(), "status": status, "records": [r.record_id for r in records]},
