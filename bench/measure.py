@@ -36,9 +36,13 @@ class Measurement:
         return dataclasses.asdict(self)
 
 
-def measure_model(model: nn.Module, task: Task, *, warmup: int = 3, repeats: int = 20) -> Measurement:
+def measure_model(
+    model: nn.Module, task: Task, *, cost_model: nn.Module | None = None, warmup: int = 3, repeats: int = 20
+) -> Measurement:
     """Measure `model` for `task`. The model is moved to CPU (in place); its train/eval flags are kept.
 
+    `cost_model` is the float model whose graph `model` runs, for models fvcore cannot trace
+    (quantised ones): their MACs are counted on it; everything else is measured on `model`.
     Raises ValueError when the task's primary metric is missing or not finite (e.g. NaN outputs).
     """
     with eval_mode(model.to("cpu")):
@@ -51,7 +55,7 @@ def measure_model(model: nn.Module, task: Task, *, warmup: int = 3, repeats: int
             )
         example = task.example_input()
         return Measurement(
-            macs=count_macs(model, example),
+            macs=count_macs(cost_model if cost_model is not None else model, example),
             params=count_params(model),
             bytes=state_bytes(model),
             latency_ms=latency_ms(model, example, warmup=warmup, repeats=repeats),

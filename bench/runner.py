@@ -87,7 +87,7 @@ def _measured(
 ) -> Record:
     from bench.measure import measure_model
 
-    figures = measure_model(candidate.model, task)
+    figures = measure_model(candidate.model, task, cost_model=candidate.cost_model)
     return Record(
         **_identity(cell, task),
         label=candidate.label,

@@ -33,6 +33,9 @@ class Candidate:
     """Training time spent on this candidate (shared training counted for each candidate)."""
     train_epochs: float = 0.0
     """Total epochs of training behind this candidate (pre-training + fine-tuning)."""
+    cost_model: nn.Module | None = None
+    """For a model fvcore cannot trace (a quantised one): the float model whose graph it runs.
+    Its MACs are the candidate's; latency, bytes and metrics are still measured on `model`."""
 
 
 MacCounter = Callable[[nn.Module, torch.Tensor], int]
