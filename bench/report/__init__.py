@@ -1,10 +1,18 @@
-"""Reports: records -> pandas -> per-task leaderboards (Markdown, CSV, LaTeX) and Pareto plots.
+"""Reports: records -> pandas -> per-task leaderboards (Markdown, CSV, LaTeX) and Pareto plots,
+with each task's reference points (peers) and a breakdown of its secondary metrics.
 
 `write_report` is the entry point; the pieces are public for notebooks and tests. seaborn and
 matplotlib load only when a plot is drawn.
 """
 
-from bench.report.frame import candidates_table, records_frame
+from bench.report.breakdown import (
+    DEFAULT_BREAKDOWN_BUDGET,
+    breakdown_metrics,
+    breakdown_table,
+    metric_order,
+    selected_candidates,
+)
+from bench.report.frame import PEERS, candidates_table, method_rows, peer_rows, records_frame
 from bench.report.leaderboard import BoardInfo, board_info, failed_cells, leaderboard
 from bench.report.pareto import (
     DEFAULT_BUDGETS,
@@ -14,21 +22,31 @@ from bench.report.pareto import (
     seed_budget_metrics,
     seed_hypervolumes,
 )
+from bench.report.peers import peer_table
 from bench.report.write import atomic_write, write_report
 
 __all__ = [
+    "DEFAULT_BREAKDOWN_BUDGET",
     "DEFAULT_BUDGETS",
+    "PEERS",
     "BoardInfo",
     "atomic_write",
     "board_info",
+    "breakdown_metrics",
+    "breakdown_table",
     "candidates_table",
     "failed_cells",
     "hypervolume",
     "leaderboard",
+    "method_rows",
+    "metric_order",
     "normalised_metric",
     "pareto_front",
+    "peer_rows",
+    "peer_table",
     "records_frame",
     "seed_budget_metrics",
     "seed_hypervolumes",
+    "selected_candidates",
     "write_report",
 ]

@@ -13,10 +13,15 @@ Besides `bench.records.COLUMNS` a row carries:
   measured dense count, so a theoretical figure is never passed off as a measured one;
 - `metric_unit`, `metric_aggregate`, `ideal_metric`: from the metric's registered spec
   (`tasks.metrics`); `ideal_metric` is the perfect value that the hypervolume maps to 0.
+
+Records whose method is `PEERS` are a task's reference systems, not a method's candidates:
+`method_rows` leaves them out (leaderboards, hypervolumes, budgets, fronts, colours, candidates.csv)
+and `peer_rows` gives them, one per (task, corpus, label) however many runs are reported together.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -24,6 +29,10 @@ from typing import Any
 import pandas as pd
 
 from bench.records import COLUMNS, Record
+
+PEERS = "peers"
+"""`bench.grid.PEERS`, the pseudo-method of reference-system records (not imported from there:
+`bench.grid` loads torch, and reading records should not)."""
 
 EXTRA_COLUMNS: tuple[str, ...] = (
     "metric", "macs_kind", "macs_theoretical", "cost_macs", "cost_fraction",
@@ -63,6 +72,32 @@ def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[mask]
 
 
+def method_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of real methods: every row except the reference systems' (`PEERS`)."""
+    return frame[frame["method"] != PEERS]
+
+
+def peer_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Successful reference-system rows, one per (task, corpus, label), sorted by those keys.
+
+    Peer records do not depend on the seed, so a peer found in several reported runs is one
+    reference point: the most recent measurement (provenance `time_utc`) is kept, ties going to
+    the smaller cell id and then to the record's figures, so the choice ignores input order.
+    """
+    rows = frame[(frame["method"] == PEERS) & (frame["status"] == "ok")]
+    if rows.empty:
+        return rows
+    keyed = rows.assign(
+        _time=rows["provenance"].map(lambda p: str((p or {}).get("time_utc") or "")),
+        _figures=[json.dumps([r.macs, r.params, r.metrics, r.facts], sort_keys=True, default=str)
+                  for r in rows.itertuples()],
+    )
+    keyed = keyed.sort_values(["task", "corpus", "label", "_time", "cell_id", "_figures"],
+                              ascending=[True, True, True, False, True, True], kind="mergesort")
+    keyed = keyed.drop_duplicates(["task", "corpus", "label"])
+    return keyed.drop(columns=["_time", "_figures"])
+
+
 def boards(frame: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
     """(task, corpus, rows) per leaderboard, in sorted order; a front never mixes corpora."""
     for (task, corpus), rows in frame.groupby(["task", "corpus"], sort=True):
@@ -70,8 +105,11 @@ def boards(frame: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
 
 
 def candidates_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """All successful records flattened for `candidates.csv` (widths as `knob=width,...`)."""
-    rows = frame[frame["status"] == "ok"].copy()
+    """All successful method records flattened for `candidates.csv` (widths as `knob=width,...`).
+
+    Reference systems are not candidates: they are listed in `peers.csv`."""
+    rows = method_rows(frame)
+    rows = rows[rows["status"] == "ok"].copy()
     rows["widths"] = rows["widths"].map(compact_widths)
     return rows[list(CANDIDATE_COLUMNS)].reset_index(drop=True)
 

@@ -1,5 +1,7 @@
 """The leaderboard of one (task, corpus): one numeric row per method, best hypervolume first.
 
+Reference systems (`frame.PEERS` records) are not a method and get no row: see `bench.report.peers`.
+
 Per method, over its seeds (a seed pools the candidates of all its cells):
 
 - `seeds`, `candidates` (successful records with a metric), `failed_cells`;
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.report.frame import ok_rows
+from bench.report.frame import method_rows, ok_rows, peer_rows
 from bench.report.pareto import DEFAULT_BUDGETS, seed_budget_metrics, seed_hypervolumes
 
 
@@ -47,6 +49,8 @@ class BoardInfo:
     seeds: int
     methods: int
     candidates: int
+    peers: int = 0
+    """Reference systems of the board (deduplicated by label)."""
 
     @property
     def direction(self) -> str:
@@ -62,6 +66,7 @@ def board_info(board: pd.DataFrame) -> BoardInfo:
         raise ValueError(f"task {board['task'].iloc[0]!r} mixes primary metrics {metrics}: "
                          "records of one task and corpus must share their primary metric")
     rows = source[source["primary_metric"] == metrics[0]] if metrics else source
+    methods = method_rows(board)
     return BoardInfo(
         task=str(board["task"].iloc[0]),
         corpus=str(board["corpus"].iloc[0]),
@@ -73,9 +78,10 @@ def board_info(board: pd.DataFrame) -> BoardInfo:
         full_macs=_number(_common(rows["full_macs"])),
         reference_metric=_number(_common(rows["reference_metric"])),
         ideal_metric=_number(_common(rows["ideal_metric"])),
-        seeds=int(ok_rows(board)["seed"].nunique()),
-        methods=int(board["method"].nunique()),
-        candidates=len(ok_rows(board)),
+        seeds=int(ok_rows(methods)["seed"].nunique()),
+        methods=int(methods["method"].nunique()),
+        candidates=len(ok_rows(methods)),
+        peers=len(peer_rows(board)),
     )
 
 
@@ -84,6 +90,7 @@ def leaderboard(board: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS)
     from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
 
     info = board_info(board)
+    board = method_rows(board)
     ok = ok_rows(board)
     hv = seed_hypervolumes(ok)
     at_budget = seed_budget_metrics(ok, budgets)

@@ -16,6 +16,8 @@ union of the boxes [x_i, 1] x [y_i, 1]; it lies in [0, 1], and 1 would be a zero
 Coordinates are clipped to [0, 1], so a candidate costing more than the full model (x > 1) or doing
 worse than the trivial predictor (y > 1) contributes nothing. A candidate better than the ideal
 counts as ideal. Without a usable reference (missing, or not worse than the ideal) HV is NaN.
+
+Reference systems (`frame.PEERS` rows) are not a method: the per-seed functions skip them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+
+from bench.report.frame import method_rows
 
 SEED_KEYS: list[str] = ["task", "corpus", "method", "seed"]
 DEFAULT_BUDGETS: tuple[float, ...] = (0.25, 0.5, 1.0)
@@ -79,7 +83,7 @@ def hypervolume(points: ArrayLike) -> float:
 def seed_hypervolumes(rows: pd.DataFrame) -> pd.DataFrame:
     """HV per (task, corpus, method, seed) of successful rows (see `frame.ok_rows`)."""
     results = []
-    for key, group in rows.groupby(SEED_KEYS, sort=True):
+    for key, group in method_rows(rows).groupby(SEED_KEYS, sort=True):
         y = normalised_metric(group["metric"], group["reference_metric"], group["ideal_metric"],
                               group["higher_is_better"])
         hv = np.nan if np.isnan(y).all() else hypervolume(np.column_stack([group["cost_fraction"], y]))
@@ -91,7 +95,7 @@ def seed_budget_metrics(rows: pd.DataFrame, budgets: Sequence[float] = DEFAULT_B
     """Best metric per (task, corpus, method, seed, budget) among candidates with
     cost_fraction <= budget (NaN where a seed has none)."""
     results = []
-    for key, group in rows.groupby(SEED_KEYS, sort=True):
+    for key, group in method_rows(rows).groupby(SEED_KEYS, sort=True):
         higher = bool(group["higher_is_better"].iloc[0])
         for budget in budgets:
             within = group.loc[group["cost_fraction"] <= budget + BUDGET_TOLERANCE, "metric"]

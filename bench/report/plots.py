@@ -6,6 +6,9 @@ of the data: the best trade-off seen in any seed, an optimistic envelope; the pe
 the leaderboard's hypervolume std.
 Candidates whose MACs are theoretical are ringed in black and named so in the legend. A dotted
 vertical line marks the full dense model's MACs (the hypervolume's x reference).
+Reference systems (`bench.report.peers`) are black stars named by their label, hollow when their
+figures are published rather than measured here; they take no method colour, and those without a
+MAC count (or primary metric value) are left out (the reference-point table says so).
 
 seaborn and matplotlib are imported inside the function so that importing `bench.report` is cheap;
 the figure is drawn with the Agg backend and rendered to bytes that do not change between runs
@@ -19,12 +22,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from bench.report.frame import ok_rows
+from bench.report.frame import method_rows, ok_rows, peer_rows
 from bench.report.leaderboard import BoardInfo
 from bench.report.pareto import front_rows
 
-SEED_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+SEED_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h", "<", ">")  # no star: that marks a peer
 SVG_SALT = "tradeoff-bench"
+PEER_MARKER = "*"
 
 
 def pareto_figure_bytes(board: pd.DataFrame, info: BoardInfo, methods: Sequence[str] | None = None,
@@ -42,8 +46,11 @@ def pareto_figure_bytes(board: pd.DataFrame, info: BoardInfo, methods: Sequence[
 
     from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
 
-    rows = ok_rows(board).copy()
-    methods = list(methods) if methods is not None else sorted(board["method"].unique(), key=natural_key)
+    rows = ok_rows(method_rows(board)).copy()
+    peers = ok_rows(peer_rows(board))  # those with a MAC count and a metric: the plotted ones
+    if methods is None:
+        methods = sorted(method_rows(board)["method"].unique(), key=natural_key)
+    methods = list(methods)
     palette = dict(zip(methods, sns.color_palette("colorblind", len(methods)), strict=True))
     seeds = sorted(rows["seed"].unique())
     markers = {str(s): SEED_MARKERS[i % len(SEED_MARKERS)] for i, s in enumerate(seeds)}
@@ -52,7 +59,7 @@ def pareto_figure_bytes(board: pd.DataFrame, info: BoardInfo, methods: Sequence[
     with plt.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}), sns.axes_style("whitegrid"):
         fig, ax = plt.subplots(figsize=(7.5, 4.8))
         try:
-            _draw(ax, rows, info, methods, palette, markers)
+            _draw(ax, rows, peers, info, methods, palette, markers)
             png, svg = io.BytesIO(), io.BytesIO()
             fig.savefig(png, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
             fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
@@ -61,18 +68,19 @@ def pareto_figure_bytes(board: pd.DataFrame, info: BoardInfo, methods: Sequence[
     return png.getvalue(), svg.getvalue()
 
 
-def _draw(ax, rows: pd.DataFrame, info: BoardInfo, methods: list[str], palette: dict,
+def _draw(ax, rows: pd.DataFrame, peers: pd.DataFrame, info: BoardInfo, methods: list[str], palette: dict,
           markers: dict[str, str]) -> None:
     import seaborn as sns
 
     present = [m for m in methods if m in set(rows["method"])]
-    if rows.empty:
+    if rows.empty and peers.empty:
         ax.text(0.5, 0.5, "no successful candidates", ha="center", va="center", transform=ax.transAxes)
-    else:
+    if not rows.empty:
         sns.scatterplot(data=rows, x="cost_macs", y="metric", hue="method", hue_order=present,
                         palette=palette, style="seed ", style_order=list(markers), markers=markers,
                         s=45, alpha=0.75, ax=ax)
-        right = max(float(rows["cost_macs"].max()), float(info.full_macs or 0))
+        right = max(float(rows["cost_macs"].max()), float(peers["cost_macs"].max() if len(peers) else 0),
+                    float(info.full_macs or 0))
         for method in present:
             front = front_rows(rows[rows["method"] == method])
             # the last step runs on to the right edge: spending more never does worse than the front
@@ -83,6 +91,9 @@ def _draw(ax, rows: pd.DataFrame, info: BoardInfo, methods: list[str], palette: 
         if len(theoretical):
             ax.scatter(theoretical["cost_macs"], theoretical["metric"], s=140, facecolors="none",
                        edgecolors="black", linewidths=0.9, label="theoretical MACs")
+    if not peers.empty:
+        _draw_peers(ax, peers)
+    if not rows.empty or not peers.empty:
         if info.full_macs:
             ax.axvline(info.full_macs, color="0.4", linestyle=":", linewidth=1.0, label="full dense model")
         ax.set_xscale("log")
@@ -91,3 +102,16 @@ def _draw(ax, rows: pd.DataFrame, info: BoardInfo, methods: list[str], palette: 
     ax.set_xlabel(f"MACs per {info.cost_unit or 'example'}")
     ax.set_ylabel(f"{info.metric or 'metric'}{unit} ({info.direction})")
     ax.set_title(f"{info.task} — {info.corpus}")
+
+
+def _draw_peers(ax, peers: pd.DataFrame) -> None:
+    """Black stars (hollow: published) annotated with their labels, in label order."""
+    origin = peers["facts"].map(lambda facts: (facts or {}).get("origin") or "measured")
+    for published, label in ((False, "reference (measured here)"), (True, "reference (published)")):
+        mine = peers[(origin == "published") == published]
+        if len(mine):
+            ax.scatter(mine["cost_macs"], mine["metric"], marker=PEER_MARKER, s=160, linewidths=1.1,
+                       facecolors="none" if published else "black", edgecolors="black", zorder=4, label=label)
+    for _, peer in peers.iterrows():
+        ax.annotate(str(peer["label"]), (float(peer["cost_macs"]), float(peer["metric"])), xytext=(6, 4),
+                    textcoords="offset points", fontsize="small", color="black")

@@ -4,12 +4,19 @@ Layout under `out_dir` (one folder per task; `<task>__<corpus>` when a task has 
 since a front never mixes corpora):
 
     README.md                 index: each task's leaderboard embedded, linking its plot
-    <task>/leaderboard.md     header facts, table, notes, failed cells, the plot
+    <task>/leaderboard.md     header facts, table, notes, reference points, breakdown, failed cells, plot
     <task>/leaderboard.csv    numeric columns (`_mean`/`_std`/`_seeds`, no "±" strings)
-    <task>/leaderboard.tex    booktabs tabular
-    <task>/candidates.csv     every successful candidate, flattened
+    <task>/leaderboard.tex    booktabs tabulars: leaderboard, reference points, breakdown
+    <task>/candidates.csv     every successful method candidate, flattened
+    <task>/peers.csv          the task's reference systems (only when it has any)
+    <task>/breakdown.csv      secondary metrics at `breakdown_budget` (only when records report any)
     <task>/pareto.png         150 dpi
     <task>/pareto.svg
+
+Reference systems (records of the pseudo-method `frame.PEERS`) are not a method: they have no
+leaderboard row and no colour, and appear in peers.csv, the reference-point table, the breakdown
+and as black stars in the plot (see `bench.report.peers`). An optional file that a board does not
+produce is removed from its folder, so an old one never outlives the data it came from.
 
 Every file is written to a temporary file in its folder and moved into place with `os.replace`, so a
 killed report leaves whole old files or whole new ones. The same records (in any order) give the
@@ -26,22 +33,35 @@ from pathlib import Path
 import pandas as pd
 
 from bench.records import Record, slug
+from bench.report.breakdown import (
+    DEFAULT_BREAKDOWN_BUDGET,
+    breakdown_latex,
+    breakdown_markdown,
+    breakdown_metrics,
+    breakdown_table,
+)
 from bench.report.format import leaderboard_latex, leaderboard_markdown
-from bench.report.frame import boards, candidates_table, records_frame
+from bench.report.frame import boards, candidates_table, method_rows, records_frame
 from bench.report.leaderboard import board_info, failed_cells, leaderboard
 from bench.report.pareto import DEFAULT_BUDGETS
+from bench.report.peers import peer_table, peers_latex, peers_markdown
 
 CSV_FLOAT_FORMAT = "%.10g"
+OPTIONAL_FILES = ("peers.csv", "breakdown.csv")
 
 
-def write_report(records: Iterable[Record], out_dir: Path,
-                 budgets: Sequence[float] = DEFAULT_BUDGETS) -> list[Path]:
-    """Write the report of `records` under `out_dir`; returns the written paths (README last)."""
+def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[float] = DEFAULT_BUDGETS,
+                 breakdown_budget: float = DEFAULT_BREAKDOWN_BUDGET) -> list[Path]:
+    """Write the report of `records` under `out_dir`; returns the written paths (README last).
+
+    `budgets` are the leaderboard's metric-at-budget columns; `breakdown_budget` the MACs fraction
+    at which each seed's candidate is selected for the breakdown (see `bench.report.breakdown`).
+    """
     from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
 
     out_dir = Path(out_dir)
     frame = records_frame(records)
-    methods = sorted(frame["method"].unique(), key=natural_key)  # one colour per method everywhere
+    methods = sorted(method_rows(frame)["method"].unique(), key=natural_key)  # one colour per method everywhere
     several = frame.groupby("task")["corpus"].nunique()
     written: list[Path] = []
     sections: list[str] = []
@@ -50,19 +70,36 @@ def write_report(records: Iterable[Record], out_dir: Path,
         info = board_info(board)
         table = leaderboard(board, budgets)
         failed = failed_cells(board)
+        peers = peer_table(board, breakdown_metrics(board))
+        breakdown = breakdown_table(board, breakdown_budget)
+
+        def extra(level: int) -> list[str]:
+            blocks = [peers_markdown(peers, info, level), breakdown_markdown(breakdown, info, breakdown_budget, level)]
+            return [block for block in blocks if block]
+
+        latex = [block for block in (peers_latex(peers, info), breakdown_latex(breakdown, info, breakdown_budget))
+                 if block]
         files = {
-            "leaderboard.md": leaderboard_markdown(table, info, failed, budgets),
+            "leaderboard.md": leaderboard_markdown(table, info, failed, budgets, extra=extra(1)),
             "leaderboard.csv": _csv(table),
-            "leaderboard.tex": leaderboard_latex(table, info, budgets),
+            "leaderboard.tex": leaderboard_latex(table, info, budgets, extra=latex),
             "candidates.csv": _csv(candidates_table(board)),
         }
+        if len(peers):
+            files["peers.csv"] = _csv(peers)
+        if len(breakdown):
+            files["breakdown.csv"] = _csv(breakdown)
         from bench.report.plots import pareto_figure_bytes
 
         files["pareto.png"], files["pareto.svg"] = pareto_figure_bytes(board, info, methods)
         for name, content in files.items():
             written.append(atomic_write(out_dir / folder / name, content))
+        for name in OPTIONAL_FILES:
+            if name not in files:
+                (out_dir / folder / name).unlink(missing_ok=True)
         sections.append(f"- [{info.task} ({info.corpus})]({folder}/leaderboard.md)")
-        sections.append(leaderboard_markdown(table, info, failed, budgets, image=f"{folder}/pareto.png", level=2))
+        sections.append(leaderboard_markdown(table, info, failed, budgets, image=f"{folder}/pareto.png", level=2,
+                                             extra=extra(2)))
     index = ["# tradeoff-bench results\n", *[s for s in sections if s.startswith("- [")], ""]
     index += [s for s in sections if not s.startswith("- [")]
     if frame.empty:
