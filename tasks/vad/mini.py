@@ -1,0 +1,203 @@
+"""`vad-mini`: small offline corpora in the real VCTK 0.92 and ESC-50 layouts, named vctk-mini / esc50-mini.
+
+`tradeoff-bench data generate vad-mini --root DIR` writes DIR/vctk-mini (speaker-info.txt,
+wav48_silence_trimmed/<spk>/<spk>_<utt>_mic1.flac, txt/<spk>/<spk>_<utt>.txt) and DIR/esc50-mini
+(meta/esc50.csv, audio/<fold>-<src>-<take>-<target>.wav), so the readers and the mixer of the real
+corpora run on them unchanged. Both are 16 kHz, not VCTK's 48 kHz or ESC-50's 44.1 kHz; each root's
+corpus.json says so (and names the corpus), and the readers hold every file to it.
+
+Speech: sentences of common English words, synthesised offline by espeak-ng (22.05 kHz, resampled
+to 16 kHz, silence-trimmed with a short margin as in VCTK 0.92); a speaker is one voice variant
+with its own accent, pitch, pitch range and rate. Noise: ESC-50 categories synthesised in numpy
+(tasks/vad/noises.py), one take per category and fold. Generation is seeded and deterministic.
+
+Each corpus is written to a temporary folder beside its target and renamed into place, under a
+lock file, so parallel workers that all find the corpus missing generate it once. The speech is
+synthesised in a fresh interpreter (espeak-ng carries state between utterances), so the same seed
+gives the same files whatever the process did before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tasks.corpora import register_corpus
+from tasks.vad import espeak, noises
+from tasks.vad.layout import ESC50_CSV, MARKER, VCTK_AUDIO, VCTK_INFO, CorpusError
+
+VERSION = 6
+SPEECH_NAME, NOISE_NAME = "vctk-mini", "esc50-mini"
+RATE = 16_000
+WORDS = (
+    "the a one two three red green blue small large old new good bad long short high low early late "
+    "house garden river city street window table chair paper letter music picture water morning "
+    "evening summer winter family friend teacher doctor student market station bridge mountain "
+    "forest island village country road train boat ship plane car bus ticket money price number "
+    "answer question story idea problem reason minute hour week month year today tomorrow always "
+    "never often sometimes quickly slowly carefully please thank you we they she he it is was will "
+    "can could should would must see hear find bring take give make know think want need like love "
+    "open close start stop walk run read write speak listen learn teach help call wait carry move "
+    "under over between behind near far inside outside before after because although while until"
+).split()
+
+
+@dataclass(frozen=True)
+class Scale:
+    speakers: int
+    utterances: int
+    words: tuple[int, int]
+    categories: tuple[int, ...]
+    clip_seconds: float
+
+
+SCALES = {
+    "mini": Scale(speakers=16, utterances=10, words=(3, 8), categories=tuple(noises.CATEGORIES), clip_seconds=5.0),
+    "tiny": Scale(speakers=6, utterances=3, words=(2, 4), categories=(10, 38, 42, 44), clip_seconds=2.0),
+}
+
+
+@register_corpus("vad-mini", f"{SPEECH_NAME} (espeak-ng speech, VCTK 0.92 layout) + {NOISE_NAME} (synthetic ESC-50)")
+def generate(root: Path, seed: int) -> None:
+    ensure_corpora(Path(root), "mini", seed)
+
+
+def ensure_corpora(root: Path, scale: str = "mini", seed: int = 0) -> tuple[Path, Path]:
+    """ROOT/vctk-mini and ROOT/esc50-mini at `scale`, generated if missing; idempotent and process-safe."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
+    targets = {SPEECH_NAME: root / SPEECH_NAME, NOISE_NAME: root / NOISE_NAME}
+    writers = {SPEECH_NAME: _write_speech, NOISE_NAME: _write_noise}
+    expected = {"generator": "vad-mini", "version": VERSION, "scale": scale, "seed": seed}
+    if all(_matches(path, expected) for path in targets.values()):
+        return targets[SPEECH_NAME], targets[NOISE_NAME]
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root / ".vad-mini.lock"):
+        for name, path in targets.items():
+            if _matches(path, expected):
+                continue
+            if path.exists():
+                raise CorpusError(f"{path}: exists but is not {name} {expected}; remove it or use another folder")
+            staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+            try:
+                info = writers[name](staging, scale, seed)
+                (staging / MARKER).write_text(json.dumps({"name": name, "sample_rate": RATE, **expected, **info}, indent=1))
+                os.rename(staging, path)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    return targets[SPEECH_NAME], targets[NOISE_NAME]
+
+
+def _matches(path: Path, expected: dict[str, object]) -> bool:
+    try:
+        info = json.loads((path / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return all(info.get(k) == v for k, v in expected.items())
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_speech(root: Path, scale: str, seed: int) -> dict[str, object]:
+    """`synthesize_speech` in a fresh interpreter.
+
+    espeak-ng keeps state from one utterance to the next that no call resets (its pitch-flutter
+    clock, filter memories), so an utterance depends on everything the library said before in the
+    process. A fresh process makes the corpus a function of the seed alone, on every machine.
+    """
+    code = "import json, sys; from tasks.vad.mini import synthesize_speech; " \
+           "print(json.dumps(synthesize_speech(sys.argv[1], sys.argv[2], int(sys.argv[3]))))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run([sys.executable, "-c", code, str(root), scale, str(seed)], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise espeak.EspeakError(f"synthesising {SPEECH_NAME} into {root} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def synthesize_speech(root: str | Path, scale_name: str, seed: int) -> dict[str, object]:
+    """Write the speech corpus into `root` (call it in a fresh process: see `_write_speech`)."""
+    import soundfile as sf
+
+    root, scale = Path(root), SCALES[scale_name]
+    rng = np.random.default_rng([seed, 1])
+    female = sorted(espeak.FEMALE)
+    male = [v for v in espeak.VARIANTS if v not in espeak.FEMALE]
+    half = scale.speakers // 2
+    variants = list(rng.choice(female, size=half, replace=False)) + list(rng.choice(male, size=scale.speakers - half, replace=False))
+    lines = ["ID  AGE  GENDER  ACCENTS  REGION  COMMENTS"]
+    total = 0.0
+    for index, variant in enumerate(variants):
+        voice = espeak.Voice(str(rng.choice(espeak.ACCENTS)), str(variant), int(rng.integers(130, 191)),
+                             int(rng.integers(25, 76)), int(rng.integers(30, 91)))
+        speaker = f"p{901 + index}"
+        lines.append(f"{speaker}  {int(rng.integers(20, 70))}  {voice.gender}  {voice.accent}  espeak-ng  "
+                     f"{voice.accent}+{voice.variant} rate {voice.rate} pitch {voice.pitch} range {voice.range}")
+        (root / VCTK_AUDIO / speaker).mkdir(parents=True)
+        (root / "txt" / speaker).mkdir(parents=True)
+        for utt in range(1, scale.utterances + 1):
+            words = rng.choice(WORDS, size=int(rng.integers(scale.words[0], scale.words[1] + 1)))
+            text = " ".join(words).capitalize() + "."
+            audio = _trimmed(_to_rate(*espeak.synthesize(text, voice, seed=int(rng.integers(2**31)))), rng)
+            sf.write(root / VCTK_AUDIO / speaker / f"{speaker}_{utt:03d}_mic1.flac", audio, RATE, subtype="PCM_16")
+            (root / "txt" / speaker / f"{speaker}_{utt:03d}.txt").write_text(text + "\n")
+            total += audio.size / RATE
+    (root / VCTK_INFO).write_text("\n".join(lines) + "\n")
+    return {"speakers": scale.speakers, "utterances": scale.speakers * scale.utterances, "seconds": round(total, 1)}
+
+
+def _to_rate(samples: np.ndarray, rate: int) -> np.ndarray:
+    """int16 at `rate` -> float at 16 kHz, by FFT (band-limited; espeak's output starts and ends silent)."""
+    spectrum = np.fft.rfft(samples.astype(np.float64) / 32768.0)
+    n = int(round(samples.size * RATE / rate))
+    return np.fft.irfft(spectrum[: n // 2 + 1], n) * (n / samples.size)
+
+
+def _trimmed(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Silence trimmed to a 50–150 ms margin each side, peak at a random level (like VCTK 0.92)."""
+    loud = np.flatnonzero(np.abs(audio) > np.abs(audio).max() * 10 ** (-45 / 20))
+    before, after = (int(rng.uniform(0.05, 0.15) * RATE) for _ in range(2))
+    padded = np.concatenate([np.zeros(before), audio, np.zeros(after)])  # espeak starts speaking at once
+    audio = padded[loud[0] : loud[-1] + 1 + before + after]
+    return (audio / np.abs(audio).max() * rng.uniform(0.3, 0.9)).astype(np.float32)
+
+
+def _write_noise(root: Path, scale_name: str, seed: int) -> dict[str, object]:
+    import soundfile as sf
+
+    scale = SCALES[scale_name]
+    rng = np.random.default_rng([seed, 2])
+    (root / "audio").mkdir()
+    (root / "meta").mkdir()
+    rows = []
+    for fold in range(1, 6):
+        for target in scale.categories:
+            src = str(900_000 + len(rows))
+            filename = f"{fold}-{src}-A-{target}.wav"
+            sf.write(root / "audio" / filename, noises.synthesize(target, rng, scale.clip_seconds), RATE, subtype="PCM_16")
+            rows.append([filename, fold, target, noises.CATEGORIES[target][0], target in noises.ESC10_TARGETS, src, "A"])
+    with (root / ESC50_CSV).open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["filename", "fold", "target", "category", "esc10", "src_file", "take"])
+        writer.writerows(rows)
+    return {"clips": len(rows), "categories": len(scale.categories), "clip_seconds": scale.clip_seconds}

@@ -1,0 +1,218 @@
+"""`vad`: frame-level voice activity detection on speech mixed with environmental noise.
+
+The paper's recipe (VCTK speech + ESC-50 noise, PAPER.md case study 2) on any root in those
+layouts: `speech_root` / `noise_root` point at the real corpora; left unset, the task uses the
+offline corpora `vctk-mini` / `esc50-mini` under `data_dir` (default `data/`, relative to the
+working directory), generating them on first use. Records carry the corpora's own names.
+
+Inputs are power spectrograms (25 ms window, 10 ms hop, 16 kHz), computed once per split and kept
+in memory; targets are 0/1 speech labels per frame; models output one logit per frame. The primary
+metric is the frame-level EER (%) over the test mixtures, also per SNR bin (<5, 5–15, 15–25,
+≥25 dB), with the ROC AUC. A MAC count is per second of audio (`example_input` is 1 s).
+
+Default sizes fit the default grid's CPU budget (a full CRNN run takes seconds on one core).
+Paper-scale settings: the real corpora, mixture_seconds=10, n_train=4000, n_val=500, n_test=1000,
+conv=gru=64 (CRNN) or d_model=64, ffn=128 (Transformer), epochs=30; features are kept in memory
+(80 kB per second of audio), so that is about 4 GB.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from tasks.base import TASKS, Batch, GateFactory, Peer, Task, TrainRecipe, model_device
+from tasks.vad import mini
+from tasks.vad.features import N_MELS, SAMPLE_RATE, power_spectrogram
+from tasks.vad.layout import read_esc50, read_marker, read_vctk
+from tasks.vad.metrics import frame_metrics
+from tasks.vad.mixing import SPLITS, AudioCache, Manifest, MixSpec, build_manifest, render
+from tasks.vad.models import CRNN, SmallTransformer
+
+
+TINY_DATA = {"corpus_scale": "tiny", "data_dir": str(Path(tempfile.gettempdir()) / "tradeoff-bench" / f"vad-tiny-v{mini.VERSION}")}
+"""Where the tiny variants (contract tests) keep their generated corpora: outside any checkout."""
+_RENDER_CHUNK = 64
+
+
+@dataclass
+class _Split:
+    power: torch.Tensor
+    """(mixtures, N_FREQ, frames) power spectrograms."""
+    labels: torch.Tensor
+    """(mixtures, frames) uint8 speech labels."""
+    snr_db: np.ndarray
+    audio: np.ndarray | None = None
+    """(mixtures, samples) float32 waveforms; kept for the test split only (the peers need them)."""
+
+
+@TASKS.register("vad")
+@dataclass
+class VadTask(Task):
+    """Voice activity detection: a CRNN or a small Transformer on log-mel bands, frame-level EER."""
+
+    model: Literal["crnn", "transformer"] = "crnn"
+    speech_root: str | None = None
+    """A VCTK 0.92 root; None: the generated vctk-mini under data_dir."""
+    noise_root: str | None = None
+    """An ESC-50 root; None: the generated esc50-mini under data_dir."""
+    data_dir: str = "data"
+    corpus_scale: Literal["mini", "tiny"] = "mini"
+    """Size of the generated corpora ("tiny": for tests)."""
+    mixture_seconds: float = 4.0
+    n_train: int = 400
+    n_val: int = 40
+    n_test: int = 200
+    data_seed: int = 0
+    """Seed of the speaker split and of the manifest (not of training)."""
+    mels: int = N_MELS
+    conv: int = 32
+    gru: int = 32
+    d_model: int = 32
+    ffn: int = 64
+    layers: int = 2
+    epochs: int = 6
+    batch_size: int = 32
+    lr: float = 3e-3
+
+    name = "vad"
+    primary_metric = "eer"
+    description = "voice activity detection on speech + noise mixtures (frame EER %, per SNR bin)"
+    tiny_variants = (
+        {**TINY_DATA, "n_train": 6, "n_val": 2, "n_test": 6, "mixture_seconds": 2.0,
+         "conv": 8, "gru": 8, "mels": 16, "epochs": 1, "batch_size": 4},
+        {**TINY_DATA, "model": "transformer", "n_train": 6, "n_val": 2, "n_test": 6,
+         "mixture_seconds": 2.0, "d_model": 8, "ffn": 8, "mels": 16, "layers": 1, "epochs": 1, "batch_size": 4},
+    )
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.mels <= N_MELS:
+            raise ValueError(f"mels must be in [1, {N_MELS}], got {self.mels}")
+        if min(self.conv, self.gru, self.d_model, self.ffn, self.layers, self.epochs, self.batch_size) < 1:
+            raise ValueError("widths, layers, epochs and batch_size must be positive")
+        if min(self.n_train, self.n_val, self.n_test) < 1 or self.mixture_seconds <= 0:
+            raise ValueError("every split needs at least one mixture of positive length")
+        self._peers: list[Peer] | None = None
+
+    # --- identity ------------------------------------------------------------------------
+    @property
+    def corpus(self) -> str:
+        speech = read_marker(Path(self.speech_root), "vctk", 0)[0] if self.speech_root else mini.SPEECH_NAME
+        noise = read_marker(Path(self.noise_root), "esc50", 0)[0] if self.noise_root else mini.NOISE_NAME
+        return f"{speech}+{noise}"
+
+    @property
+    def cost_unit(self) -> str:
+        return "second of audio"
+
+    # --- data ----------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Generate the mini corpora if needed, build the manifest and the features of every split."""
+        self._splits  # noqa: B018  (builds and caches)
+
+    @cached_property
+    def _sources(self) -> tuple[Path, Path]:
+        speech, noise = self.speech_root, self.noise_root
+        if speech is None or noise is None:
+            generated = mini.ensure_corpora(Path(self.data_dir), self.corpus_scale)
+            speech, noise = speech or generated[0], noise or generated[1]
+        return Path(speech), Path(noise)
+
+    @cached_property
+    def _cache(self) -> AudioCache:
+        speech_root, noise_root = self._sources
+        return AudioCache(read_vctk(speech_root), read_esc50(noise_root))
+
+    @cached_property
+    def manifest(self) -> Manifest:
+        """Every mixture of every split (seeded by `data_seed`), with what was skipped."""
+        spec = MixSpec(self.mixture_seconds, self.n_train, self.n_val, self.n_test, seed=self.data_seed)
+        return build_manifest(self._cache.speech_corpus, self._cache.noise_corpus, spec, self._cache)
+
+    @cached_property
+    def _splits(self) -> dict[str, _Split]:
+        splits = {}
+        for split in SPLITS:
+            entries = self.manifest.mixtures[split]
+            power, labels, audio = [], [], []
+            for start in range(0, len(entries), _RENDER_CHUNK):  # bounded peak memory on big corpora
+                rendered = [render(entry, self._cache) for entry in entries[start : start + _RENDER_CHUNK]]
+                waves = np.stack([r[0] for r in rendered])
+                power.append(power_spectrogram(torch.from_numpy(waves)))
+                labels.append(torch.from_numpy(np.stack([r[1] for r in rendered])))
+                audio += [waves] if split == "test" else []
+            splits[split] = _Split(
+                power=torch.cat(power),
+                labels=torch.cat(labels),
+                snr_db=np.array([e["snr_db"] for e in entries], dtype=np.float64),
+                audio=np.concatenate(audio) if audio else None,
+            )
+        self._cache.clear()  # the features are what training needs; the audio can go
+        return splits
+
+    def batches(self, split: str, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> Iterator[Batch]:
+        if split not in SPLITS:
+            raise ValueError(f"Unknown split {split!r}; expected one of {SPLITS}")
+        data = self._splits[split]
+        count = len(data.labels)
+        order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)) if shuffle else torch.arange(count)
+        for start in range(0, count, batch_size):
+            index = order[start : start + batch_size]
+            yield data.power[index], data.labels[index].float()
+
+    @property
+    def recipe(self) -> TrainRecipe:
+        return TrainRecipe(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr)
+
+    # --- model ---------------------------------------------------------------------------
+    @property
+    def knobs(self) -> dict[str, int]:
+        if self.model == "crnn":
+            return {"mels": self.mels, "conv": self.conv, "gru": self.gru}
+        return {"mels": self.mels, "d_model": self.d_model, "ffn": self.ffn}
+
+    def _build(self, widths: dict[str, int], gate: GateFactory) -> nn.Module:
+        if self.model == "crnn":
+            return CRNN(widths, gate)
+        return SmallTransformer(widths, gate, full_d_model=self.d_model, layers=self.layers)
+
+    def example_input(self) -> torch.Tensor:
+        """Power spectrogram of one second of quiet noise (seeded): MACs are per second of audio."""
+        noise = torch.randn(1, SAMPLE_RATE, generator=torch.Generator().manual_seed(0)) * 0.01
+        return power_spectrogram(noise)
+
+    # --- objective and metrics -----------------------------------------------------------
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return nn.functional.binary_cross_entropy_with_logits(output, target)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split: str = "test") -> dict[str, float]:
+        model.eval()
+        device = model_device(model)
+        scores = [model(x.to(device)).float().cpu() for x, _ in self.batches(split, 32)]
+        data = self._splits[split]
+        return frame_metrics(torch.cat(scores).numpy(), data.labels.numpy(), data.snr_db)
+
+    @property
+    def reference_metric(self) -> float:
+        """EER of a detector that cannot tell speech from noise."""
+        return 50.0
+
+    def peers(self) -> list[Peer]:
+        """Silero VAD and WebRTC VAD (modes 0–3) on the test mixtures; computed once per task."""
+        if self._peers is None:
+            from tasks.vad.peers import silero_peer, webrtc_peers
+
+            test = self._splits["test"]
+            assert test.audio is not None
+            labels = test.labels.numpy()
+            self._peers = [silero_peer(test.audio, labels, test.snr_db), *webrtc_peers(test.audio, labels, test.snr_db)]
+        return list(self._peers)
