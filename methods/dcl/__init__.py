@@ -1,0 +1,15 @@
+"""Dynamic Complexity Layers (Gómez & Bäckström 2026): width learning as a method of the suite."""
+
+from methods.dcl.complexity import ComplexityModel, ComplexityModelError, fit_complexity
+from methods.dcl.layer import DCLGates, DynamicComplexityLayer
+from methods.dcl.method import DCL, DCLObjective
+
+__all__ = [
+    "DCL",
+    "ComplexityModel",
+    "ComplexityModelError",
+    "DCLGates",
+    "DCLObjective",
+    "DynamicComplexityLayer",
+    "fit_complexity",
+]

@@ -1,0 +1,139 @@
+"""The Dynamic Complexity Layer: a gate whose effective width K = κ·width is learned.
+
+Training: channels [0, ⌊K⌋) pass, channel ⌊K⌋ is the blend η = √λ·ξ + √(1−λ)·σ_ξ·ν with
+λ = K − ⌊K⌋ and ν ~ N(0, 1), channels above are zero (PAPER.md). Evaluation: channels [0, ⌈K⌉)
+pass unchanged and no noise is drawn, so the layer is exactly the model that extraction keeps.
+
+σ_ξ is a per-channel running standard deviation, detached like BatchNorm's running stats. Only the
+blended channel's statistic is needed, so only it is updated (the naive version that measured every
+channel and drew noise for all of them cost 1.14× a dense step): an exponential moving average of
+the batch variance with momentum max(momentum, 1/n) at a channel's n-th update (BatchNorm's
+cumulative average until n = 1/momentum), so a channel that K reaches late starts from its own
+statistics rather than a placeholder.
+
+κ is a raw parameter; a clamp inside forward would kill its gradient once an optimiser step crossed
+a bound, so `project_` clamps it to [κ_min, 1] after every optimiser step instead. (A sigmoid
+mapped onto [κ_min, 1], measured on the synthetic task at α = 1, descended slower, to widths 24–31
+instead of 16–18, and can never reach κ_min itself.)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+SQRT_GUARD = 1e-4
+"""λ and 1−λ are kept above this inside √, so the blend's gradient stays finite at integer K."""
+
+
+def check_kappa_min(kappa_min: float) -> None:
+    if not 0 < kappa_min <= 1:
+        raise ValueError(f"kappa_min must be in (0, 1], got {kappa_min}")
+
+
+def kept_width(kappa: float | torch.Tensor, width: int) -> int:
+    """⌈K⌉ for K = κ·width in κ's float32 arithmetic: the channels evaluation and extraction keep."""
+    return math.ceil((torch.as_tensor(kappa, dtype=torch.float32).detach().cpu() * width).item())
+
+
+def _root(u: torch.Tensor) -> torch.Tensor:
+    return u.clamp_min(SQRT_GUARD).sqrt()
+
+
+class DynamicComplexityLayer(nn.Module):
+    """Gate of one knob site; sites of the same knob share one κ (pass it as `kappa`)."""
+
+    def __init__(
+        self, width: int, dim: int, kappa_min: float, kappa: nn.Parameter | None = None, momentum: float = 0.1
+    ) -> None:
+        super().__init__()
+        check_kappa_min(kappa_min)
+        self.width, self.dim, self.kappa_min, self.momentum = width, dim, kappa_min, momentum
+        self.kappa = kappa if kappa is not None else nn.Parameter(torch.ones(()))
+        self.register_buffer("running_var", torch.ones(width))
+        self.updates = [0] * width
+        """Statistics updates per channel (host-side, so the momentum costs no tensor op)."""
+        self._mask: tuple[tuple[object, ...], torch.Tensor] | None = None
+
+    def effective_width(self) -> torch.Tensor:
+        """K = κ·width, differentiable in κ."""
+        return self.kappa * self.width
+
+    def kept_width(self) -> int:
+        return kept_width(self.kappa, self.width)
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Clamp κ to [κ_min, 1]; run after each optimiser step."""
+        self.kappa.clamp_(self.kappa_min, 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dim = self.dim % x.dim()
+        if not self.training:
+            return x * self._leading_mask(self.kept_width(), x, dim)
+        k = self.effective_width()
+        full = int(k.detach())  # ⌊K⌋, K > 0
+        if full >= self.width:
+            return x
+        out = x * self._leading_mask(full, x, dim)
+        signal = x.select(dim, full)
+        sigma = self._update_std(signal.detach(), full)
+        lam = k - full
+        blend = torch.addcmul(_root(lam) * signal, torch.randn_like(signal), _root(1 - lam) * sigma)
+        out.select(dim, full).add_(blend)
+        return out
+
+    def _leading_mask(self, keep: int, x: torch.Tensor, dim: int) -> torch.Tensor:
+        """1 on channels [0, keep), 0 above, shaped to broadcast along `dim`; cached, as keep rarely moves."""
+        key = (keep, x.dim(), dim, x.dtype, x.device)
+        if self._mask is None or self._mask[0] != key:
+            shape = [1] * x.dim()
+            shape[dim] = self.width
+            mask = (torch.arange(self.width, device=x.device) < keep).to(x.dtype).view(shape)
+            self._mask = (key, mask)
+        return self._mask[1]
+
+    @torch.no_grad()
+    def _update_std(self, channel: torch.Tensor, index: int) -> torch.Tensor:
+        self.updates[index] += 1
+        momentum = max(self.momentum, 1 / self.updates[index])
+        running = self.running_var[index]
+        running.lerp_(channel.var(unbiased=False).to(running.dtype), momentum)
+        return running.sqrt()
+
+    def extra_repr(self) -> str:
+        return f"width={self.width}, dim={self.dim}, kappa_min={self.kappa_min}"
+
+
+class DCLGates:
+    """Gate factory for `Task.build_model(gate=...)` that keeps the layers it made, per knob."""
+
+    def __init__(self, kappa_min: float) -> None:
+        check_kappa_min(kappa_min)
+        self.kappa_min = kappa_min
+        self.layers: dict[str, list[DynamicComplexityLayer]] = {}
+        """Knob -> its gates, the first of which owns the knob's κ."""
+
+    def __call__(self, knob: str, width: int, dim: int) -> DynamicComplexityLayer:
+        sites = self.layers.setdefault(knob, [])
+        if sites and sites[0].width != width:
+            raise ValueError(f"knob {knob!r} is gated at widths {sites[0].width} and {width}")
+        layer = DynamicComplexityLayer(width, dim, self.kappa_min, kappa=sites[0].kappa if sites else None)
+        sites.append(layer)
+        return layer
+
+    def kappas(self) -> dict[str, nn.Parameter]:
+        return {knob: sites[0].kappa for knob, sites in self.layers.items()}
+
+    def effective_widths(self) -> dict[str, torch.Tensor]:
+        return {knob: sites[0].effective_width() for knob, sites in self.layers.items()}
+
+    def kept_widths(self) -> dict[str, int]:
+        return {knob: sites[0].kept_width() for knob, sites in self.layers.items()}
+
+    def project_(self) -> None:
+        """Clamp every κ to [κ_min, 1]; run after each optimiser step."""
+        for sites in self.layers.values():
+            sites[0].project_()
