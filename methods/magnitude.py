@@ -1,0 +1,127 @@
+"""`magnitude`: structured channel pruning by L2 weight magnitude on Torch-Pruning's dependency graph.
+
+One run trains the full model once (`pretrain_epochs`), then, for each MAC target and starting
+from a copy of that trained model (so candidates are independent and every one has the same
+training behind it), prunes in `steps` stages: stage s aims at MACs ≤ full·(1 − (1 − target)·s/steps),
+reached by removing ~5 % of the prunable channels at a time (global ranking of mean-normalised
+group scores, or the same share of every layer) and counting MACs with the bench's own counter
+after every removal; `finetune_epochs` of training follow each stage. The output layer is never
+shrunk. Epoch fairness: by default the task recipe's epochs E are split so that
+pretrain + steps·finetune = E (finetune = ⌊E/2⌋ // steps), the budget `dense` and `dcl` get.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from methods.base import METHODS, Candidate, Method, RunContext
+from methods.training import fit
+from tasks.base import Task
+
+
+@METHODS.register("magnitude")
+@dataclass
+class Magnitude(Method):
+    """Prune channels of the smallest L2 magnitude until each MAC target is met."""
+
+    targets: tuple[float, ...] = (0.25, 0.5, 0.75)
+    scope: Literal["global", "layerwise"] = "global"
+    steps: int = 3
+    step_fraction: float = 0.05
+    pretrain_epochs: int | None = None
+    finetune_epochs: int | None = None
+
+    description = "structured magnitude pruning (Torch-Pruning graph) to MAC targets, iterative fine-tuning"
+    tiny_settings = {"targets": (0.5,), "steps": 1, "step_fraction": 0.25}
+
+    def __post_init__(self) -> None:
+        if not self.targets or not all(0 < t < 1 for t in self.targets):
+            raise ValueError(f"targets must be MAC fractions in (0, 1), got {self.targets}")
+        if self.scope not in ("global", "layerwise"):
+            raise ValueError(f"scope must be 'global' or 'layerwise', got {self.scope!r}")
+        if self.steps < 1 or not 0 < self.step_fraction < 1:
+            raise ValueError("steps must be ≥ 1 and step_fraction in (0, 1)")
+
+    def epochs(self, task: Task) -> tuple[int, int]:
+        """(pretrain, finetune per stage) with pretrain + steps·finetune = the recipe's epochs by default."""
+        total = task.recipe.epochs
+        finetune = self.finetune_epochs if self.finetune_epochs is not None else (total // 2) // self.steps
+        pretrain = self.pretrain_epochs if self.pretrain_epochs is not None else max(1, total - self.steps * finetune)
+        return pretrain, finetune
+
+    def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
+        from methods.pruning_graph import Pruner, layer_widths  # torch_pruning: a heavy import
+
+        pretrain, finetune = self.epochs(task)
+        example = task.example_input()
+        model = task.build_model()
+        trained = fit(model, task, ctx, epochs=pretrain)
+        full_macs = ctx.count_macs(model.eval(), example)
+        candidates = []
+        for index, target in enumerate(sorted(self.targets)):
+            pruned = copy.deepcopy(model).eval()
+            pruner = Pruner(pruned, example, scope=self.scope, step_fraction=self.step_fraction)
+            seconds, macs = trained.seconds, full_macs
+            for stage in range(1, self.steps + 1):
+                goal = full_macs * (1 - (1 - target) * stage / self.steps)
+                while macs > goal and pruner.step():
+                    macs = ctx.count_macs(pruned.eval(), example)
+                ctx.log(f"target {target:g} stage {stage}: {macs / full_macs:.3f} of full MACs")
+                if finetune:
+                    seconds += fit(pruned, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage).seconds
+                    pruner.model.eval()
+            macs = ctx.count_macs(pruned.eval(), example)
+            candidates.append(
+                Candidate(
+                    model=pruned.eval(),
+                    label=f"mag-{self.scope}-{target:g}",
+                    widths=knob_widths(task, pruned),
+                    facts={
+                        "target_fraction": target,
+                        "achieved_fraction": macs / full_macs,
+                        "target_met": macs <= target * full_macs,
+                        "layer_widths": layer_widths(pruned),
+                        "scope": self.scope,
+                        "steps": self.steps,
+                    },
+                    train_seconds=seconds,
+                    train_epochs=pretrain + self.steps * finetune,
+                )
+            )
+        return candidates
+
+
+class _Probe(nn.Module):
+    """Records the channel count its knob site sees (the largest seen, for knobs with many sites)."""
+
+    def __init__(self, knob: str, dim: int, seen: dict[str, int]) -> None:
+        super().__init__()
+        self.knob, self.dim, self.seen = knob, dim, seen
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen[self.knob] = max(self.seen.get(self.knob, 0), int(x.shape[self.dim]))
+        return x
+
+
+def knob_widths(task: Task, pruned: nn.Module) -> dict[str, int]:
+    """The width each knob site has in `pruned`, found by running a probe-gated full model whose
+    layers are swapped for the pruned ones (module names do not depend on gates: tasks/base.py)."""
+    seen: dict[str, int] = {}
+    with torch.random.fork_rng(devices=[]):
+        probe = task.build_model(gate=lambda knob, width, dim: _Probe(knob, dim, seen))
+    pruned_modules = dict(pruned.named_modules())
+    for name, module in list(probe.named_modules()):
+        if name and name in pruned_modules and not isinstance(module, _Probe) and "." not in name.split(".")[-1]:
+            parent, _, leaf = name.rpartition(".")
+            holder = probe.get_submodule(parent) if parent else probe
+            if not isinstance(pruned_modules[name], (nn.Identity,)) and not list(module.children()):
+                setattr(holder, leaf, pruned_modules[name])
+    with torch.no_grad():
+        probe.eval()(task.example_input())
+    full = task.knobs
+    return {knob: min(full[knob], max(1, seen[knob])) for knob in full if knob in seen}

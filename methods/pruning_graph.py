@@ -1,0 +1,193 @@
+"""Structured pruning on Torch-Pruning's dependency graph: groups, magnitude scores, safe removal.
+
+A *group* is every tensor slice coupled to one layer's output channels (the consumer's inputs, a
+BatchNorm, a residual partner). Groups whose removal breaks the model's forward pass (an operator
+the graph mis-reads, e.g. a channel-pair max that needs an even count) are found once by trial on
+a copy and left unpruned. After every removal the per-layer widths are checked against a floor, so
+a layer that collapses (a mis-read reshape dropping half a layer) is an error, not a broken model.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+from methods.pruning_rnn import rnn_pruners
+
+PRUNABLE = (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase)
+
+
+class LayerCollapseError(RuntimeError):
+    """A layer lost more channels than pruning meant to remove, or fell below the width floor."""
+
+
+def output_layers(model: nn.Module, example: torch.Tensor) -> list[nn.Module]:
+    """The last prunable layer run in the forward pass: its outputs are the model's, never pruned."""
+    order: list[nn.Module] = []
+    hooks = [m.register_forward_hook(lambda mod, i, o: order.append(mod)) for m in model.modules() if isinstance(m, PRUNABLE)]
+    try:
+        with torch.no_grad():
+            model.eval()(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return order[-1:]
+
+
+def layer_widths(model: nn.Module) -> dict[str, int]:
+    """Module name -> output channels of every Linear, convolution and RNN."""
+    widths = {}
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            widths[name] = module.out_features
+        elif isinstance(module, nn.modules.conv._ConvNd):
+            widths[name] = module.out_channels
+        elif isinstance(module, nn.RNNBase):
+            widths[name] = module.hidden_size
+    return widths
+
+
+def check_widths(before: dict[str, int], after: dict[str, int], removed: dict[str, int], floor: int) -> None:
+    """Every layer keeps ≥ `floor` channels and loses at most what its group was meant to lose."""
+    for name, width in after.items():
+        lost = before[name] - width
+        if width < floor or lost > removed.get(name, 0):
+            raise LayerCollapseError(
+                f"layer {name!r} went from {before[name]} to {width} channels (planned loss "
+                f"{removed.get(name, 0)}, floor {floor}): the dependency graph mis-read an operator"
+            )
+
+
+@dataclass
+class Pruner:
+    """Magnitude pruning of one model in place, in small steps, global or per layer."""
+
+    model: nn.Module
+    example: torch.Tensor
+    scope: str = "global"
+    step_fraction: float = 0.05
+    floor: int = 1
+
+    def __post_init__(self) -> None:
+        # a positive random batch of two: a batch of one zero input makes the graph mis-read shapes
+        self.trace_input = torch.rand((2, *self.example.shape[1:]), generator=torch.Generator().manual_seed(0))
+        self.ignored = output_layers(self.model, self.example)
+        self.unsafe = self._unsafe_roots()
+        self.importance = tp.importance.GroupMagnitudeImportance(p=2, normalizer="mean")
+        self._rebuild()
+
+    def _graph(self, model: nn.Module, ignored: list[nn.Module]) -> tp.DependencyGraph:
+        return tp.DependencyGraph().build_dependency(
+            model, example_inputs=self.trace_input, customized_pruners=rnn_pruners(), verbose=False,
+        )
+
+    def _groups(self, graph: tp.DependencyGraph, ignored: list[nn.Module]) -> list[tp.Group]:
+        """One group per root layer (in module order), skipping roots the graph cannot group."""
+        groups, covered = [], set()
+        for module in graph.model.modules():
+            if not isinstance(module, PRUNABLE) or module in ignored or module in covered:
+                continue
+            if module not in graph.module2node:
+                continue
+            try:
+                handler = graph.get_pruner_of_module(module).prune_out_channels
+                channels = graph.get_out_channels(module)
+                group = graph.get_pruning_group(module, handler, list(range(channels)))
+            except Exception:  # noqa: BLE001 -- the graph cannot group this layer: leave it
+                continue
+            shrunk = {dep.target.module for dep, _ in group if getattr(dep.handler, "__name__", "") == "prune_out_channels"}
+            if shrunk & set(ignored):  # would shrink the model's output layer (or an unsafe one)
+                continue
+            covered |= shrunk
+            groups.append(group)
+        return groups
+
+    def _rebuild(self) -> None:
+        self.model.eval()
+        ignored = self.ignored + [m for n, m in self.model.named_modules() if n in self.unsafe]
+        self.graph = self._graph(self.model, ignored)
+        self.groups = self._groups(self.graph, ignored)
+        self.names = {m: n for n, m in self.model.named_modules()}
+
+    def _unsafe_roots(self) -> set[str]:
+        """Names of root layers whose group cannot lose a channel without breaking the forward pass."""
+        names = {m: n for n, m in self.model.named_modules()}
+        ignored_names = {names[m] for m in self.ignored}
+        probe = self._groups(self._graph(self.model, self.ignored), self.ignored)
+        unsafe = set()
+        for group in probe:
+            root = names[group[0].dep.target.module]
+            trial = copy.deepcopy(self.model).eval()
+            modules = dict(trial.named_modules())
+            ignored = [modules[n] for n in ignored_names]
+            graph = self._graph(trial, ignored)
+            target = modules[root]
+            try:
+                with torch.no_grad():
+                    channels = graph.get_out_channels(target)
+                    if channels is None or channels <= self.floor:
+                        raise ValueError("too narrow")
+                    handler = graph.get_pruner_of_module(target).prune_out_channels
+                    graph.get_pruning_group(target, handler, [channels - 1]).prune()
+                    trial(self.example)
+            except Exception:  # noqa: BLE001 -- any failure makes the group unprunable
+                unsafe.add(root)
+        return unsafe
+
+    def prunable_channels(self) -> int:
+        return sum(max(0, self._size(g) - self.floor) for g in self.groups)
+
+    def _size(self, group: tp.Group) -> int:
+        return len(group[0][1])
+
+    def step(self) -> bool:
+        """Remove about `step_fraction` of the prunable channels (≥ 1); False when nothing is left."""
+        scores = []
+        for index, group in enumerate(self.groups):
+            size = self._size(group)
+            if size <= self.floor:
+                continue
+            imp = self.importance(group)
+            if imp is None:
+                continue
+            scores.append((index, imp.detach().cpu(), size))
+        if not scores:
+            return False
+        plan: dict[int, list[int]] = {}
+        if self.scope == "global":
+            total = sum(size for _, _, size in scores)
+            count = max(1, round(self.step_fraction * total))
+            flat = sorted((float(s), gi, ci) for gi, imp, _ in scores for ci, s in enumerate(imp))
+            taken: dict[int, int] = {}
+            sizes = {gi: size for gi, _, size in scores}
+            for _, gi, ci in flat:
+                if sum(len(v) for v in plan.values()) >= count:
+                    break
+                if sizes[gi] - taken.get(gi, 0) > self.floor:
+                    plan.setdefault(gi, []).append(ci)
+                    taken[gi] = taken.get(gi, 0) + 1
+        else:
+            for gi, imp, size in scores:
+                count = min(max(1, round(self.step_fraction * size)), size - self.floor)
+                plan[gi] = torch.argsort(imp)[:count].tolist()
+        before = layer_widths(self.model)
+        removed: dict[str, int] = {}
+        pruning = []
+        for gi, idxs in plan.items():
+            group = self.groups[gi]
+            root = group[0].dep.target.module
+            new = self.graph.get_pruning_group(root, group[0].dep.handler, sorted(idxs))
+            for dep, dep_idxs in new:
+                name = self.names.get(dep.target.module)
+                if name in before and getattr(dep.handler, "__name__", "") == "prune_out_channels":
+                    removed[name] = removed.get(name, 0) + len(dep_idxs)
+            pruning.append(new)
+        for group in pruning:
+            group.prune()
+        check_widths(before, layer_widths(self.model), removed, self.floor)
+        self._rebuild()
+        return True

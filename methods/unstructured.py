@@ -1,0 +1,147 @@
+"""`magnitude-unstructured`: global L1 magnitude sparsity (torch.nn.utils.prune), iterative fine-tuning.
+
+Zeros do not make dense kernels cheaper: the candidate is the dense-shaped model, whose measured
+(fvcore) MACs are the dense MACs. What sparse kernels could save is reported as a *theoretical*
+cost in the facts (`macs_kind="theoretical"`, `macs_theoretical`):
+
+    macs_theoretical = Σ_prunable (dense MACs of the weight × its nonzero fraction) + other MACs
+
+The dense MACs of each prunable weight are counted honestly with forward hooks: a Linear's weight
+is applied once per output position (numel(output) / out_features), a convolution's once per
+output position (numel(output) / out_channels, groups in the weight shape), an RNN's weight_ih /
+weight_hh once per step. "Other MACs" are the model's measured MACs minus all prunable MACs
+(normalisation, attention products, the mel matrix product), which sparsity leaves unchanged.
+Epoch fairness as in `magnitude`: pretrain + steps·finetune = the task recipe's epochs by default.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+from methods.base import METHODS, Candidate, Method, RunContext
+from methods.training import fit
+from tasks.base import Task
+
+
+def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
+    """(module, parameter name) of every Linear/conv weight and RNN weight_ih/weight_hh matrix."""
+    found = []
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
+            found.append((module, "weight"))
+        elif isinstance(module, nn.RNNBase):
+            found += [(module, name) for name, _ in module.named_parameters(recurse=False) if name.startswith("weight_")]
+    return found
+
+
+def weight_macs(model: nn.Module, example: torch.Tensor) -> dict[tuple[int, str], int]:
+    """(id(module), weight name) -> dense MACs of that weight on `example` (see module docstring)."""
+    macs: dict[tuple[int, str], int] = {}
+    hooks = []
+
+    def hook(module: nn.Module, inputs: tuple, output: object) -> None:
+        if isinstance(module, nn.RNNBase):
+            x = inputs[0]
+            steps = x.shape[1 if module.batch_first else 0] * (x.shape[0 if module.batch_first else 1] if x.dim() == 3 else 1)
+            for name, param in module.named_parameters(recurse=False):
+                if name.startswith("weight_"):
+                    macs[(id(module), name)] = macs.get((id(module), name), 0) + steps * param.numel()
+            return
+        weight = module.weight
+        channels = weight.shape[0] if isinstance(module, nn.Linear) else module.out_channels
+        positions = output.numel() // channels
+        macs[(id(module), "weight")] = macs.get((id(module), "weight"), 0) + positions * weight.numel()
+
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase)):
+            hooks.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model.eval()(example)
+    finally:
+        for handle in hooks:
+            handle.remove()
+    return macs
+
+
+def theoretical_macs(model: nn.Module, example: torch.Tensor, dense_macs: int) -> tuple[float, float]:
+    """(theoretical MACs, nonzero fraction of prunable weights) of a model with zeroed weights."""
+    per_weight = weight_macs(model, example)
+    prunable = sum(per_weight.values())
+    sparse, nonzero, total = 0.0, 0, 0
+    for module, name in prunable_weights(model):
+        weight = getattr(module, name)
+        nz = int(torch.count_nonzero(weight))
+        nonzero, total = nonzero + nz, total + weight.numel()
+        sparse += per_weight.get((id(module), name), 0) * nz / weight.numel()
+    return sparse + (dense_macs - prunable), nonzero / total
+
+
+@METHODS.register("magnitude-unstructured")
+@dataclass
+class MagnitudeUnstructured(Method):
+    """Zero the globally smallest |w| of all prunable weights, iteratively, with fine-tuning."""
+
+    sparsities: tuple[float, ...] = (0.5, 0.75, 0.9)
+    steps: int = 3
+    pretrain_epochs: int | None = None
+    finetune_epochs: int | None = None
+
+    description = "global L1 unstructured magnitude pruning; theoretical (sparse) MACs, dense measured"
+    tiny_settings = {"sparsities": (0.5,), "steps": 1}
+
+    def __post_init__(self) -> None:
+        if not self.sparsities or not all(0 < s < 1 for s in self.sparsities):
+            raise ValueError(f"sparsities must be in (0, 1), got {self.sparsities}")
+        if self.steps < 1:
+            raise ValueError("steps must be ≥ 1")
+
+    def epochs(self, task: Task) -> tuple[int, int]:
+        total = task.recipe.epochs
+        finetune = self.finetune_epochs if self.finetune_epochs is not None else (total // 2) // self.steps
+        pretrain = self.pretrain_epochs if self.pretrain_epochs is not None else max(1, total - self.steps * finetune)
+        return pretrain, finetune
+
+    def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
+        pretrain, finetune = self.epochs(task)
+        example = task.example_input()
+        model = task.build_model()
+        trained = fit(model, task, ctx, epochs=pretrain)
+        dense_macs = ctx.count_macs(model.eval(), example)
+        candidates = []
+        for index, sparsity in enumerate(sorted(self.sparsities)):
+            sparse = copy.deepcopy(model)
+            params = prunable_weights(sparse)
+            seconds = trained.seconds
+            for stage in range(1, self.steps + 1):
+                # amount is a share of the weights still unpruned: reach sparsity·stage/steps overall
+                done = sparsity * (stage - 1) / self.steps
+                goal = sparsity * stage / self.steps
+                prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=(goal - done) / (1 - done))
+                if finetune:  # the masks stay on: pruned weights stay zero while the rest adapt
+                    seconds += fit(sparse, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage).seconds
+            for module, name in params:
+                prune.remove(module, name)
+            sparse.eval()
+            macs, nonzero = theoretical_macs(sparse, example, dense_macs)
+            candidates.append(
+                Candidate(
+                    model=sparse,
+                    label=f"sparse-{sparsity:g}",
+                    facts={
+                        "sparsity": sparsity,
+                        "nonzero_fraction": nonzero,
+                        "macs_kind": "theoretical",
+                        "macs_theoretical": macs,
+                        "steps": self.steps,
+                    },
+                    train_seconds=seconds,
+                    train_epochs=pretrain + self.steps * finetune,
+                )
+            )
+        return candidates
