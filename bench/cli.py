@@ -1,7 +1,8 @@
 """`tradeoff-bench`: list what is registered, run grids, write reports.
 
-Every user error (unknown name, bad setting, malformed grid, unwritable output) ends in one
-`error:` line on stderr and exit status 2, before anything is written.
+Every user error (unknown name, bad setting, malformed grid, missing data root, unwritable
+output, an executor that cannot be set up) ends in one `error:` line on stderr and exit status 2,
+before anything is written.
 """
 
 from __future__ import annotations
@@ -9,16 +10,20 @@ from __future__ import annotations
 import argparse
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.grid import GridError
+from bench.executors import ExecutorError
+from bench.grid import Cell, GridError
 from bench.records import SchemaError
 from bench.store import StoreError
 from tasks.registry import SettingError, UnknownNameError
 
-USER_ERRORS = (GridError, SchemaError, StoreError, SettingError, UnknownNameError)
+if TYPE_CHECKING:
+    from bench.executors import Executor
+
+USER_ERRORS = (ExecutorError, GridError, SchemaError, StoreError, SettingError, UnknownNameError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.command(args)
     except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, always
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished cells are kept; run the same command again to resume", file=sys.stderr)
@@ -50,7 +55,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--task-set", action="append", default=[], metavar="KEY=VALUE", help="task setting")
     run.add_argument("--seeds", default="0", help="ad hoc: comma-separated seeds (default 0)")
     run.add_argument("--out", type=Path, help="output directory (default runs/<grid name> or runs/adhoc)")
-    run.add_argument("--jobs", type=int, default=1, help="cells run in parallel processes")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="where cells run: this machine (default) or a Ray cluster")
+    run.add_argument("--jobs", type=int, help="cells at once: local worker processes (default 1), "
+                     "or Ray cells in flight (default: as many as the cluster holds)")
+    run.add_argument("--ray-address", metavar="ADDR", help="Ray cluster to join (auto, or the head's "
+                     "host:6379; default $RAY_ADDRESS, else a local cluster is started)")
+    run.add_argument("--cpus-per-cell", type=float, metavar="C", help="CPU cores per cell, also its torch "
+                     "threads (default 1, under every executor: the same cell gives the same records)")
+    run.add_argument("--gpus-per-cell", type=float, default=0.0, metavar="G",
+                     help="GPUs per cell; above 0 cells run on CUDA (default 0)")
+    run.add_argument("--cell-timeout", type=float, metavar="SECONDS",
+                     help="wall-clock limit per cell; a cell past it is stopped and recorded as failed")
     run.add_argument("--retry-failed", action="store_true", help="run failed cells again")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(command=_run)
@@ -121,33 +137,70 @@ def _list_corpora(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from bench.driver import run_grid
-    from bench.executors import LocalExecutor
-    from bench.grid import load_grid, peers_cell, resolve_cell, unique_cells
     from bench.store import Store
 
-    if args.grid is not None:
-        if args.task or args.method or args.set or args.task_set:
-            raise GridError("give either a grid file or --task/--method, not both")
-        cells = load_grid(args.grid)
-        out = args.out or Path("runs") / args.grid.stem
-    else:
-        if not (args.task and args.method):
-            raise GridError("the ad-hoc form needs both --task and --method (or give a grid file)")
-        seeds = _parse_seeds(args.seeds)
-        method_settings, task_settings = _parse_settings(args.set), _parse_settings(args.task_set)
-        cells = [resolve_cell(args.task, task_settings, args.method, method_settings, s) for s in seeds]
-        cells = unique_cells(cells + [p for p in map(peers_cell, cells) if p is not None])
-        out = args.out or Path("runs") / "adhoc"
-    if args.jobs < 1:
-        raise GridError(f"--jobs must be at least 1, got {args.jobs}")
+    make_executor = _executor_factory(args)
+    try:
+        cells, out = _plan(args)
+    except OSError as err:  # a grid path that is a folder, a task's data root checked as it is configured
+        raise GridError(f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)) from None
     store = Store(out)
-    summary = run_grid(cells, store, LocalExecutor(args.jobs), retry_failed=args.retry_failed,
-                       progress=not args.no_progress)
+    summary = run_grid(cells, store, make_executor, retry_failed=args.retry_failed, progress=not args.no_progress)
     print(summary.describe())
     for record in summary.failed:
         print(f"  failed: {record.task}/{record.method} seed={record.seed}: {record.error}")
     print(f"records: {store.records_dir}")
     return 0
+
+
+def _plan(args: argparse.Namespace) -> tuple[list[Cell], Path]:
+    """The cells to run and the output directory, every name and setting checked."""
+    from bench.grid import load_grid, peers_cell, resolve_cell, unique_cells
+
+    if args.grid is not None:
+        if args.task or args.method or args.set or args.task_set:
+            raise GridError("give either a grid file or --task/--method, not both")
+        return load_grid(args.grid), args.out or Path("runs") / args.grid.stem
+    if not (args.task and args.method):
+        raise GridError("the ad-hoc form needs both --task and --method (or give a grid file)")
+    seeds = _parse_seeds(args.seeds)
+    method_settings, task_settings = _parse_settings(args.set), _parse_settings(args.task_set)
+    cells = [resolve_cell(args.task, task_settings, args.method, method_settings, s) for s in seeds]
+    cells = unique_cells(cells + [p for p in map(peers_cell, cells) if p is not None])
+    return cells, args.out or Path("runs") / "adhoc"
+
+
+def _executor_factory(args: argparse.Namespace) -> Callable[[], Executor]:
+    """Check the executor flags (and that Ray is installed) before anything runs or is written."""
+    from bench.executors import LocalExecutor
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ExecutorError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.cell_timeout is not None and not 0 < args.cell_timeout < float("inf"):
+        raise ExecutorError(f"--cell-timeout must be a positive number of seconds, got {args.cell_timeout:g}")
+    if args.cpus_per_cell is not None and not args.cpus_per_cell > 0:
+        raise ExecutorError(f"--cpus-per-cell must be positive, got {args.cpus_per_cell:g}")
+    if not args.gpus_per_cell >= 0:
+        raise ExecutorError(f"--gpus-per-cell must be 0 or more, got {args.gpus_per_cell:g}")
+    if args.executor == "ray":
+        from bench.ray_executor import RayExecutor, import_ray
+
+        import_ray()
+        return lambda: RayExecutor(args.ray_address, cpus_per_cell=args.cpus_per_cell or 1,
+                                   gpus_per_cell=args.gpus_per_cell, cell_timeout=args.cell_timeout, jobs=args.jobs)
+    if args.ray_address is not None:
+        raise ExecutorError("--ray-address needs --executor ray")
+    if args.cpus_per_cell is not None and args.cpus_per_cell != int(args.cpus_per_cell):
+        raise ExecutorError(f"--cpus-per-cell must be whole with the local executor, got {args.cpus_per_cell:g}")
+    device = "cpu"
+    if args.gpus_per_cell > 0:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ExecutorError("--gpus-per-cell needs a CUDA device, and torch sees none")
+        device = "cuda"
+    threads = int(args.cpus_per_cell or 1)
+    return lambda: LocalExecutor(args.jobs or 1, device, threads=threads, cell_timeout=args.cell_timeout)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -1,10 +1,16 @@
-"""The grid driver: skip finished cells, claim the rest one by one, store records as they arrive."""
+"""The grid driver: skip finished cells, claim the rest one by one, store records as they arrive.
+
+The driver is the only writer of an output directory's files: executors hand records back, so
+cells may run in worker processes or on other machines. Several drivers may share a directory;
+the store's cell locks keep each cell to one of them.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
@@ -37,28 +43,62 @@ class GridSummary:
 
 
 def run_grid(
-    cells: list[Cell], store: Store, executor: Executor, *, retry_failed: bool = False, progress: bool = True
+    cells: list[Cell],
+    store: Store,
+    executor: Executor | Callable[[], Executor],
+    *,
+    retry_failed: bool = False,
+    progress: bool = True,
 ) -> GridSummary:
-    """Run every unfinished cell of `cells`, writing records to `store` as each cell completes."""
-    from tqdm import tqdm
+    """Run every unfinished cell of `cells`, writing records to `store` as each cell completes.
 
-    store.open()
+    `executor` may be a factory, called only once there is a cell to run: a resumed grid with
+    nothing left starts no worker processes and no Ray cluster. It is closed when the grid ends.
+    """
     summary = GridSummary(total=len(cells))
+    seen = {c.cell_id: store.marker_state(c) for c in cells}  # first: a cell finished after this is noticed
     todo = deque(c for c in cells if _wanted(store, c, retry_failed))
     summary.finished_before = len(cells) - len(todo)
     if not todo:
+        store.open()
         return summary
-    print(f"{len(cells)} cells: {summary.finished_before} finished earlier, {len(todo)} to run", file=sys.stderr)
+    runner = executor() if callable(executor) else executor
+    try:
+        store.open()
+        _run_cells(todo, seen, store, runner, summary, progress)
+    finally:
+        runner.close()
+    return summary
+
+
+def _run_cells(
+    todo: deque[Cell],
+    seen: dict[str, tuple[int, int] | None],
+    store: Store,
+    executor: Executor,
+    summary: GridSummary,
+    progress: bool,
+) -> None:
+    from tqdm import tqdm
+
+    print(f"{summary.total} cells: {summary.finished_before} finished earlier, {len(todo)} to run", file=sys.stderr)
     started = time.perf_counter()
     pending: dict[Future[list[Record]], Cell] = {}
+    held: deque[Cell] = deque()  # by another runner: looked at again once this one has nothing left
+    second_look = False
     bar = tqdm(total=len(todo), unit="cell", disable=not progress, dynamic_ncols=True)
     try:
-        while todo or pending:
+        while todo or pending or (held and not second_look):
+            if not (todo or pending):  # the other runner may have died, or finished them
+                todo, held, second_look = held, deque(), True
             while todo and len(pending) < executor.capacity:
                 cell = todo.popleft()
-                if not _wanted(store, cell, retry_failed) or not store.try_lock(cell):
-                    summary.held_elsewhere += 1  # another runner has it (or just finished it)
-                    bar.update()
+                if not _claim(store, cell, seen[cell.cell_id]):
+                    if second_look:
+                        summary.held_elsewhere += 1  # another runner has it, or has finished it
+                        bar.update()
+                    else:
+                        held.append(cell)
                     continue
                 store.begin(cell)
                 bar.set_description(cell.title)
@@ -81,9 +121,19 @@ def run_grid(
         bar.close()
         for cell in pending.values():
             store.unlock(cell)
-        executor.close()
-    summary.seconds = time.perf_counter() - started
-    return summary
+        summary.seconds = time.perf_counter() - started
+
+
+def _claim(store: Store, cell: Cell, seen: tuple[int, int] | None) -> bool:
+    """Lock a cell whose marker is still as it was when the grid started (absent, or a failure to
+    retry). It is read again once the lock is held: another runner may have run the cell (writing
+    its marker, then unlocking) since."""
+    if store.marker_state(cell) != seen or not store.try_lock(cell):
+        return False
+    if store.marker_state(cell) != seen:
+        store.unlock(cell)
+        return False
+    return True
 
 
 def _wanted(store: Store, cell: Cell, retry_failed: bool) -> bool:

@@ -2,6 +2,9 @@
 
 `execute_cell` is a pure function of the cell (no file I/O), so any executor (in-process, a
 process pool, a Ray worker) can run it and hand the records back to the driver that stores them.
+Its figures depend only on the cell and on the number of intra-op threads it is given: CPU
+kernels may sum in a different order with a different thread count, so executors pass the same
+`threads` for the same cores per cell, and a cell then gives the same records bit for bit.
 """
 
 from __future__ import annotations
@@ -21,13 +24,38 @@ from tasks import Task
 
 
 def seed_everything(seed: int) -> None:
+    """Seed every global generator a method may draw from (data order uses explicit generators)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
-def execute_cell(cell: Cell, device: str = "cpu") -> list[Record]:
-    """Records of every candidate of `cell`, or one failed record saying why it failed."""
+def warm_up() -> None:
+    """Import what a first cell would import lazily: the measurement stack, and torch's compiler
+    stack, which every optimiser pulls in on first use (seconds). A worker calls this before it
+    takes cells, so a cell's time limit measures the cell, not the worker's start-up."""
+    import torch._dynamo  # noqa: F401
+
+    import bench.flops  # noqa: F401
+    import bench.measure  # noqa: F401
+
+
+def execute_cell(cell: Cell, device: str = "cpu", threads: int | None = None) -> list[Record]:
+    """Records of every candidate of `cell`, or one failed record saying why it failed.
+
+    `threads` sets torch's intra-op threads for the cell (restored afterwards); None keeps them.
+    """
+    if threads is None:
+        return _execute(cell, device)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _execute(cell, device)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _execute(cell: Cell, device: str) -> list[Record]:
     from bench.flops import count_macs
 
     task: Task | None = None
@@ -122,6 +150,11 @@ def failure_record(
         cell_seconds=seconds,
         provenance=provenance(device),
     )
+
+
+def timeout_record(cell: Cell, limit: float) -> Record:
+    """The record of a cell stopped at its wall-clock limit."""
+    return failure_record(cell, TimeoutError(f"cell exceeded {limit:g} s"), seconds=limit)
 
 
 def _identity(cell: Cell, task: Task | None) -> dict:

@@ -8,12 +8,15 @@ Layout of an output directory::
 
 A cell counts as finished only once its marker exists, so a run killed at any point leaves at
 worst an unfinished cell, whose stray records are removed and redone on the next run. Two runners
-on one directory never run the same cell at once: a lock is created exclusively, and a lock whose
-process is gone is taken over.
+on one directory never run the same cell at once: a runner holds an exclusive `flock` on the
+cell's lock file while it works on the cell. The kernel releases it when the runner dies, however
+it dies, so a dead runner's lock is free at once and a live one's is never taken (no guessing from
+process ids, which are reused). The file records the holder's pid and host for people.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -54,17 +57,20 @@ class Store:
         self.root = Path(root)
         self.records_dir = self.root / "records"
         self.cells_dir = self.root / "cells"
+        self._held: dict[str, int] = {}
+        """Cell id -> open descriptor of the lock file this store holds an flock on."""
 
     def open(self) -> Store:
         """Create the directories (checking they are writable) and clear dead runners' leftovers."""
         try:
             for folder in (self.records_dir, self.cells_dir):
                 folder.mkdir(parents=True, exist_ok=True)
-                probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe.", delete=True)
-                probe.close()
+                fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=".tmp")
+                os.close(fd)
+                Path(probe).unlink(missing_ok=True)  # another runner's clean-up may have been first
         except OSError as err:
             raise StoreError(f"output directory {self.root} is not writable: {err.strerror or err}") from None
-        self._remove_orphan_temp_files()
+        self._remove_leftovers()
         return self
 
     # --- cells ------------------------------------------------------------------------------
@@ -78,24 +84,32 @@ class Store:
         except (OSError, ValueError, KeyError):
             return None
 
+    def marker_state(self, cell: Cell) -> tuple[int, int] | None:
+        """Identity of the cell's marker file as it is now (None without one), to notice a rewrite."""
+        try:
+            stat = self._marker(cell.cell_id).stat()
+        except OSError:  # no marker, or no usable folder (which `open` reports)
+            return None
+        return stat.st_ino, stat.st_mtime_ns
+
     def try_lock(self, cell: Cell) -> bool:
-        """Claim a cell for this process; False if a live runner holds it."""
-        lock = self.cells_dir / f"{cell.cell_id}.lock"
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                if self._lock_alive(lock):
-                    return False
-                lock.unlink(missing_ok=True)  # its runner died: take over
-                continue
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"pid": os.getpid(), "host": HOST}, handle)
-            return True
-        return False
+        """Claim a cell for this store object; False if another runner (or store object) holds it."""
+        if cell.cell_id in self._held:
+            return False
+        fd = _try_flock(self._lock_path(cell.cell_id))
+        if fd is None:
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": HOST}).encode())
+        self._held[cell.cell_id] = fd
+        return True
 
     def unlock(self, cell: Cell) -> None:
-        (self.cells_dir / f"{cell.cell_id}.lock").unlink(missing_ok=True)
+        """Release a claimed cell: the lock file goes first, then the lock on it."""
+        fd = self._held.pop(cell.cell_id, None)
+        if fd is not None:
+            self._lock_path(cell.cell_id).unlink(missing_ok=True)
+            os.close(fd)
 
     def begin(self, cell: Cell) -> None:
         """Drop whatever an earlier, unfinished attempt at this cell left behind."""
@@ -137,32 +151,50 @@ class Store:
     def _marker(self, cell_id: str) -> Path:
         return self.cells_dir / f"{cell_id}.json"
 
-    @staticmethod
-    def _lock_alive(lock: Path) -> bool:
-        try:
-            owner = json.loads(lock.read_text())
-        except (OSError, ValueError):
-            return True  # being written right now by its owner
-        if owner.get("host") != HOST:
-            return True  # cannot check another machine's processes: respect the lock
-        return _pid_alive(int(owner.get("pid", -1)))
+    def _lock_path(self, cell_id: str) -> Path:
+        return self.cells_dir / f"{cell_id}.lock"
 
-    def _remove_orphan_temp_files(self) -> None:
-        """Temp files are orphans once no live runner holds a lock in this directory."""
-        if any(self._lock_alive(lock) for lock in self.cells_dir.glob("*.lock")):
-            return
-        for folder in (self.records_dir, self.cells_dir):
-            for tmp in folder.glob(".*.tmp"):
+    def _remove_leftovers(self) -> None:
+        """Lock files nobody holds (their runner died) and, once no runner is at work here, temp files.
+
+        Temp files are only written by a runner holding a cell's lock, so with every lock free
+        they belong to no one."""
+        temp_files = [tmp for folder in (self.records_dir, self.cells_dir) for tmp in folder.glob(".*.tmp")]
+        busy = False  # listed before the locks are looked at: a temp file's writer held a lock then
+        for lock in self.cells_dir.glob("*.lock"):
+            if lock.stem in self._held:
+                busy = True
+                continue
+            fd = _try_flock(lock)
+            if fd is None:
+                busy = True
+                continue
+            lock.unlink(missing_ok=True)
+            os.close(fd)
+        if not busy:
+            for tmp in temp_files:
                 tmp.unlink(missing_ok=True)
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _try_flock(path: Path) -> int | None:
+    """An open descriptor of `path` holding an exclusive flock on it, or None if another holds it.
+
+    The file is created if missing. A holder releases by unlinking the file, then closing it; a
+    claim that raced with that release (it locked the unlinked file) notices and tries again.
+    """
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        except FileNotFoundError:  # the folder is gone
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from tasks.base import TASKS, Batch, GateFactory, Peer, Task, TrainRecipe, model_device
+from tasks.registry import SettingError
 from tasks.vad import mini
 from tasks.vad.features import N_MELS, SAMPLE_RATE, power_spectrogram
 from tasks.vad.layout import read_esc50, read_marker, read_vctk
@@ -100,6 +101,10 @@ class VadTask(Task):
             raise ValueError("widths, layers, epochs and batch_size must be positive")
         if min(self.n_train, self.n_val, self.n_test) < 1 or self.mixture_seconds <= 0:
             raise ValueError("every split needs at least one mixture of positive length")
+        for setting in ("speech_root", "noise_root"):
+            root = getattr(self, setting)
+            if root is not None and not Path(root).is_dir():
+                raise SettingError(f"{setting} {root}: no such folder")
         self._peers: list[Peer] | None = None
 
     # --- identity ------------------------------------------------------------------------
