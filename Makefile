@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 GRID ?= bench/grids/default.toml
 RUN_DIR ?= runs/$(basename $(notdir $(GRID)))
-JOBS ?= 1
+JOBS ?= 2
 
 .PHONY: setup test bench bench-perf clean
 
