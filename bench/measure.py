@@ -56,7 +56,7 @@ def measure_model(
         example = task.example_input()
         return Measurement(
             macs=count_macs(cost_model if cost_model is not None else model, example),
-            params=count_params(model),
+            params=count_params(cost_model if cost_model is not None else model),  # int8 weights are packed, not parameters
             bytes=state_bytes(model),
             latency_ms=latency_ms(model, example, warmup=warmup, repeats=repeats),
             metrics=metrics,

@@ -1,0 +1,274 @@
+"""`quantization`: int8 models of a float-trained task model (dynamic, static, quantisation-aware).
+
+- "dynamic": `torch.ao.quantization.quantize_dynamic` on every Linear, GRU and LSTM: int8 weights,
+  activations quantised on the fly per batch (8 bit); convolutions stay float.
+- "static": FX graph mode (`prepare_fx` with the backend's default qconfig mapping, calibration on
+  `calibration_batches` training batches, `convert_fx`): int8 weights (per channel) and activations,
+  Conv+BN(+ReLU) fused. RNNs, which have no static kernel, are then quantised dynamically. A model
+  FX cannot trace (data-dependent control flow) falls back to "dynamic"; `facts["fallback"]` says why.
+- "qat": FX quantisation-aware training (`prepare_qat_fx`, `qat_epochs` of fine-tuning with fake
+  quantisation, `convert_fx`), falling back to float fine-tuning + dynamic like "static".
+
+Library choice, measured here (torch 2.11 CPU, torchao 0.18, one thread, median ms of one forward,
+on a shared CPU): an MLP 512-1024-1024-256 at batch 16: fp32 0.92, torch.ao dynamic 0.13, torch.ao
+static FX 0.12, torchao `Int8DynamicActivationInt8WeightConfig` 0.71, torchao `Int8WeightOnlyConfig`
+1.09; at batch 1: fp32 0.13, torch.ao dynamic 0.074, static 0.072, torchao 0.44 / 0.25. A Conv1d
+stack 64-128-128-64 (k 5/3/1, 200 steps): fp32 0.41, torch.ao static 0.14, torchao 0.41 (its
+configs leave convolutions float). torchao's int8 runs as eager dequantise-and-matmul on CPU and is
+slower than fp32 without `torch.compile`; torch.ao's fbgemm/x86 kernels give real speed-ups, so
+this method uses torch.ao.quantization (deprecated in 2.11 but working).
+
+Candidates: the quantised model (it runs on CPU; the bench measures its latency, bytes and metrics)
+with `cost_model` = the float model it was converted from (fvcore cannot trace quantised ops). Facts
+count the weights as stored: `weight_bytes` sums tensor sizes (int8 weights 1 byte per element plus
+a float32 scale and an int32 zero point per tensor or per output channel, float tensors at their own
+size), not a file size; `bops` = quantised MACs x 8 x 8 + float MACs x 32 x 32, with quantised MACs
+counted on the float modules that were quantised, so a fully quantised model has bops = MACs x 64.
+
+Fairness: the float model trains `epochs` (default: the recipe's epochs, less `qat_epochs` when
+"qat" is asked for) and QAT fine-tunes it `qat_epochs` more, so the QAT candidate totals the recipe.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from methods.base import METHODS, Candidate, Method, MacCounter, RunContext
+from methods.training import fit
+from tasks.base import Task
+
+Mode = Literal["dynamic", "static", "qat"]
+MODES = ("dynamic", "static", "qat")
+DYNAMIC_TYPES = (nn.Linear, nn.GRU, nn.LSTM)
+STATIC_TYPES = (
+    nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.ReLU,
+    nn.functional.relu, torch.relu,
+)
+"""Module and function types given a static int8 qconfig (weighted layers and what fuses into them)."""
+QPARAM_BYTES = 8
+"""A float32 scale and an int32 zero point, per quantised tensor or per output channel."""
+
+
+@METHODS.register("quantization")
+@dataclass
+class Quantization(Method):
+    """Post-training (dynamic, static) and quantisation-aware int8 models of one float model."""
+
+    modes: tuple[Mode, ...] = ("dynamic", "static", "qat")
+    epochs: int | None = None
+    qat_epochs: int = 2
+    calibration_batches: int = 20
+    backend: str = "x86"
+
+    description = "int8 post-training (dynamic, static FX) and quantisation-aware training (torch.ao)"
+    tiny_settings = {"modes": ("dynamic", "static", "qat"), "epochs": 1, "qat_epochs": 1, "calibration_batches": 2}
+
+    def __post_init__(self) -> None:
+        if not self.modes or any(mode not in MODES for mode in self.modes) or len(set(self.modes)) != len(self.modes):
+            raise ValueError(f"modes must be distinct values of {MODES}, got {self.modes}")
+        if self.qat_epochs < 1 or self.calibration_batches < 1 or (self.epochs is not None and self.epochs < 1):
+            raise ValueError("epochs, qat_epochs and calibration_batches must be >= 1")
+        if self.backend not in torch.backends.quantized.supported_engines:
+            raise ValueError(f"backend {self.backend!r} not in {torch.backends.quantized.supported_engines}")
+
+    def float_epochs(self, task: Task) -> int:
+        if self.epochs is not None:
+            return self.epochs
+        return max(1, task.recipe.epochs - (self.qat_epochs if "qat" in self.modes else 0))
+
+    def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
+        torch.backends.quantized.engine = self.backend
+        example = task.example_input()
+        model = task.build_model()
+        trained = fit(model, task, ctx, epochs=self.float_epochs(task))
+        model.to("cpu").eval()
+        candidates = []
+        for index, mode in enumerate(self.modes):
+            start = time.perf_counter()
+            float_model = copy.deepcopy(model)
+            epochs = trained.epochs
+            if mode == "dynamic":
+                quantized, fallback = _dynamic(float_model), None
+            elif mode == "static":
+                quantized, fallback = self._static(float_model, task, example)
+            else:
+                quantized, fallback, float_model = self._qat(float_model, task, ctx, example, seed_offset=index + 1)
+                epochs += self.qat_epochs
+            seconds = trained.seconds + time.perf_counter() - start
+            facts = quantization_facts(float_model, quantized, example, ctx.count_macs)
+            facts.update(mode=mode, backend=self.backend, fallback=fallback)
+            candidates.append(
+                Candidate(
+                    model=quantized.eval(),
+                    label=f"int8-{mode}",
+                    widths=dict(task.knobs),
+                    facts=facts,
+                    train_seconds=seconds,
+                    train_epochs=epochs,
+                    cost_model=float_model.eval(),
+                )
+            )
+        return candidates
+
+    def _static(self, model: nn.Module, task: Task, example: torch.Tensor) -> tuple[nn.Module, str | None]:
+        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+        try:
+            prepared = prepare_fx(copy.deepcopy(model).eval(), layer_qconfig_mapping(self.backend, qat=False), (example,))
+        except Exception as error:  # FX cannot trace the model: quantise what dynamic quantisation can
+            return _dynamic(model), f"FX tracing failed ({type(error).__name__}): dynamic instead"
+        _calibrate(prepared, task, self.calibration_batches)
+        return _dynamic(convert_fx(prepared), (nn.GRU, nn.LSTM)), None
+
+    def _qat(
+        self, model: nn.Module, task: Task, ctx: RunContext, example: torch.Tensor, *, seed_offset: int
+    ) -> tuple[nn.Module, str | None, nn.Module]:
+        """(quantised model, fallback reason, float model it was converted from)."""
+        from torch.ao.quantization.quantize_fx import convert_fx, prepare_qat_fx
+
+        try:
+            prepared = prepare_qat_fx(copy.deepcopy(model).train(), layer_qconfig_mapping(self.backend, qat=True), (example,))
+        except Exception as error:
+            fit(model, task, ctx, epochs=self.qat_epochs, seed_offset=seed_offset)
+            model.to("cpu").eval()
+            return _dynamic(model), f"FX tracing failed ({type(error).__name__}): float fine-tuning + dynamic", model
+        fit(prepared, task, ctx, epochs=self.qat_epochs, seed_offset=seed_offset)
+        prepared.to("cpu").eval()
+        float_model = _float_weights_of(prepared, model)
+        return _dynamic(convert_fx(prepared), (nn.GRU, nn.LSTM)), None, float_model
+
+
+def layer_qconfig_mapping(backend: str, *, qat: bool) -> Any:
+    """The backend's default int8 qconfig on weighted layers (and the BN/ReLU fused into them) only.
+
+    Everything else stays float between quantise/dequantise nodes: quantising arbitrary elementwise
+    ops is unsafe (8-bit rounding of a log's input to 0 gives -inf, e.g. a log-mel front end)."""
+    from torch.ao.quantization import QConfigMapping, get_default_qat_qconfig, get_default_qconfig
+
+    qconfig = get_default_qat_qconfig(backend) if qat else get_default_qconfig(backend)
+    mapping = QConfigMapping()
+    for kind in STATIC_TYPES:
+        mapping.set_object_type(kind, qconfig)
+    return mapping
+
+
+def quantization_facts(float_model: nn.Module, quantized: nn.Module, example: torch.Tensor, count_macs: MacCounter) -> dict[str, Any]:
+    """Bit-widths, bit-operations and stored weight bytes of `quantized`, converted from `float_model`."""
+    names = quantized_module_names(quantized)
+    macs = count_macs(float_model, example)
+    float_modules = dict(float_model.named_modules())
+    quantized_macs = sum(_module_macs(float_model, [float_modules[n] for n in names if n in float_modules], example, count_macs))
+    quantized_macs = min(quantized_macs, macs)
+    bits = 8 if names else 32
+    return {
+        "weight_bits": bits,
+        "activation_bits": bits,
+        "macs": macs,
+        "quantized_macs": quantized_macs,
+        "bops": quantized_macs * 8 * 8 + (macs - quantized_macs) * 32 * 32,
+        "weight_bytes": weight_bytes(quantized),
+        "float_weight_bytes": weight_bytes(float_model),
+        "quantized_modules": names,
+    }
+
+
+def quantized_module_names(model: nn.Module) -> list[str]:
+    """Names of the modules that hold int8 weights (static, dynamic, fused)."""
+    return [name for name, module in model.named_modules() if _int8_tensors(module)]
+
+
+def weight_bytes(model: nn.Module) -> int:
+    """Bytes of every stored tensor: int8 weights at 1 byte + scale/zero point, float at their size."""
+    total = 0
+    for module in model.modules():
+        tensors = _int8_tensors(module)
+        if tensors:
+            total += sum(_tensor_bytes(t) for t in tensors)
+            continue
+        if type(module).__module__.startswith("torch.ao.nn.quantized") and hasattr(module, "_packed_params"):
+            continue  # packed holder of a module counted above
+        own = list(module.parameters(recurse=False)) + list(module.buffers(recurse=False))
+        total += sum(_tensor_bytes(t) for t in own)
+    return total
+
+
+def _int8_tensors(module: nn.Module) -> list[torch.Tensor]:
+    """The weights and biases of a quantised module (dynamic RNN, quantised Linear/Conv); else []."""
+    if not type(module).__module__.startswith("torch.ao.nn."):
+        return []
+    if hasattr(module, "get_weight") and hasattr(module, "get_bias"):  # dynamic GRU / LSTM
+        return [*module.get_weight().values(), *module.get_bias().values()]
+    weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
+    if callable(weight) and not isinstance(weight, torch.Tensor):
+        tensors = [weight()]
+        value = bias() if callable(bias) and not isinstance(bias, torch.Tensor) else None
+        return tensors + ([value] if value is not None else [])
+    return []
+
+
+def _tensor_bytes(tensor: torch.Tensor) -> int:
+    if not tensor.is_quantized:
+        return tensor.numel() * tensor.element_size()
+    scheme = tensor.qscheme()
+    per_channel = scheme in (torch.per_channel_affine, torch.per_channel_symmetric, torch.per_channel_affine_float_qparams)
+    qparams = tensor.q_per_channel_scales().numel() if per_channel else 1
+    return tensor.numel() * tensor.element_size() + qparams * QPARAM_BYTES
+
+
+def _dynamic(model: nn.Module, types: tuple[type[nn.Module], ...] = DYNAMIC_TYPES) -> nn.Module:
+    from torch.ao.quantization import quantize_dynamic
+
+    if not any(isinstance(m, types) for m in model.modules()):
+        return model
+    return quantize_dynamic(model, set(types), dtype=torch.qint8)
+
+
+@torch.no_grad()
+def _calibrate(model: nn.Module, task: Task, batches: int) -> None:
+    for index, (x, _) in enumerate(task.batches("train", task.recipe.batch_size)):
+        if index >= batches:
+            break
+        model(x)
+
+
+def _float_weights_of(prepared: nn.Module, template: nn.Module) -> nn.Module:
+    """A float copy of `template` holding the QAT-tuned weights of `prepared` (for MAC counting).
+
+    Fused QAT modules keep the same parameter names plus the folded BN under `.bn`; tensors whose
+    names do not match are left as trained before QAT, which does not change the MAC count."""
+    float_model = copy.deepcopy(template)
+    tuned = dict(prepared.named_parameters())
+    tuned.update(prepared.named_buffers())
+    with torch.no_grad():
+        for name, tensor in list(float_model.named_parameters()) + list(float_model.named_buffers()):
+            if name in tuned and tuned[name].shape == tensor.shape:
+                tensor.copy_(tuned[name])
+    return float_model.eval()
+
+
+def _module_macs(
+    root: nn.Module, modules: list[nn.Module], example: torch.Tensor, count_macs: Callable[[nn.Module, Any], int]
+) -> list[int]:
+    """MACs of each of `modules` on the inputs it sees when `root` runs `example`."""
+    inputs: dict[int, tuple[Any, ...]] = {}
+    hooks = [m.register_forward_pre_hook(lambda m, args: _keep_first(inputs, id(m), args)) for m in modules]
+    try:
+        with torch.no_grad():
+            was_training = root.training
+            root.eval()(example)
+            root.train(was_training)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [count_macs(m, inputs[id(m)]) for m in modules if id(m) in inputs]
+
+
+def _keep_first(store: dict[int, tuple[Any, ...]], key: int, args: tuple[Any, ...]) -> None:
+    store.setdefault(key, args)
