@@ -1,0 +1,91 @@
+"""noisy-gates: gate semantics, exact extraction, the complexity model's cost, landing on a budget."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from bench.flops import count_macs
+from methods import RunContext
+from methods.channels import knob_axes
+from methods.dcl.complexity import fit_complexity
+from methods.noisy_gates import NoisyGates, NoisyGatesMethod, realise
+from tasks.synthetic import SyntheticTask
+
+FAMILIES = {
+    "mlp": SyntheticTask(n_train=256, n_val=64, n_test=128, max_width=16, teacher_width=4, depth=2),
+    "conv": SyntheticTask(
+        n_train=128, n_val=32, n_test=64, max_width=8, teacher_width=4, depth=2, model="conv", length=6
+    ),
+}
+
+
+def test_gates_clamp_noise_in_training_and_mu_at_evaluation() -> None:
+    gates = NoisyGates(sigma=0.5)
+    gate = gates("k", 1000, -1)
+    with torch.no_grad():
+        gates.mus["k"].copy_(torch.linspace(-1, 2, 1000))
+    x = torch.ones(3, 1000)
+    gate.eval()
+    torch.testing.assert_close(gate(x)[0], gates.mus["k"].detach().clamp(0, 1))
+    gate.train()
+    gates.resample_()
+    z = gate(x)[0]
+    assert 0 <= z.min() and z.max() <= 1 and not torch.equal(z, gates.mus["k"].detach().clamp(0, 1))
+    torch.testing.assert_close(gate(x)[0], z)  # one draw per step, shared by the knob's sites
+    expected = sum(0.5 * (1 + math.erf(m / 0.5 / math.sqrt(2))) for m in gates.mus["k"].tolist())
+    assert gates.effective_widths()["k"].item() == pytest.approx(expected, rel=1e-4)
+    assert gates.kept_widths()["k"] == int((gates.mus["k"] > 0).sum())
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_extracted_model_equals_the_gated_model_and_the_complexity_model(family: str) -> None:
+    task = FAMILIES[family]
+    torch.manual_seed(0)
+    gates = NoisyGates(sigma=0.5)
+    model = task.build_model(gate=gates).eval()
+    with torch.no_grad():
+        for mu in gates.mus.values():
+            mu.copy_(torch.randn(mu.shape))
+    widths = gates.kept_widths()
+    assert all(w < task.knobs[k] for k, w in widths.items())
+    plain = realise(task, model, knob_axes(task), gates, widths)
+    assert not any(isinstance(m, type(model[2])) for m in plain.modules() if m is not plain)
+    x = next(task.batches("val", 32))[0]
+    with torch.no_grad():
+        torch.testing.assert_close(plain(x), model(x), rtol=1e-5, atol=1e-5)
+    assert count_macs(plain, task.example_input()) == fit_complexity(task, count_macs).exact(widths)
+
+
+def test_closing_to_a_budget_caps_the_kept_macs() -> None:
+    task = FAMILIES["mlp"]
+    complexity = fit_complexity(task, count_macs)
+    gates = NoisyGates(sigma=0.5)
+    task.build_model(gate=gates)
+    closed = gates.close_to_budget_(complexity, 0.3)
+    assert closed > 0
+    assert complexity.exact(gates.kept_widths()) <= 0.3 * complexity.full_macs
+
+
+def test_bad_settings_are_rejected() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        NoisyGatesMethod(mode="hinge")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="budget"):
+        NoisyGatesMethod(budget=1.5)
+    with pytest.raises(ValueError, match="sigma"):
+        NoisyGatesMethod(sigma=0.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("budget", [0.25, 0.5])
+def test_budget_mode_lands_near_the_requested_macs(budget: float) -> None:
+    """Synthetic defaults (64 hidden units, teacher width 16, 40 epochs): a few seconds each."""
+    task = SyntheticTask()
+    torch.manual_seed(0)
+    (candidate,) = NoisyGatesMethod(mode="budget", budget=budget).run(task, RunContext(seed=0, count_macs=count_macs))
+    fraction = count_macs(candidate.model, task.example_input()) / count_macs(task.build_model(), task.example_input())
+    assert fraction == candidate.facts["achieved_fraction"]
+    assert abs(fraction - budget) <= 0.1 * budget, candidate.facts
+    assert task.evaluate(candidate.model)["mse"] < 0.5 * task.reference_metric
