@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from methods.base import METHODS, Candidate, Method, RunContext
-from methods.training import fit
+from methods.training import fit, split_epochs
 from tasks.base import Task
 
 
@@ -49,10 +49,7 @@ class Magnitude(Method):
 
     def epochs(self, task: Task) -> tuple[int, int]:
         """(pretrain, finetune per stage) with pretrain + steps·finetune = the recipe's epochs by default."""
-        total = task.recipe.epochs
-        finetune = self.finetune_epochs if self.finetune_epochs is not None else (total // 2) // self.steps
-        pretrain = self.pretrain_epochs if self.pretrain_epochs is not None else max(1, total - self.steps * finetune)
-        return pretrain, finetune
+        return split_epochs(task.recipe.epochs, self.steps, self.pretrain_epochs, self.finetune_epochs)
 
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         from methods.pruning_graph import Pruner, layer_widths  # torch_pruning: a heavy import

@@ -81,3 +81,14 @@ def fit(
 
 def _shuffle_seed(seed: int, offset: int, epoch: int) -> int:
     return (seed * 1_000_003 + offset * 10_007 + epoch) % (2**63)
+
+
+def split_epochs(total: int, stages: int, pretrain: int | None, finetune: int | None) -> tuple[int, int]:
+    """(pre-training epochs, fine-tuning epochs per stage) adding up to `total` by default.
+
+    The fairness rule: a compress-and-fine-tune method spends the task recipe's epochs in all,
+    half of them (at most) fine-tuning across its `stages`.
+    """
+    finetune = finetune if finetune is not None else (total // 2) // stages
+    pretrain = pretrain if pretrain is not None else max(1, total - stages * finetune)
+    return pretrain, finetune

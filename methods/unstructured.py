@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from methods.base import METHODS, Candidate, Method, RunContext
-from methods.training import fit
+from methods.training import fit, split_epochs
 from tasks.base import Task
 
 
@@ -102,10 +102,8 @@ class MagnitudeUnstructured(Method):
             raise ValueError("steps must be ≥ 1")
 
     def epochs(self, task: Task) -> tuple[int, int]:
-        total = task.recipe.epochs
-        finetune = self.finetune_epochs if self.finetune_epochs is not None else (total // 2) // self.steps
-        pretrain = self.pretrain_epochs if self.pretrain_epochs is not None else max(1, total - self.steps * finetune)
-        return pretrain, finetune
+        """(pretrain, finetune per stage) with pretrain + steps·finetune = the recipe's epochs by default."""
+        return split_epochs(task.recipe.epochs, self.steps, self.pretrain_epochs, self.finetune_epochs)
 
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         pretrain, finetune = self.epochs(task)
