@@ -56,6 +56,11 @@ class Record:
     widths: dict[str, int] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+    """Files kept for this candidate (`Task.outputs`), as paths relative to the run directory."""
+    attachments: dict[str, str] = field(default_factory=dict, repr=False, metadata={"transient": True})
+    """`{file name: text}` from `Task.outputs`, on its way from the cell to the store, which writes
+    the files and lists them in `outputs`; never part of the JSON record."""
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -69,7 +74,8 @@ class Record:
         return self.macs / self.full_macs
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        stored = dataclasses.asdict(dataclasses.replace(self, attachments={}))  # no copy of the texts
+        data = {name: value for name, value in stored.items() if name not in TRANSIENT}
         data["record_id"] = self.record_id
         data["macs_fraction"] = self.macs_fraction
         return data
@@ -91,7 +97,12 @@ class Record:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Record)) + ("record_id", "macs_fraction")
+TRANSIENT: frozenset[str] = frozenset(f.name for f in dataclasses.fields(Record) if f.metadata.get("transient"))
+"""Fields that travel with a record in memory but are not part of its JSON."""
+
+COLUMNS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Record) if f.name not in TRANSIENT
+) + ("record_id", "macs_fraction")
 """Columns of a record as a flat table row (nested dicts stay dicts)."""
 
 

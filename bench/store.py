@@ -3,6 +3,7 @@
 Layout of an output directory::
 
     records/<cell_id>-<label>.json   one per candidate (or one `-failed` record per failed cell)
+    outputs/<cell_id>-<label>/<file> files the task keeps per candidate (e.g. official score files)
     cells/<cell_id>.json             written last: the cell is finished, and which records it made
     cells/<cell_id>.lock             held while a runner works on the cell
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -35,13 +37,12 @@ class StoreError(OSError):
     """The output directory cannot be used."""
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to `path` via a temp file in the same directory and a rename."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` via a synced temp file in the same directory and a rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True, allow_nan=True)
-            handle.write("\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -50,12 +51,18 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to `path` atomically (see `write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=True) + "\n")
+
+
 class Store:
     """Records and cell markers under one output directory."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.records_dir = self.root / "records"
+        self.outputs_dir = self.root / "outputs"
         self.cells_dir = self.root / "cells"
         self._held: dict[str, int] = {}
         """Cell id -> open descriptor of the lock file this store holds an flock on."""
@@ -116,10 +123,13 @@ class Store:
         self._marker(cell.cell_id).unlink(missing_ok=True)
         for path in self.records_dir.glob(f"{cell.cell_id}-*.json"):
             path.unlink(missing_ok=True)
+        for folder in self.outputs_dir.glob(f"{cell.cell_id}-*"):
+            shutil.rmtree(folder, ignore_errors=True)
 
     def finish(self, cell: Cell, records: list[Record]) -> None:
-        """Write the cell's records, then its marker (the commit point)."""
+        """Write the cell's output files and records, then its marker (the commit point)."""
         for record in records:
+            record.outputs = [self._write_output(record, name, text) for name, text in sorted(record.attachments.items())]
             write_json_atomic(self.records_dir / f"{record.record_id}.json", record.to_dict())
         status = "ok" if all(r.status == "ok" for r in records) else "failed"
         write_json_atomic(
@@ -148,6 +158,15 @@ class Store:
             raise SchemaError(f"{path}: {err}") from None
 
     # --- helpers ----------------------------------------------------------------------------
+    def _write_output(self, record: Record, name: str, text: str) -> str:
+        """Write one output file of a record atomically; its path relative to the run directory."""
+        if not name or name != Path(name).name or name.startswith("."):
+            raise ValueError(f"output file name {name!r} of {record.record_id} must be a plain file name")
+        path = self.outputs_dir / record.record_id / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text)
+        return str(path.relative_to(self.root))
+
     def _marker(self, cell_id: str) -> Path:
         return self.cells_dir / f"{cell_id}.json"
 
@@ -159,7 +178,8 @@ class Store:
 
         Temp files are only written by a runner holding a cell's lock, so with every lock free
         they belong to no one."""
-        temp_files = [tmp for folder in (self.records_dir, self.cells_dir) for tmp in folder.glob(".*.tmp")]
+        folders = [self.records_dir, self.cells_dir, *self.outputs_dir.glob("*/")]
+        temp_files = [tmp for folder in folders for tmp in folder.glob(".*.tmp")]
         busy = False  # listed before the locks are looked at: a temp file's writer held a lock then
         for lock in self.cells_dir.glob("*.lock"):
             if lock.stem in self._held:

@@ -1,5 +1,6 @@
 """Tasks: what to learn. Importing this package registers every built-in task in `TASKS`."""
 
+from tasks import asvspoof  # noqa: F401  (registers)
 from tasks import synthetic  # noqa: F401  (registers)
 from tasks import vad  # noqa: F401  (registers)
 from tasks.base import TASKS, GateFactory, Task, TrainRecipe

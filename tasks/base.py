@@ -156,6 +156,11 @@ class Task(ABC):
     def reference_metric(self) -> float:
         """Primary metric of a trivial predictor: the hypervolume reference point."""
 
+    def outputs(self, model: nn.Module) -> dict[str, str]:
+        """Files to keep beside the record of an evaluated model, `{file name: text}` (e.g. the
+        official score file of its test split, for the corpus's own scoring scripts). Default: none."""
+        return {}
+
     def peers(self) -> list[Peer]:
         """Reference systems to show beside the methods (measured on the test split, or published).
 

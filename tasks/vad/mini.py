@@ -24,8 +24,6 @@ import csv
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks import espeak
 from tasks.corpora import register_corpus
-from tasks.vad import espeak, noises
+from tasks.vad import noises
 from tasks.vad.layout import ESC50_CSV, MARKER, VCTK_AUDIO, VCTK_INFO, CorpusError
 
 VERSION = 6
@@ -120,27 +119,16 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _write_speech(root: Path, scale: str, seed: int) -> dict[str, object]:
-    """`synthesize_speech` in a fresh interpreter.
-
-    espeak-ng keeps state from one utterance to the next that no call resets (its pitch-flutter
-    clock, filter memories), so an utterance depends on everything the library said before in the
-    process. A fresh process makes the corpus a function of the seed alone, on every machine.
-    """
-    code = "import json, sys; from tasks.vad.mini import synthesize_speech; " \
-           "print(json.dumps(synthesize_speech(sys.argv[1], sys.argv[2], int(sys.argv[3]))))"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    done = subprocess.run([sys.executable, "-c", code, str(root), scale, str(seed)], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise espeak.EspeakError(f"synthesising {SPEECH_NAME} into {root} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """`synthesize_speech` in a fresh interpreter, so the corpus is a function of the seed alone."""
+    return espeak.in_fresh_process("tasks.vad.mini:synthesize_speech", str(root), scale, str(seed))
 
 
-def synthesize_speech(root: str | Path, scale_name: str, seed: int) -> dict[str, object]:
+def synthesize_speech(root: str | Path, scale_name: str, seed: int | str) -> dict[str, object]:
     """Write the speech corpus into `root` (call it in a fresh process: see `_write_speech`)."""
     import soundfile as sf
 
     root, scale = Path(root), SCALES[scale_name]
-    rng = np.random.default_rng([seed, 1])
+    rng = np.random.default_rng([int(seed), 1])
     female = sorted(espeak.FEMALE)
     male = [v for v in espeak.VARIANTS if v not in espeak.FEMALE]
     half = scale.speakers // 2
@@ -158,19 +146,12 @@ def synthesize_speech(root: str | Path, scale_name: str, seed: int) -> dict[str,
         for utt in range(1, scale.utterances + 1):
             words = rng.choice(WORDS, size=int(rng.integers(scale.words[0], scale.words[1] + 1)))
             text = " ".join(words).capitalize() + "."
-            audio = _trimmed(_to_rate(*espeak.synthesize(text, voice, seed=int(rng.integers(2**31)))), rng)
+            audio = _trimmed(espeak.resample(*espeak.synthesize(text, voice, seed=int(rng.integers(2**31))), RATE), rng)
             sf.write(root / VCTK_AUDIO / speaker / f"{speaker}_{utt:03d}_mic1.flac", audio, RATE, subtype="PCM_16")
             (root / "txt" / speaker / f"{speaker}_{utt:03d}.txt").write_text(text + "\n")
             total += audio.size / RATE
     (root / VCTK_INFO).write_text("\n".join(lines) + "\n")
     return {"speakers": scale.speakers, "utterances": scale.speakers * scale.utterances, "seconds": round(total, 1)}
-
-
-def _to_rate(samples: np.ndarray, rate: int) -> np.ndarray:
-    """int16 at `rate` -> float at 16 kHz, by FFT (band-limited; espeak's output starts and ends silent)."""
-    spectrum = np.fft.rfft(samples.astype(np.float64) / 32768.0)
-    n = int(round(samples.size * RATE / rate))
-    return np.fft.irfft(spectrum[: n // 2 + 1], n) * (n / samples.size)
 
 
 def _trimmed(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:

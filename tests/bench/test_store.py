@@ -31,6 +31,23 @@ def test_records_survive_save_and_load(tmp_path: Path, cell) -> None:
     assert store.status(cell) == "ok"
 
 
+def test_output_files_are_written_beside_their_record_and_listed_in_it(tmp_path: Path, cell) -> None:
+    store = Store(tmp_path).open()
+    with_file = record(cell.cell_id, "x1")
+    with_file.attachments = {"scores.txt": "LA_E_1000000 - bonafide 1.5\n"}
+    store.finish(cell, [record(cell.cell_id, "x0.5"), with_file])
+    x05, x1 = Store(tmp_path).records()
+    assert x05.outputs == [] and x1.outputs == [f"outputs/{cell.cell_id}-x1/scores.txt"]
+    assert (tmp_path / x1.outputs[0]).read_text() == "LA_E_1000000 - bonafide 1.5\n"
+    stored = json.loads((store.records_dir / f"{x1.record_id}.json").read_text())
+    assert "attachments" not in stored and x1.attachments == {}  # the text lives only in its file
+    store.begin(cell)  # a re-run of the cell starts clean
+    assert not (tmp_path / "outputs" / f"{cell.cell_id}-x1").exists()
+    with_file.attachments = {"../escape.txt": "x"}
+    with pytest.raises(ValueError, match="plain file name"):
+        store.finish(cell, [with_file])
+
+
 def test_unfinished_cell_is_invisible_and_cleaned_on_begin(tmp_path: Path, cell) -> None:
     store = Store(tmp_path).open()
     stray = store.records_dir / f"{cell.cell_id}-x0.5.json"

@@ -77,3 +77,10 @@ def test_every_knob_has_a_gate_site_that_sees_its_channels(name: str, variant: d
     assert set(seen) == set(task.knobs)
     for knob, sizes in seen.items():
         assert set(sizes) == {widths[knob]}, f"gate of {knob} saw channel sizes {sizes}"
+
+
+@pytest.mark.parametrize(("name", "variant"), VARIANTS)
+def test_outputs_are_named_text_files(name: str, variant: dict) -> None:
+    task = make(name, variant)
+    outputs = task.outputs(task.build_model().eval())
+    assert all(isinstance(text, str) and file_name and "/" not in file_name for file_name, text in outputs.items())

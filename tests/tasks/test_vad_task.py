@@ -92,7 +92,7 @@ def test_generation_is_idempotent_and_refuses_a_foreign_corpus(tmp_path: Path) -
 
 
 def test_the_same_seed_generates_the_same_files_whatever_ran_before(tmp_path: Path) -> None:
-    from tasks.vad import espeak
+    from tasks import espeak
 
     first, _ = ensure_corpora(tmp_path / "a", "tiny")
     espeak.synthesize("something else first", espeak.Voice("en", "f5", 150, 50, 50))  # espeak-ng state moves

@@ -1,17 +1,23 @@
 """Offline speech synthesis with espeak-ng, driven through ctypes from the `espeakng-loader` wheel.
 
-The wheel ships libespeak-ng and its voice data, so no system package is needed. The library keeps
-global state (one current voice), so every call holds a process-wide lock. espeak-ng silently falls
-back to the plain voice when a variant name is unknown; `synthesize` checks the voice it got.
-Breathy and Klatt variants draw noise from espeak-ng's own generator (seeded from the clock at
-start-up) and from libc's `rand`: `synthesize` seeds both. Other state carries over from one
-utterance to the next (pitch flutter, filter memories) and nothing resets it, so the same calls
-give the same samples only in the same order from a fresh process (see tasks/vad/mini.py).
+The one driver behind the generated corpora (`vctk-mini`, `asvspoof2019-mini`). The wheel ships
+libespeak-ng and its voice data, so no system package is needed. The library keeps global state
+(one current voice, one output callback), so every call holds a process-wide lock and sets both.
+espeak-ng silently falls back to the plain voice when a variant name is unknown; `synthesize`
+checks the voice it got. Breathy and Klatt variants draw noise from espeak-ng's own generator
+(seeded from the clock at start-up) and from libc's `rand`: `synthesize` seeds both. Other state
+carries over from one utterance to the next (pitch flutter, filter memories) and nothing resets
+it, so the same calls give the same samples only in the same order from a fresh process: corpus
+generators synthesise through `in_fresh_process`.
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
+import os
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -71,7 +77,7 @@ class _Engine:
         try:
             import espeakng_loader
         except ImportError as err:
-            raise EspeakError("generating vctk-mini needs the `espeakng-loader` wheel (pip install espeakng-loader)") from err
+            raise EspeakError("the generated corpora need the `espeakng-loader` wheel (pip install espeakng-loader)") from err
         lib = ctypes.CDLL(espeakng_loader.get_library_path())
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
@@ -84,7 +90,6 @@ class _Engine:
             raise EspeakError(f"espeak_Initialize failed ({self.sample_rate})")
         self._chunks: list[np.ndarray] = []
         self._callback = _SYNTH_CALLBACK(self._collect)  # kept alive as long as the engine
-        lib.espeak_SetSynthCallback(self._callback)
         lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         self.lib = lib
         self.libc = ctypes.CDLL(None)  # the process's libc, whose rand() espeak-ng also calls
@@ -106,6 +111,7 @@ class _Engine:
             self.lib.espeak_SetParameter(parameter, value, 0)
         self.lib.espeak_ng_SetRandSeed(seed)
         self.libc.srand(seed)
+        self.lib.espeak_SetSynthCallback(self._callback)  # the library's one callback, whoever set it last
         self._chunks = []
         data = text.encode() + b"\0"
         status = self.lib.espeak_Synth(data, len(data), 0, 0, 0, _END_PAUSE, None, None)
@@ -125,3 +131,29 @@ def synthesize(text: str, voice: Voice, seed: int = 0) -> tuple[np.ndarray, int]
     with _LOCK:
         engine = _engine()
         return engine.synthesize(text, voice, seed), engine.sample_rate
+
+
+def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """int16 samples at `rate` -> float64 at `target`, by FFT (band-limited; espeak's output starts and ends silent)."""
+    spectrum = np.fft.rfft(samples.astype(np.float64) / 32768.0)
+    n = int(round(samples.size * target / rate))
+    return np.fft.irfft(spectrum[: n // 2 + 1], n) * (n / samples.size)
+
+
+def in_fresh_process(function: str, *args: str) -> object:
+    """`module:function(*args)` run in a fresh interpreter; returns what it returned (JSON-able).
+
+    A corpus generator that synthesises through this gets the same audio on every machine and
+    whatever the calling process said before (see the module docstring). A subprocess, not a
+    multiprocessing child, so that daemonic grid workers can use it too."""
+    module, name = function.split(":")
+    code = (
+        "import json, sys, importlib; "
+        f"out = getattr(importlib.import_module({module!r}), {name!r})(*sys.argv[1:]); "
+        "print(json.dumps(out))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise EspeakError(f"{function}{args} failed in a fresh interpreter:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -1,0 +1,213 @@
+"""`asvspoof2019-mini`: a small offline corpus in the exact layout and protocol format of ASVspoof 2019 LA.
+
+Bona fide speech is espeak-ng (many voice variants, pitches and rates as speakers; train, dev and
+eval speakers disjoint) or, where the machine has some, recorded speech: set
+`TRADEOFF_BENCH_ASVSPOOF_SPEECH=/folder` (16 kHz-or-any-rate WAV/FLAC files in one sub-folder per
+speaker, e.g. a VCTK copy) before `tradeoff-bench data generate asvspoof2019-mini`. Spoofs are bona
+fide utterances of the same split re-synthesised through the vocoders of `vocoders.py`, one attack
+id per vocoder, the eval attacks never seen in train/dev. It exists to exercise the real code path
+offline and to give methods a non-trivial detection task — not to claim anti-spoofing results.
+There are no ASV scores for it, so it has no t-DCF.
+
+Generation writes into a temporary folder under the root and renames its `LA/` (with the marker
+file `LA/asvspoof2019-mini.json` that tells it from the real corpus) into place in one atomic step,
+under an exclusive lock, so parallel workers asking for the same corpus generate it once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import multiprocessing
+import os
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tasks.asvspoof import speech
+from tasks.asvspoof.protocol import PARTITIONS, PROTOCOL_DIR, Trial, audio_dir, protocol_path
+from tasks.asvspoof.vocoders import SAMPLE_RATE, attacks_of
+from tasks.corpora import register_corpus
+
+NAME = "asvspoof2019-mini"
+MARKER = "asvspoof2019-mini.json"
+GENERATOR_VERSION = 3
+SPEECH_ENV = "TRADEOFF_BENCH_ASVSPOOF_SPEECH"
+
+
+@dataclass(frozen=True)
+class MiniSize:
+    """Utterance counts per partition: bona fide, spoofs per attack, speakers."""
+
+    bonafide: dict[str, int]
+    per_attack: dict[str, int]
+    speakers: dict[str, int]
+
+
+SIZES = {
+    "default": MiniSize(
+        bonafide={"train": 160, "dev": 40, "eval": 160},
+        per_attack={"train": 80, "dev": 20, "eval": 120},
+        speakers={"train": 16, "dev": 6, "eval": 10},
+    ),
+    "tiny": MiniSize(
+        bonafide={"train": 8, "dev": 4, "eval": 4},
+        per_attack={"train": 3, "dev": 1, "eval": 2},
+        speakers={"train": 2, "dev": 2, "eval": 2},
+    ),
+}
+
+
+class CorpusExistsError(RuntimeError):
+    """The target folder holds something that is not this generated corpus."""
+
+
+def read_marker(root: Path) -> dict | None:
+    """The generator's description of a generated corpus at `root` (in LA/), or None for any other."""
+    path = Path(root) / "LA" / MARKER
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def generate(root: Path, seed: int = 0, size: str = "default", speech_dir: Path | None = None) -> None:
+    """Write the mini corpus under `root` unless it is already there (same seed and size)."""
+    root = Path(root)
+    wanted = {"name": NAME, "version": GENERATOR_VERSION, "seed": seed, "size": size,
+              "bonafide_source": "recorded" if speech_dir else "espeak-ng"}
+    root.mkdir(parents=True, exist_ok=True)
+    with _exclusive(root / f".{NAME}.lock"):
+        marker = read_marker(root)
+        if marker is not None:
+            if {k: marker.get(k) for k in wanted} != wanted:
+                raise CorpusExistsError(
+                    f"{root} holds {NAME} generated with {({k: marker.get(k) for k in wanted})}, not {wanted}; "
+                    "choose another root (or delete this one to regenerate it)"
+                )
+            return
+        if (root / "LA").exists():
+            raise CorpusExistsError(f"{root}/LA exists but is not a generated {NAME}; choose another root")
+        for stale in root.glob(f".{NAME}.partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        partial = root / f".{NAME}.partial-{os.getpid()}"
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # small FFTs and filters: threads only add contention
+        try:
+            attacks = _write(partial, seed, SIZES[size], speech_dir)
+            description = {**wanted, "attacks": attacks, "asv_scores": None,
+                           "note": "generated proxy corpus; not ASVspoof 2019 data, no ASV scores (EER only)"}
+            (partial / "LA" / MARKER).write_text(json.dumps(description, indent=1) + "\n")
+            os.rename(partial / "LA", root / "LA")  # atomic: the corpus with its marker, or nothing
+        finally:
+            torch.set_num_threads(threads)
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+@register_corpus(NAME, "ASVspoof 2019 LA layout: espeak-ng bona fide + vocoded spoofs, unseen eval attacks")
+def generate_default(root: Path, seed: int) -> None:
+    speech_dir = os.environ.get(SPEECH_ENV)
+    generate(root, seed, "default", Path(speech_dir) if speech_dir else None)
+
+
+def _write(base: Path, seed: int, size: MiniSize, speech_dir: Path | None) -> dict[str, dict[str, str]]:
+    """Write every partition under `base`; returns the attack table {partition: {id: description}}."""
+    source = speech.RecordedSpeech(speech_dir) if speech_dir else speech.EspeakSpeech()
+    speakers = source.speakers(sum(size.speakers.values()), np.random.default_rng([seed, 0]))
+    plan: dict[str, list[tuple[speech.Speaker, int]]] = {}  # partition -> (speaker, its utterance index)
+    first = 0
+    for partition in PARTITIONS:
+        mine = speakers[first : first + size.speakers[partition]]
+        first += size.speakers[partition]
+        plan[partition] = [(mine[i % len(mine)], i // len(mine)) for i in range(size.bonafide[partition])]
+    waves = iter(source.render([r for p in PARTITIONS for r in plan[p]], np.random.default_rng([seed, 2])))
+    bonafide = {p: [(speaker.speaker_id, next(waves)) for speaker, _ in plan[p]] for p in PARTITIONS}
+    jobs = []  # (partition, attack index, spoof index, speaker, source wave): spoof j of attack a
+    for partition in PARTITIONS:
+        attacks = attacks_of(partition)
+        for a_index in range(len(attacks)):
+            for j in range(size.per_attack[partition]):  # sources rotate over the partition's bona fide
+                speaker, wave = bonafide[partition][(j * len(attacks) + a_index) % len(bonafide[partition])]
+                jobs.append((partition, a_index, j, speaker, wave))
+    spoofs = _vocode_all([(p, a, j, wave) for p, a, j, _, wave in jobs], seed)
+
+    numbers = iter(np.random.default_rng([seed, 1]).permutation(np.arange(1_000_000, 10_000_000, 7)))
+    (base / "LA" / PROTOCOL_DIR).mkdir(parents=True)
+    for p_index, partition in enumerate(PARTITIONS):
+        folder = audio_dir(base, partition)
+        folder.mkdir(parents=True)
+        letter = PARTITIONS[partition][2]
+        rng = np.random.default_rng([seed, 4, p_index])
+        trials = [
+            _save(folder, letter, numbers, speaker, "-", _level(wave, rng)) for speaker, wave in bonafide[partition]
+        ]
+        for (p, a_index, _, speaker, _), spoofed in zip(jobs, spoofs):
+            if p == partition:
+                attack_id = attacks_of(partition)[a_index].attack_id
+                trials.append(_save(folder, letter, numbers, speaker, attack_id, _level(spoofed, rng)))
+        trials.sort(key=lambda t: (t.speaker, t.utt))
+        lines = "".join(f"{t.speaker} {t.utt} - {t.attack} {t.key}\n" for t in trials)
+        protocol_path(base, partition).write_text(lines)
+    return {p: {a.attack_id: a.description for a in attacks_of(p)} for p in PARTITIONS}
+
+
+def _vocode_all(jobs: list[tuple[str, int, int, np.ndarray]], seed: int) -> list[np.ndarray]:
+    """Every spoof, in job order; in worker processes when this process may have children."""
+    tasks = [(partition, a_index, j, wave, seed) for partition, a_index, j, wave in jobs]
+    workers = min(4, os.cpu_count() or 1)
+    if workers < 2 or multiprocessing.current_process().daemon or len(tasks) < 32:
+        return [_vocode(task) for task in tasks]
+    context = multiprocessing.get_context("spawn")  # no fork: torch's thread pools do not survive it
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        return list(pool.map(_vocode, tasks, chunksize=8))
+
+
+def _vocode(task: tuple[str, int, int, np.ndarray, int]) -> np.ndarray:
+    partition, a_index, j, wave, seed = task
+    p_index = list(PARTITIONS).index(partition)
+    attack = attacks_of(partition)[a_index]
+    return _fit(attack.synthesize(wave, np.random.default_rng([seed, 3, p_index, a_index, j])), len(wave))
+
+
+def _save(folder: Path, letter: str, numbers: Iterator[int], speaker: str, attack: str, wave: np.ndarray) -> Trial:
+    import soundfile
+
+    utt = f"LA_{letter}_{int(next(numbers)):07d}"
+    path = str(folder / f"{utt}.flac")
+    soundfile.write(path, wave, SAMPLE_RATE, format="FLAC", subtype="PCM_16", compression_level=0.0)
+    return Trial(speaker, utt, attack, "bonafide" if attack == "-" else "spoof")
+
+
+def _fit(wave: np.ndarray, length: int) -> np.ndarray:
+    """The vocoded wave at the source's length (WORLD and codecs may add or drop a few samples)."""
+    out = np.zeros(length, dtype=np.float32)
+    out[: min(length, len(wave))] = wave[:length]
+    return np.nan_to_num(out)
+
+
+def _level(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Every file at -26 dBFS RMS ± 6 dB over a noise floor at -80 dBFS ± 6 dB, peak-limited.
+
+    Neither level nor digital silence is a cue (espeak-ng's pauses are exact zeros and some
+    vocoders fill them: the silence shortcut of the real corpus, which a detector should not learn).
+    """
+    rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))) or 1.0
+    gain = 10 ** ((-26 + rng.uniform(-6, 6)) / 20) / rms
+    floor = 10 ** ((-80 + rng.uniform(-6, 6)) / 20)
+    out = wave * gain + floor * rng.standard_normal(len(wave))
+    peak = float(np.abs(out).max())
+    return (out * (0.99 / peak) if peak > 0.99 else out).astype(np.float32)
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+

@@ -1,0 +1,199 @@
+"""The generated asvspoof2019-mini corpus: the real layout and file names, unseen eval attacks, the task on it."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from methods.base import RunContext
+from methods.training import fit
+from tasks.asvspoof import ASVspoofTask, mini, vocoders
+from tasks.asvspoof.peers import published_peers
+from tasks.asvspoof.protocol import PARTITIONS, read_protocol
+from tasks.corpora import CORPORA
+from tasks.registry import configure
+
+
+@pytest.fixture(scope="module")
+def tiny() -> ASVspoofTask:
+    task = ASVspoofTask(mini_size="tiny", n_fft=64, epochs=1, batch_size=8)
+    task.prepare()
+    return task
+
+
+def partition_trials(root: Path) -> dict:
+    return {
+        p: read_protocol(root / "LA" / "ASVspoof2019_LA_cm_protocols" / PARTITIONS[p][1], p) for p in PARTITIONS
+    }
+
+
+def test_generator_writes_the_real_layout_and_file_names(tiny: ASVspoofTask) -> None:
+    root = tiny.corpus_root
+    assert root.parent.name.startswith("tiny-v") and not str(root.resolve()).startswith(str(Path.cwd().resolve()))
+    assert sorted(p.name for p in (root / "LA").iterdir()) == [
+        "ASVspoof2019_LA_cm_protocols", "ASVspoof2019_LA_dev", "ASVspoof2019_LA_eval", "ASVspoof2019_LA_train",
+        "asvspoof2019-mini.json",  # the generator's marker: what tells it from the real corpus
+    ]
+    assert sorted(p.name for p in (root / "LA" / "ASVspoof2019_LA_cm_protocols").iterdir()) == [
+        "ASVspoof2019.LA.cm.dev.trl.txt", "ASVspoof2019.LA.cm.eval.trl.txt", "ASVspoof2019.LA.cm.train.trn.txt",
+    ]
+    assert not (root / "LA" / "ASVspoof2019_LA_asv_scores").exists()  # never an invented ASV
+    for partition, (folder, protocol, letter) in PARTITIONS.items():
+        lines = (root / "LA" / "ASVspoof2019_LA_cm_protocols" / protocol).read_text().splitlines()
+        pattern = rf"LA_\d{{4}} LA_{letter}_\d{{7}} - (-|A\d\d) (bonafide|spoof)"
+        assert all(re.fullmatch(pattern, line) for line in lines)
+        files = sorted(p.name for p in (root / "LA" / folder / "flac").iterdir())
+        assert files == sorted(f"{line.split()[1]}.flac" for line in lines)
+        info = soundfile.info(str(root / "LA" / folder / "flac" / files[0]))
+        assert (info.samplerate, info.channels, info.format) == (16_000, 1, "FLAC")
+    marker = json.loads((root / "LA" / mini.MARKER).read_text())
+    assert marker["name"] == "asvspoof2019-mini" and marker["asv_scores"] is None
+
+
+def test_eval_attacks_are_unseen_and_speakers_disjoint(tiny: ASVspoofTask) -> None:
+    trials = partition_trials(tiny.corpus_root)
+    attacks = {p: {t.attack for t in ts if not t.bonafide} for p, ts in trials.items()}
+    assert attacks["train"] == attacks["dev"] == {a.attack_id for a in vocoders.TRAIN_ATTACKS}
+    assert attacks["eval"] == {a.attack_id for a in vocoders.EVAL_ATTACKS}
+    assert not attacks["eval"] & (attacks["train"] | attacks["dev"])
+    assert all(1 <= int(a[1:]) <= 6 for a in attacks["train"]) and all(7 <= int(a[1:]) <= 19 for a in attacks["eval"])
+    assert len({a.synthesize for a in vocoders.TRAIN_ATTACKS + vocoders.EVAL_ATTACKS}) == 8  # one system per id
+    speakers = {p: {t.speaker for t in ts} for p, ts in trials.items()}
+    assert sum(len(s) for s in speakers.values()) == len(set().union(*speakers.values()))
+    for partition, ts in trials.items():
+        assert {t.bonafide for t in ts} == {True, False}, partition
+
+
+def test_generation_is_idempotent_and_refuses_to_mix(tiny: ASVspoofTask, tmp_path: Path) -> None:
+    protocol = tiny.corpus_root / "LA" / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt"
+    before = protocol.stat().st_mtime
+    mini.generate(tiny.corpus_root, 0, "tiny")  # already there: nothing is written
+    assert protocol.stat().st_mtime == before
+    with pytest.raises(mini.CorpusExistsError, match="generated with"):
+        mini.generate(tiny.corpus_root, 1, "tiny")
+    (tmp_path / "LA").mkdir()
+    with pytest.raises(mini.CorpusExistsError, match="is not a generated"):
+        mini.generate(tmp_path, 0, "tiny")
+    assert "asvspoof2019-mini" in CORPORA
+
+
+def test_generation_is_deterministic_whatever_ran_before(tiny: ASVspoofTask, tmp_path: Path) -> None:
+    from tasks import espeak
+
+    espeak.synthesize("espeak-ng keeps state between calls", espeak.Voice("en", "rob", 170, 50, 50))  # must not change the corpus
+    mini.generate(tmp_path, 0, "tiny")
+    assert partition_trials(tmp_path) == partition_trials(tiny.corpus_root)
+    utt = partition_trials(tmp_path)["eval"][-1].utt
+    a, _ = soundfile.read(str(tmp_path / "LA" / "ASVspoof2019_LA_eval" / "flac" / f"{utt}.flac"))
+    b, _ = soundfile.read(str(tiny.corpus_root / "LA" / "ASVspoof2019_LA_eval" / "flac" / f"{utt}.flac"))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_two_processes_generating_at_once_write_one_corpus(tmp_path: Path) -> None:
+    code = "import sys, pathlib; from tasks.asvspoof import mini; mini.generate(pathlib.Path(sys.argv[1]), 0, 'tiny')"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    workers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env) for _ in range(2)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".asvspoof2019-mini.lock", "LA"]  # no partial left
+    assert mini.read_marker(tmp_path)["seed"] == 0
+
+
+def test_the_default_family_learns_on_the_tiny_corpus() -> None:
+    task = ASVspoofTask(mini_size="tiny", n_fft=64, epochs=15, batch_size=4)
+    torch.manual_seed(0)
+    model = task.build_model()
+    fit(model, task, RunContext(seed=0, count_macs=lambda m, x: 0))
+    assert task.evaluate(model, "train")["eer"] < 20  # chance: 50
+
+
+def test_vocoders_return_a_different_signal_of_the_same_length() -> None:
+    t = np.arange(8_000) / 16_000
+    voiced = (np.sin(2 * np.pi * 140 * t) + 0.5 * np.sin(2 * np.pi * 280 * t)) * np.hanning(t.size)
+    wave = (0.3 * voiced + 0.01 * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32)
+    for attack in vocoders.TRAIN_ATTACKS + vocoders.EVAL_ATTACKS:
+        out = mini._fit(attack.synthesize(wave, np.random.default_rng(1)), wave.size)
+        assert out.shape == wave.shape and out.dtype == np.float32 and np.isfinite(out).all(), attack.attack_id
+        assert 0 < np.abs(out - wave).max() and np.abs(out).max() > 0.01, attack.attack_id
+
+
+def test_stft_pair_of_griffin_lim_is_exact() -> None:
+    x = np.random.default_rng(0).standard_normal(5_000)
+    window = np.hanning(513)[:-1]
+    spec = vocoders._stft(x, 512, 128, window)
+    np.testing.assert_allclose(vocoders._istft(spec, 512, 128, window, x.size), x, atol=1e-10)
+
+
+def test_task_on_the_tiny_corpus(tiny: ASVspoofTask) -> None:
+    assert tiny.cost_unit == "utterance of 64,600 samples"
+    assert tiny.example_input().shape == (1, 33, 404)  # n_fft 64: 33 bins; 10 ms hop over 64,600 samples
+    x, y = next(tiny.batches("train", 4, shuffle=True, seed=0))
+    assert x.shape == (4, 33, 404) and x.dtype == torch.float32 and set(y.tolist()) <= {0, 1}
+    metrics = tiny.evaluate(tiny.build_model())
+    assert set(metrics) == {"eer", "eer@A07", "eer@A08", "eer@A09", "eer@A10"}  # no ASV: no min_tdcf
+    assert all(0 <= v <= 100 for v in metrics.values())
+    assert tiny.reference_metric == 50.0 and tiny.peers() == []
+    weights = tiny._class_weights  # inverse class frequencies: spoofs are the majority
+    assert weights[0] < weights[1] and weights.sum().item() == pytest.approx(1.0)
+
+
+def test_subset_of_the_mini_corpus(tiny: ASVspoofTask) -> None:
+    task = ASVspoofTask(mini_size="tiny", n_fft=64, max_utterances=6)
+    assert task.corpus == "asvspoof2019-mini (tiny) (subset)"
+    assert all(len(p.trials) <= 8 for p in task._corpus.partitions.values())
+    assert {t.bonafide for t in task._corpus.partitions["eval"].trials} == {True, False}
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="four positive counts"):
+        ASVspoofTask(blocks=(1, 1, 1))
+    with pytest.raises(ValueError, match="positive"):
+        ASVspoofTask(width_multiplier=0)
+    with pytest.raises(Exception, match="not one of"):
+        configure(ASVspoofTask, {"model": "aasist"}, "task 'asvspoof2019'")
+
+
+def test_published_anchors_are_labelled_published() -> None:
+    peers = {p.label: p for p in published_peers()}
+    assert peers["AASIST"].metrics["eer"] == 0.83 and peers["AASIST"].params == 297_000
+    assert peers["AASIST-L"].metrics["eer"] == 0.99 and peers["AASIST-L"].params == 85_306
+    assert peers["LFCC-GMM"].metrics["eer"] == 8.09 and peers["CQCC-GMM"].metrics["eer"] == 9.57
+    assert all(p.origin == "published" and "ASVspoof 2019 LA eval" in p.note for p in peers.values())
+
+
+def test_recorded_speech_can_replace_espeak(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for speaker in range(6):  # one folder per speaker, any sample rate
+        folder = tmp_path / "speech" / f"p{225 + speaker}"
+        folder.mkdir(parents=True)
+        for take in range(2):
+            t = np.arange(22_050) / 22_050
+            tone = np.sin(2 * np.pi * (110 + 20 * speaker) * t * (1 + 0.1 * take))
+            wave = 0.2 * tone + 0.01 * rng.standard_normal(t.size)
+            soundfile.write(str(folder / f"{take}.wav"), wave.astype(np.float32), 22_050)
+    mini.generate(tmp_path / "corpus", 0, "tiny", tmp_path / "speech")
+    task = ASVspoofTask(root=str(tmp_path / "corpus"), n_fft=64)
+    assert task.corpus == "asvspoof2019-mini (tiny, recorded bona fide)"
+    assert len(task._corpus.partitions["eval"].trials) == 4 + 4 * 2
+
+
+def test_a_grid_cell_keeps_each_models_official_score_file(tiny: ASVspoofTask, tmp_path: Path) -> None:
+    from bench.grid import resolve_cell
+    from bench.runner import execute_cell
+    from bench.store import Store
+
+    settings = {"mini_size": "tiny", "n_fft": 64, "epochs": 1, "batch_size": 8}
+    cell = resolve_cell("asvspoof2019", settings, "dense", {"multipliers": [0.5, 1.0]}, 0)
+    records = execute_cell(cell)
+    Store(tmp_path).open().finish(cell, records)
+    eval_trials = tiny._corpus.partitions["eval"].trials
+    for record in Store(tmp_path).records():
+        (path,) = record.outputs
+        lines = (tmp_path / path).read_text().splitlines()
+        assert path.endswith("cm_scores.eval.txt") and [line.split()[0] for line in lines] == [t.utt for t in eval_trials]
