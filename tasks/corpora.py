@@ -6,7 +6,9 @@ generated corpus always carries its own name (e.g. `asvspoof2019-mini`), never t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,3 +34,15 @@ def register_corpus(name: str, description: str) -> Callable[[Callable[[Path, in
         return generate
 
     return add
+
+
+@contextmanager
+def generation_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing), so parallel workers that all find a
+    corpus missing generate it once: the first writes it, the others find it written."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -16,14 +16,12 @@ under an exclusive lock, so parallel workers asking for the same corpus generate
 
 from __future__ import annotations
 
-import fcntl
 import json
 import multiprocessing
 import os
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +31,7 @@ import torch
 from tasks.asvspoof import speech
 from tasks.asvspoof.protocol import PARTITIONS, PROTOCOL_DIR, Trial, audio_dir, protocol_path
 from tasks.asvspoof.vocoders import SAMPLE_RATE, attacks_of
-from tasks.corpora import register_corpus
+from tasks.corpora import generation_lock, register_corpus
 
 NAME = "asvspoof2019-mini"
 MARKER = "asvspoof2019-mini.json"
@@ -80,7 +78,7 @@ def generate(root: Path, seed: int = 0, size: str = "default", speech_dir: Path 
     wanted = {"name": NAME, "version": GENERATOR_VERSION, "seed": seed, "size": size,
               "bonafide_source": "recorded" if speech_dir else "espeak-ng"}
     root.mkdir(parents=True, exist_ok=True)
-    with _exclusive(root / f".{NAME}.lock"):
+    with generation_lock(root / f".{NAME}.lock"):
         marker = read_marker(root)
         if marker is not None:
             if {k: marker.get(k) for k in wanted} != wanted:
@@ -200,14 +198,4 @@ def _level(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = wave * gain + floor * rng.standard_normal(len(wave))
     peak = float(np.abs(out).max())
     return (out * (0.99 / peak) if peak > 0.99 else out).astype(np.float32)
-
-
-@contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 

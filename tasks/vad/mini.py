@@ -19,20 +19,18 @@ gives the same files whatever the process did before.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tasks import espeak
-from tasks.corpora import register_corpus
+from tasks.corpora import generation_lock, register_corpus
 from tasks.vad import noises
 from tasks.vad.layout import ESC50_CSV, MARKER, VCTK_AUDIO, VCTK_INFO, CorpusError
 
@@ -82,7 +80,7 @@ def ensure_corpora(root: Path, scale: str = "mini", seed: int = 0) -> tuple[Path
     if all(_matches(path, expected) for path in targets.values()):
         return targets[SPEECH_NAME], targets[NOISE_NAME]
     root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / ".vad-mini.lock"):
+    with generation_lock(root / ".vad-mini.lock"):
         for name, path in targets.items():
             if _matches(path, expected):
                 continue
@@ -104,18 +102,6 @@ def _matches(path: Path, expected: dict[str, object]) -> bool:
     except (OSError, ValueError):
         return False
     return all(info.get(k) == v for k, v in expected.items())
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    import fcntl
-
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _write_speech(root: Path, scale: str, seed: int) -> dict[str, object]:
