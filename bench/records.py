@@ -38,6 +38,8 @@ class Record:
     """MACs of the task's full-width model: the denominator of `macs_fraction`."""
     cost_unit: str = ""
     """What one example input is (e.g. 'second of audio'); MACs are per that unit."""
+    corpus_notes: list[str] = field(default_factory=list)
+    """What the data lacks or limits (a subset, a metric it cannot give): `Task.corpus_notes`."""
     params: int | None = None
     bytes: int | None = None
     """Size of the saved state (torch.save of the state dict)."""

@@ -159,10 +159,12 @@ def timeout_record(cell: Cell, limit: float) -> Record:
 
 
 def _identity(cell: Cell, task: Task | None) -> dict:
+    corpus, notes = _corpus_of(task)
     return {
         "cell_id": cell.cell_id,
         "task": cell.task,
-        "corpus": task.corpus if task is not None else "",
+        "corpus": corpus,
+        "corpus_notes": notes,
         "method": cell.method,
         "seed": cell.seed,
         "settings": dict(cell.method_settings),
@@ -171,3 +173,14 @@ def _identity(cell: Cell, task: Task | None) -> dict:
         "primary_metric": task.primary_metric if task is not None else "",
         "higher_is_better": task.higher_is_better if task is not None else False,
     }
+
+
+def _corpus_of(task: Task | None) -> tuple[str, list[str]]:
+    """The task's corpus name and notes; empty where there is no task or its data cannot be read
+    (a failure record must not fail on the error it reports)."""
+    if task is None:
+        return "", []
+    try:
+        return task.corpus, task.corpus_notes()
+    except Exception:
+        return "", []

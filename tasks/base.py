@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -120,15 +120,21 @@ class Task(ABC):
         """A freshly initialised model; unspecified knobs take their full width."""
         return self._build(self.resolve_widths(widths), gate or no_gate)
 
-    def resolve_widths(self, widths: Mapping[str, int] | None) -> dict[str, int]:
+    def check_knobs(self, names: Iterable[str]) -> None:
+        """A SettingError, with the closest knob, for a name that is not one of this task's knobs."""
         full = self.knobs
-        resolved = dict(full)
-        for knob, width in (widths or {}).items():
+        for knob in names:
             if knob not in full:
                 raise SettingError(
                     f"Task {self.name!r} has no width knob {knob!r}.{did_you_mean(knob, list(full))} "
                     f"Knobs: {', '.join(full)}"
                 )
+
+    def resolve_widths(self, widths: Mapping[str, int] | None) -> dict[str, int]:
+        full = self.knobs
+        resolved = dict(full)
+        self.check_knobs(widths or {})
+        for knob, width in (widths or {}).items():
             if not 1 <= int(width) <= full[knob]:
                 raise SettingError(f"Width {knob}={width} is outside [1, {full[knob]}]")
             resolved[knob] = int(width)
@@ -155,6 +161,11 @@ class Task(ABC):
     @abstractmethod
     def reference_metric(self) -> float:
         """Primary metric of a trivial predictor: the hypervolume reference point."""
+
+    def corpus_notes(self) -> list[str]:
+        """What a reader of the results must know about the data: a subset of the corpus, a metric
+        it cannot give (e.g. no t-DCF without ASV scores). Stated in every record and leaderboard."""
+        return []
 
     def outputs(self, model: nn.Module) -> dict[str, str]:
         """Files to keep beside the record of an evaluated model, `{file name: text}` (e.g. the

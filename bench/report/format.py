@@ -66,6 +66,7 @@ def header_lines(info: BoardInfo) -> list[str]:
         f"Seeds: {info.seeds}; methods: {info.methods}; candidates: {info.candidates}"
         + (f"; reference points: {info.peers}" if info.peers else ""),
         "Metric at a budget: the best candidate of a seed with MACs ≤ that fraction of the full model",
+        *([f"Data: {'; '.join(info.corpus_notes)}"] if info.corpus_notes else []),
     ]
 
 

@@ -51,6 +51,8 @@ class BoardInfo:
     candidates: int
     peers: int = 0
     """Reference systems of the board (deduplicated by label)."""
+    corpus_notes: tuple[str, ...] = ()
+    """Every note on the data that the board's successful records carry."""
 
     @property
     def direction(self) -> str:
@@ -82,6 +84,7 @@ def board_info(board: pd.DataFrame) -> BoardInfo:
         methods=int(methods["method"].nunique()),
         candidates=len(ok_rows(methods)),
         peers=len(peer_rows(board)),
+        corpus_notes=tuple(sorted({note for notes in ok["corpus_notes"] for note in (notes or [])})),
     )
 
 

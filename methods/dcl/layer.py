@@ -20,6 +20,7 @@ instead of 16–18, and can never reach κ_min itself.)
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 import torch
 from torch import nn
@@ -108,15 +109,20 @@ class DynamicComplexityLayer(nn.Module):
 
 
 class DCLGates:
-    """Gate factory for `Task.build_model(gate=...)` that keeps the layers it made, per knob."""
+    """Gate factory for `Task.build_model(gate=...)` that keeps the layers it made, per knob.
 
-    def __init__(self, kappa_min: float) -> None:
+    With `knobs`, only those knobs get a DCL; the others' sites get no gate (full width)."""
+
+    def __init__(self, kappa_min: float, knobs: Collection[str] | None = None) -> None:
         check_kappa_min(kappa_min)
         self.kappa_min = kappa_min
+        self.only = None if knobs is None else frozenset(knobs)
         self.layers: dict[str, list[DynamicComplexityLayer]] = {}
         """Knob -> its gates, the first of which owns the knob's κ."""
 
-    def __call__(self, knob: str, width: int, dim: int) -> DynamicComplexityLayer:
+    def __call__(self, knob: str, width: int, dim: int) -> nn.Module:
+        if self.only is not None and knob not in self.only:
+            return nn.Identity()
         sites = self.layers.setdefault(knob, [])
         if sites and sites[0].width != width:
             raise ValueError(f"knob {knob!r} is gated at widths {sites[0].width} and {width}")

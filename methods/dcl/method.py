@@ -62,6 +62,9 @@ class DCL(Method):
     widths are cut by what the trained network needs rather than collapsing while it is untrained."""
     budget_rho: float = 1e4
     """Budget mode: stiffness ρ of the quadratic penalty on the MACs fraction's distance to the target."""
+    knobs: tuple[str, ...] | None = None
+    """The knobs that get a DCL (e.g. one residual stage, as in the paper's per-stage runs); the
+    others keep their full width. None: every knob."""
 
     description = "learn widths during training with Dynamic Complexity Layers (penalty or MAC budget)"
 
@@ -78,12 +81,15 @@ class DCL(Method):
             raise ValueError("alpha must be >= 0, kappa_lr_scale and budget_rho > 0, warmup in [0, 1]")
         if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.knobs is not None and not self.knobs:
+            raise ValueError("knobs must name at least one knob (or be unset: every knob)")
 
     def check(self, task: Task, count_macs: MacCounter | None = None) -> None:
         """Reject unusable settings before training; with a MAC counter, also an unreachable budget."""
         self._check_settings()
         if not task.knobs:
             raise ValueError(f"task {task.name!r} has no width knobs: dcl learns the widths of knobs")
+        task.check_knobs(self.knobs or ())
         if count_macs is not None:
             self._check_reachable(task, fit_complexity(task, count_macs))
 
@@ -91,7 +97,7 @@ class DCL(Method):
         self.check(task)
         complexity = fit_complexity(task, ctx.count_macs)
         self._check_reachable(task, complexity)
-        gates = DCLGates(self.kappa_min)
+        gates = DCLGates(self.kappa_min, self.knobs)
         model = task.build_model(gate=gates)
         objective = DCLObjective(self, task, gates, complexity, warmup_steps=self._warmup_steps(task))
         kappas = list(gates.kappas().values())
@@ -105,7 +111,7 @@ class DCL(Method):
             model, task, ctx, epochs=self.epochs, step_loss=objective.loss, param_groups=groups,
             after_step=objective.after_step,
         )  # fmt: skip
-        widths = gates.kept_widths()
+        widths = task.resolve_widths(gates.kept_widths())
         facts: dict[str, object] = {
             "learned_K": {k: v.item() for k, v in gates.effective_widths().items()},
             "kappa": {k: v.item() for k, v in gates.kappas().items()},
@@ -115,6 +121,8 @@ class DCL(Method):
         if self.mode == "budget":
             facts["target_fraction"] = self.budget
         label = f"dcl-penalty-a{self.alpha:g}" if self.mode == "penalty" else f"dcl-budget-b{self.budget:g}"
+        if self.knobs is not None:
+            label += "-" + "+".join(self.knobs)
         return [
             Candidate(
                 model=extract(task, model, widths),
@@ -133,10 +141,13 @@ class DCL(Method):
         per_epoch = sum(1 for _ in task.batches("train", task.recipe.batch_size))
         return round(self.warmup * per_epoch * (self.epochs or task.recipe.epochs))
 
+    def _learns(self, knob: str) -> bool:
+        return self.knobs is None or knob in self.knobs
+
     def _check_reachable(self, task: Task, complexity: ComplexityModel) -> None:
         if self.mode != "budget":
             return
-        narrowest = {k: kept_width(self.kappa_min, n) for k, n in task.knobs.items()}
+        narrowest = {k: kept_width(self.kappa_min, n) if self._learns(k) else n for k, n in task.knobs.items()}
         lowest = complexity.exact(narrowest) / complexity.full_macs
         if self.budget < lowest:
             raise ValueError(
@@ -155,10 +166,10 @@ class DCLObjective:
         self.warmup_steps, self.steps = warmup_steps, 0
 
     def cost(self, offset: float = 0.0) -> torch.Tensor:
-        """MACs(K + offset) / MACs(full width), differentiable in every κ."""
-        widths = self.gates.effective_widths()
-        if offset:
-            widths = {k: w + offset for k, w in widths.items()}
+        """MACs(K + offset) / MACs(full width), differentiable in every κ; knobs without a DCL at full width."""
+        learned = {k: w + offset for k, w in self.gates.effective_widths().items()}
+        like = next(iter(learned.values()))
+        widths = {k: learned[k] if k in learned else like.new_tensor(float(n)) for k, n in self.task.knobs.items()}
         return self.complexity(widths) / self.complexity.full_macs
 
     def penalty_weight(self) -> float:

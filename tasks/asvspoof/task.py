@@ -106,6 +106,9 @@ class ASVspoofTask(Task):
         seeded = mini.NAME if self.data_seed == 0 else f"{mini.NAME}-seed{self.data_seed}"
         return TINY_ROOT / seeded if self.mini_size == "tiny" else Path("data") / seeded
 
+    def corpus_notes(self) -> list[str]:
+        return list(self._corpus.notes)
+
     def prepare(self) -> None:
         """Generate the mini corpus when `root` is unset and it is missing; validate the corpus."""
         self._corpus  # noqa: B018  (generates if needed, reads and validates protocols and files)

@@ -85,7 +85,17 @@ def test_markdown_states_the_setup_lists_methods_and_failures():
                    "`gamma-s0` (gamma, seed 0): RuntimeError: boom | out of memory at line 3"):
         assert needle in text, needle
     assert text.index("| beta |") < text.index("| alpha |")
-    assert "theoretical" not in text
+    assert "theoretical" not in text and "Data:" not in text
+
+
+def test_notes_on_the_data_are_stated_once_in_the_header():
+    records = grid()
+    for r in records[:8]:
+        r.corpus_notes = ["no ASV scores, so EER only"]
+    records[0].corpus_notes = ["no ASV scores, so EER only", "eval: a subset"]
+    frame = board(records)
+    text = leaderboard_markdown(leaderboard(frame), board_info(frame), failed_cells(frame), (0.5,))
+    assert "- Data: eval: a subset; no ASV scores, so EER only\n" in text
 
 
 def test_latex_is_a_booktabs_tabular_with_escaped_cells():

@@ -16,7 +16,7 @@ from methods.dcl import DCL, DCLGates, DynamicComplexityLayer
 from methods.slicing import extract
 from methods.training import FitResult, NonFiniteLossError, fit
 from tasks.base import GateFactory, Task
-from tasks.registry import configure
+from tasks.registry import SettingError, configure
 from tasks.synthetic import SyntheticTask
 
 SMALL = {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2}
@@ -113,6 +113,31 @@ def test_a_budget_below_what_kappa_min_allows_is_rejected_before_training(monkey
     with pytest.raises(ValueError, match="budget 0.2 is below 0.25"):
         method.run(task, context())
     DCL(mode="budget", budget=0.25, kappa_min=0.25).check(task, count_macs)
+
+
+def test_knobs_outside_the_task_or_none_at_all_are_rejected() -> None:
+    with pytest.raises(ValueError, match="at least one knob"):
+        DCL(knobs=())
+    with pytest.raises(SettingError, match="no width knob 'hiden1'. Did you mean: hidden1"):
+        DCL(knobs=("hiden1",)).check(SyntheticTask(depth=2, **SMALL))
+
+
+@pytest.mark.parametrize("mode", ["penalty", "budget"])
+def test_a_dcl_on_one_knob_learns_that_width_and_keeps_the_others_full(mode: str) -> None:
+    task = SyntheticTask(depth=2, **SMALL)
+    torch.manual_seed(0)
+    [candidate] = DCL(mode=mode, alpha=2.0, budget=0.6, knobs=("hidden2",)).run(task, context())  # type: ignore[arg-type]
+    facts = candidate.facts
+    assert set(facts["learned_K"]) == {"hidden2"} and candidate.label.endswith("-hidden2")
+    assert candidate.widths["hidden1"] == task.knobs["hidden1"] > 0
+    assert candidate.widths["hidden2"] == math.ceil(facts["learned_K"]["hidden2"]) < task.knobs["hidden2"]
+    assert facts["predicted_macs"] == count_macs(candidate.model, task.example_input())
+
+
+def test_a_budget_that_one_knob_cannot_reach_is_rejected_before_training() -> None:
+    task = SyntheticTask(depth=2, **SMALL)  # hidden2 alone cannot take the MACs to a quarter
+    with pytest.raises(ValueError, match=r"budget 0.25 is below .*\(widths \{'hidden1': 64, 'hidden2': 8\}"):
+        DCL(mode="budget", budget=0.25, knobs=("hidden2",)).check(task, count_macs)
 
 
 def test_a_nan_loss_stops_the_run_with_an_error() -> None:

@@ -194,6 +194,7 @@ def test_a_grid_cell_keeps_each_models_official_score_file(tiny: ASVspoofTask, t
     Store(tmp_path).open().finish(cell, records)
     eval_trials = tiny._corpus.partitions["eval"].trials
     for record in Store(tmp_path).records():
+        assert record.corpus_notes == ["generated corpus: no ASV scores, so EER only (no t-DCF)"]
         (path,) = record.outputs
         lines = (tmp_path / path).read_text().splitlines()
         assert path.endswith("cm_scores.eval.txt") and [line.split()[0] for line in lines] == [t.utt for t in eval_trials]

@@ -146,6 +146,18 @@ def test_a_subset_of_the_real_layout_is_named_and_announced(real_like: Path) -> 
         assert task.corpus == "asvspoof2019-LA (subset)" and task.peers() == []
 
 
+def test_a_malformed_protocol_fails_its_grid_cell_with_the_line_and_the_grid_goes_on(real_like: Path) -> None:
+    from bench.grid import resolve_cell
+    from bench.runner import execute_cell
+
+    protocol = real_like / "LA" / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.dev.trl.txt"
+    lines = protocol.read_text().splitlines()
+    protocol.write_text("\n".join([*lines[:2], lines[2] + " extra", *lines[3:]]) + "\n")
+    cell = resolve_cell("asvspoof2019", {"root": str(real_like), "n_fft": 64, "epochs": 1}, "dense", {}, 0)
+    (record,) = execute_cell(cell)
+    assert record.status == "failed" and f"{protocol.name}:3: expected 5 fields" in record.error
+
+
 def test_missing_corpus_says_how_to_get_one(tmp_path: Path) -> None:
     with pytest.raises(SettingError, match="tradeoff-bench data generate asvspoof2019-mini --root"):
         ASVspoofTask(root=str(tmp_path / "nowhere"))  # when configured, before any cell runs
