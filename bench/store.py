@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.files import atomic_write
 from bench.grid import Cell
 from bench.records import Record, SchemaError
 
@@ -37,23 +38,9 @@ class StoreError(OSError):
     """The output directory cannot be used."""
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` via a synced temp file in the same directory and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to `path` atomically (see `write_text_atomic`)."""
-    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=True) + "\n")
+    """Write JSON to `path` atomically (see `bench.files.atomic_write`)."""
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=True) + "\n")
 
 
 class Store:
@@ -162,9 +149,7 @@ class Store:
         """Write one output file of a record atomically; its path relative to the run directory."""
         if not name or name != Path(name).name or name.startswith("."):
             raise ValueError(f"output file name {name!r} of {record.record_id} must be a plain file name")
-        path = self.outputs_dir / record.record_id / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, text)
+        path = atomic_write(self.outputs_dir / record.record_id / name, text)
         return str(path.relative_to(self.root))
 
     def _marker(self, cell_id: str) -> Path:

@@ -23,14 +23,13 @@ from bench.report.pareto import (
     seed_hypervolumes,
 )
 from bench.report.peers import peer_table
-from bench.report.write import atomic_write, write_report
+from bench.report.write import write_report
 
 __all__ = [
     "DEFAULT_BREAKDOWN_BUDGET",
     "DEFAULT_BUDGETS",
     "PEERS",
     "BoardInfo",
-    "atomic_write",
     "board_info",
     "breakdown_metrics",
     "breakdown_table",

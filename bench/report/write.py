@@ -25,13 +25,12 @@ same bytes.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from bench.files import atomic_write
 from bench.records import Record, slug
 from bench.report.breakdown import (
     DEFAULT_BREAKDOWN_BUDGET,
@@ -106,26 +105,6 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
         index.append("No records.\n")
     written.append(atomic_write(out_dir / "README.md", "\n".join(index)))
     return written
-
-
-def atomic_write(path: Path, content: str | bytes) -> Path:
-    """Write `content` to `path` through a temporary file in the same folder and `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp makes the file private (0600); a report is meant to be read: keep an existing
-        # file's mode, else rw-r--r--
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _csv(table: pd.DataFrame) -> str:

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from bench.records import Record
-from bench.report import atomic_write, write_report
+from bench.files import atomic_write
+from bench.report import write_report
 
 FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.tex", "candidates.csv", "pareto.png", "pareto.svg")
 

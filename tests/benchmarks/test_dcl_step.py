@@ -25,35 +25,19 @@ from torch import nn
 
 from bench.flops import count_macs
 from methods.dcl import DCL, DCLGates, DCLObjective, fit_complexity
-from tasks.base import Batch, GateFactory, Task, TrainRecipe
+from tasks.base import GateFactory, TrainRecipe
 from tasks.synthetic import SyntheticTask
+from tests.shape_only import Recurrent, ShapeOnlyTask
 
 BATCH, MELS, FRAMES = 32, 40, 100
 TARGET_RATIO = 1.10
 
 
-class _Recurrent(nn.Module):
-    def __init__(self, rnn: nn.RNNBase) -> None:
-        super().__init__()
-        self.rnn = rnn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rnn(x.transpose(1, 2))[0]
-
-
 @dataclass
-class CRNNTask(Task):
+class CRNNTask(ShapeOnlyTask):
     """Two Conv1d layers over mel frames, a GRU and a per-frame classifier; two width knobs."""
 
     name = "bench-crnn"
-    primary_metric = "mse"
-
-    @property
-    def corpus(self) -> str:
-        return "random"
-
-    def batches(self, split: str, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> Iterator[Batch]:
-        raise NotImplementedError
 
     @property
     def recipe(self) -> TrainRecipe:
@@ -67,22 +51,12 @@ class CRNNTask(Task):
         conv, hidden = widths["conv"], widths["hidden"]
         return nn.Sequential(
             nn.Conv1d(MELS, conv, 5, padding=2), nn.ReLU(), nn.Conv1d(conv, conv, 3, padding=1), nn.ReLU(),
-            gate("conv", conv, 1), _Recurrent(nn.GRU(conv, hidden, batch_first=True)), gate("hidden", hidden, -1),
+            gate("conv", conv, 1), Recurrent(nn.GRU(conv, hidden, batch_first=True)), gate("hidden", hidden, -1),
             nn.Linear(hidden, 2),
         )  # fmt: skip
 
     def example_input(self) -> torch.Tensor:
         return torch.zeros(1, MELS, FRAMES)
-
-    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return nn.functional.mse_loss(output, target)
-
-    def evaluate(self, model: nn.Module, split: str = "test") -> dict[str, float]:
-        raise NotImplementedError
-
-    @property
-    def reference_metric(self) -> float:
-        return 1.0
 
 
 TASKS = {  # family -> (task, input shape, target shape, ratio the DCL step must not exceed)

@@ -18,6 +18,11 @@ FAMILIES = {
     "synthetic-conv": ("synthetic", {"model": "conv"}),
     "vad-crnn (conv+GRU)": ("vad", {"model": "crnn"}),
     "vad-transformer": ("vad", {"model": "transformer"}),
+    "asvspoof-resnet (default)": ("asvspoof2019", {}),
+    "asvspoof-resnet34 (paper scale)": (
+        "asvspoof2019", {"blocks": (3, 4, 6, 3), "width_multiplier": 1.0, "stem_stride": 1, "stem_pool": False}
+    ),
+    "asvspoof-lcnn": ("asvspoof2019", {"model": "lcnn", "features": "lfcc"}),
 }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -12,41 +11,13 @@ from torch import nn
 
 from bench.flops import count_macs
 from methods.dcl.complexity import ComplexityModelError, fit_complexity
-from tasks.base import Batch, GateFactory, Task, TrainRecipe
+from tasks.base import GateFactory, Task
 from tasks.synthetic import SyntheticTask
+from tests.shape_only import Recurrent, ShapeOnlyTask
 
 
 @dataclass
-class _ShapeOnlyTask(Task):
-    """A model family without data: enough for counting MACs."""
-
-    name = "shape-only"
-    primary_metric = "mse"
-
-    @property
-    def corpus(self) -> str:
-        return "none"
-
-    def batches(self, split: str, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> Iterator[Batch]:
-        raise NotImplementedError
-
-    @property
-    def recipe(self) -> TrainRecipe:
-        return TrainRecipe(epochs=1, batch_size=1, lr=1e-3)
-
-    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return nn.functional.mse_loss(output, target)
-
-    def evaluate(self, model: nn.Module, split: str = "test") -> dict[str, float]:
-        raise NotImplementedError
-
-    @property
-    def reference_metric(self) -> float:
-        return 1.0
-
-
-@dataclass
-class ConvStackTask(_ShapeOnlyTask):
+class ConvStackTask(ShapeOnlyTask):
     """Conv2d-BN-ReLU twice with max pooling between, global average pooling and a classifier."""
 
     @property
@@ -65,17 +36,8 @@ class ConvStackTask(_ShapeOnlyTask):
         return torch.zeros(1, 1, 16, 12)
 
 
-class _Recurrent(nn.Module):
-    def __init__(self, rnn: nn.RNNBase) -> None:
-        super().__init__()
-        self.rnn = rnn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rnn(x.transpose(1, 2))[0]
-
-
 @dataclass
-class CRNNTask(_ShapeOnlyTask):
+class CRNNTask(ShapeOnlyTask):
     """Conv1d front over mel frames, a GRU, a per-frame classifier."""
 
     @property
@@ -86,7 +48,7 @@ class CRNNTask(_ShapeOnlyTask):
         conv, hidden = widths["conv"], widths["hidden"]
         return nn.Sequential(
             nn.Conv1d(10, conv, 3, padding=1), nn.ReLU(), gate("conv", conv, 1),
-            _Recurrent(nn.GRU(conv, hidden, batch_first=True)), gate("hidden", hidden, -1), nn.Linear(hidden, 2),
+            Recurrent(nn.GRU(conv, hidden, batch_first=True)), gate("hidden", hidden, -1), nn.Linear(hidden, 2),
         )  # fmt: skip
 
     def example_input(self) -> torch.Tensor:
@@ -106,7 +68,7 @@ class _EncoderBlock(nn.Module):
 
 
 @dataclass
-class TransformerTask(_ShapeOnlyTask):
+class TransformerTask(ShapeOnlyTask):
     """Input projection, one post-norm encoder block, a classifier; knobs d_model and FFN width."""
 
     @property
@@ -123,7 +85,7 @@ class TransformerTask(_ShapeOnlyTask):
 
 
 @dataclass
-class PooledMelTask(_ShapeOnlyTask):
+class PooledMelTask(ShapeOnlyTask):
     """The knob is the number of mel bands, pooled before a second convolution: ⌈K/2⌉ rows."""
 
     @property
