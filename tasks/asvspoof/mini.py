@@ -35,7 +35,7 @@ from tasks.corpora import generation_lock, register_corpus
 
 NAME = "asvspoof2019-mini"
 MARKER = "asvspoof2019-mini.json"
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 SPEECH_ENV = "TRADEOFF_BENCH_ASVSPOOF_SPEECH"
 
 
@@ -50,9 +50,9 @@ class MiniSize:
 
 SIZES = {
     "default": MiniSize(
-        bonafide={"train": 160, "dev": 40, "eval": 160},
-        per_attack={"train": 80, "dev": 20, "eval": 120},
-        speakers={"train": 16, "dev": 6, "eval": 10},
+        bonafide={"train": 480, "dev": 40, "eval": 160},
+        per_attack={"train": 240, "dev": 20, "eval": 120},
+        speakers={"train": 32, "dev": 6, "eval": 10},
     ),
     "tiny": MiniSize(
         bonafide={"train": 8, "dev": 4, "eval": 4},
@@ -60,6 +60,9 @@ SIZES = {
         speakers={"train": 2, "dev": 2, "eval": 2},
     ),
 }
+"""The default train partition is what makes width matter: with 160 bona fide + 4 × 80 spoofs the
+full-width default model scored 10–22 % EER over three seeds and its half-width copy did as well;
+with 480 + 4 × 240 it scores 4.4–5.0 % and half width 9–15 % (measured with `dense`, 5 epochs)."""
 
 
 class CorpusExistsError(RuntimeError):
