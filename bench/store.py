@@ -116,7 +116,8 @@ class Store:
     def finish(self, cell: Cell, records: list[Record]) -> None:
         """Write the cell's output files and records, then its marker (the commit point)."""
         for record in records:
-            record.outputs = [self._write_output(record, name, text) for name, text in sorted(record.attachments.items())]
+            files = sorted(record.attachments.items())
+            record.outputs = [self._write_output(record, name, text) for name, text in files]
             write_json_atomic(self.records_dir / f"{record.record_id}.json", record.to_dict())
         status = "ok" if all(r.status == "ok" for r in records) else "failed"
         write_json_atomic(

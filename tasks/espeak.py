@@ -77,7 +77,9 @@ class _Engine:
         try:
             import espeakng_loader
         except ImportError as err:
-            raise EspeakError("the generated corpora need the `espeakng-loader` wheel (pip install espeakng-loader)") from err
+            raise EspeakError(
+                "the generated corpora need the `espeakng-loader` wheel (pip install espeakng-loader)"
+            ) from err
         lib = ctypes.CDLL(espeakng_loader.get_library_path())
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]

@@ -87,7 +87,8 @@ class ASVspoofTask(Task):
         if self.root is not None and not (Path(self.root) / "LA").is_dir():
             raise SettingError(
                 f"root {self.root}: no ASVspoof 2019 LA corpus there (no LA/ folder). Point `root` at the "
-                f"folder holding LA/, or generate the offline corpus: tradeoff-bench data generate {mini.NAME} --root DIR"
+                f"folder holding LA/, or generate the offline corpus: "
+                f"tradeoff-bench data generate {mini.NAME} --root DIR"
             )
 
     # --- identity and data --------------------------------------------------------------------
