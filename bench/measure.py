@@ -1,8 +1,9 @@
 """The measurement every candidate gets, the same for all: MACs, parameters, bytes, latency, metrics.
 
-Candidates are measured on CPU in eval mode: MACs on the task's `example_input` (bench.flops),
-every parameter, the size of the saved state dict, the median single-thread latency of one forward
-on `example_input`, and the task's metrics on its test split.
+Candidates are measured in eval mode: the task's metrics on its test split (and the files it keeps,
+`Task.outputs`) where the model is, so a cell that trained on a GPU also evaluates there; then, on
+CPU, MACs on the task's `example_input` (bench.flops), every parameter, the size of the saved state
+dict and the median single-thread latency of one forward on `example_input`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Measurement:
     bytes: int
     latency_ms: float
     metrics: dict[str, float]
+    outputs: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    """`Task.outputs` of the model: file name -> text."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -39,13 +42,14 @@ class Measurement:
 def measure_model(
     model: nn.Module, task: Task, *, cost_model: nn.Module | None = None, warmup: int = 3, repeats: int = 20
 ) -> Measurement:
-    """Measure `model` for `task`. The model is moved to CPU (in place); its train/eval flags are kept.
+    """Measure `model` for `task`: metrics and outputs where it is, then the costs on CPU. The model
+    is moved to CPU (in place); its train/eval flags are kept.
 
     `cost_model` is the float model whose graph `model` runs, for models fvcore cannot trace
     (quantised ones): their MACs are counted on it; everything else is measured on `model`.
     Raises ValueError when the task's primary metric is missing or not finite (e.g. NaN outputs).
     """
-    with eval_mode(model.to("cpu")):
+    with eval_mode(model):
         metrics = {name: float(value) for name, value in task.evaluate(model, "test").items()}
         primary = metrics.get(task.primary_metric)
         if primary is None or not math.isfinite(primary):
@@ -53,6 +57,8 @@ def measure_model(
                 f"Task {task.name!r} gave primary metric {task.primary_metric!r} = {primary!r} "
                 f"(metrics: {metrics}); expected a finite number"
             )
+        outputs = task.outputs(model)
+    with eval_mode(model.to("cpu")):
         example = task.example_input()
         return Measurement(
             macs=count_macs(cost_model if cost_model is not None else model, example),
@@ -60,6 +66,7 @@ def measure_model(
             bytes=state_bytes(model),
             latency_ms=latency_ms(model, example, warmup=warmup, repeats=repeats),
             metrics=metrics,
+            outputs=outputs,
         )
 
 

@@ -133,7 +133,7 @@ def _measured(
         widths=dict(candidate.widths),
         facts=dict(candidate.facts),
         provenance=provenance(device),
-        attachments=task.outputs(candidate.model),
+        attachments=figures.outputs,
     )
 
 

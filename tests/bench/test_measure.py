@@ -109,6 +109,22 @@ def test_measure_model_on_synthetic_task(task: SyntheticTask) -> None:
         result.macs = 0  # type: ignore[misc]
 
 
+def test_metrics_and_outputs_come_from_where_the_model_is_and_costs_from_cpu(
+    task: SyntheticTask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cell on a GPU evaluates there: the model goes to CPU only after evaluate and outputs."""
+    events: list[str] = []
+    model = mlp(4)
+    to = model.to
+    monkeypatch.setattr(model, "to", lambda *args, **kwargs: events.append("to") or to(*args, **kwargs))
+    evaluate = task.evaluate
+    monkeypatch.setattr(task, "evaluate", lambda m, split="test": events.append("evaluate") or evaluate(m, split))
+    monkeypatch.setattr(task, "outputs", lambda m: events.append("outputs") or {"scores.txt": "1.0\n"})
+    result = measure_model(model, task, warmup=0, repeats=1)
+    assert events == ["evaluate", "outputs", "to"]
+    assert result.outputs == {"scores.txt": "1.0\n"}
+
+
 def test_nan_outputs_raise(task: SyntheticTask) -> None:
     with pytest.raises(ValueError, match="mse"):
         measure_model(NaNOutput(), task, warmup=0, repeats=1)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from tasks.asvspoof import ASVspoofTask
 from tasks.asvspoof.data import open_corpus
@@ -211,6 +212,23 @@ def test_cm_score_file_round_trip(tiny: ASVspoofTask, tmp_path: Path) -> None:
     np.testing.assert_array_equal([r.score for r in rows], tiny.scores(model, "test"))  # repr: exact
     assert score_metrics(rows) == tiny.evaluate(model, "test")
     assert tiny.outputs(model) == {"cm_scores.eval.txt": path.read_text()}  # what a grid run keeps per model
+
+
+def test_a_model_is_scored_once_until_it_changes(tiny: ASVspoofTask) -> None:
+    model = tiny.build_model()
+    calls = []
+    model.register_forward_hook(lambda *args: calls.append(1))
+    first = tiny.scores(model, "test")
+    batches = len(calls)
+    assert tiny.outputs(model) and len(calls) == batches  # the score file reuses the evaluation
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)  # changed in place: scored again
+    assert not np.array_equal(tiny.scores(model, "test"), first) and len(calls) == 2 * batches
+    tiny.scores(tiny.build_model(), "test")  # only the last model is kept
+    tiny.scores(model, "test")
+    assert len(calls) == 3 * batches
+    tiny.scores(model, "val")  # another split
+    assert len(calls) > 3 * batches
 
 
 def test_score_file_rejects_bad_lines(tmp_path: Path) -> None:
