@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from methods.base import METHODS, Candidate, Method, RunContext
-from methods.training import fit, split_epochs
+from methods.training import fit, pretrain_dense
 from tasks.base import Task
 
 
@@ -47,23 +47,17 @@ class Magnitude(Method):
         if self.steps < 1 or not 0 < self.step_fraction < 1:
             raise ValueError("steps must be ≥ 1 and step_fraction in (0, 1)")
 
-    def epochs(self, task: Task) -> tuple[int, int]:
-        """(pretrain, finetune per stage) with pretrain + steps·finetune = the recipe's epochs by default."""
-        return split_epochs(task.recipe.epochs, self.steps, self.pretrain_epochs, self.finetune_epochs)
-
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         from methods.pruning_graph import Pruner, layer_widths  # torch_pruning: a heavy import
 
-        pretrain, finetune = self.epochs(task)
-        example = task.example_input()
-        model = task.build_model()
-        trained = fit(model, task, ctx, epochs=pretrain)
-        full_macs = ctx.count_macs(model.eval(), example)
+        dense = pretrain_dense(task, ctx, self.steps, self.pretrain_epochs, self.finetune_epochs)
+        model, example, full_macs = dense.model, dense.example, dense.macs
+        pretrain, finetune = dense.pretrain_epochs, dense.finetune_epochs
         candidates = []
         for index, target in enumerate(sorted(self.targets)):
             pruned = copy.deepcopy(model).eval()
             pruner = Pruner(pruned, example, scope=self.scope, step_fraction=self.step_fraction)
-            seconds, macs = trained.seconds, full_macs
+            seconds, macs = dense.seconds, full_macs
             for stage in range(1, self.steps + 1):
                 goal = full_macs * (1 - (1 - target) * stage / self.steps)
                 while macs > goal and pruner.step():

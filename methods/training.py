@@ -92,3 +92,29 @@ def split_epochs(total: int, stages: int, pretrain: int | None, finetune: int | 
     finetune = finetune if finetune is not None else (total // 2) // stages
     pretrain = pretrain if pretrain is not None else max(1, total - stages * finetune)
     return pretrain, finetune
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """The dense model a compress-and-fine-tune method starts from, and its epoch budget."""
+
+    model: nn.Module
+    example: torch.Tensor
+    macs: int
+    """MACs of the trained dense model on `example` (the bench's counter)."""
+    seconds: float
+    pretrain_epochs: int
+    finetune_epochs: int
+    """Per compression stage."""
+
+
+def pretrain_dense(
+    task: Task, ctx: RunContext, stages: int, pretrain: int | None = None, finetune: int | None = None
+) -> Pretrained:
+    """Train the task's full-width model for the pre-training share of `split_epochs` and count its MACs."""
+    pretrain_epochs, finetune_epochs = split_epochs(task.recipe.epochs, stages, pretrain, finetune)
+    example = task.example_input()
+    model = task.build_model()
+    trained = fit(model, task, ctx, epochs=pretrain_epochs)
+    macs = ctx.count_macs(model.eval(), example)
+    return Pretrained(model, example, macs, trained.seconds, pretrain_epochs, finetune_epochs)

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from methods.base import METHODS, Candidate, Method, RunContext
-from methods.training import fit, split_epochs
+from methods.training import fit, pretrain_dense
 from tasks.base import Task
 
 
@@ -101,21 +101,15 @@ class MagnitudeUnstructured(Method):
         if self.steps < 1:
             raise ValueError("steps must be ≥ 1")
 
-    def epochs(self, task: Task) -> tuple[int, int]:
-        """(pretrain, finetune per stage) with pretrain + steps·finetune = the recipe's epochs by default."""
-        return split_epochs(task.recipe.epochs, self.steps, self.pretrain_epochs, self.finetune_epochs)
-
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
-        pretrain, finetune = self.epochs(task)
-        example = task.example_input()
-        model = task.build_model()
-        trained = fit(model, task, ctx, epochs=pretrain)
-        dense_macs = ctx.count_macs(model.eval(), example)
+        dense = pretrain_dense(task, ctx, self.steps, self.pretrain_epochs, self.finetune_epochs)
+        model, example, dense_macs = dense.model, dense.example, dense.macs
+        pretrain, finetune = dense.pretrain_epochs, dense.finetune_epochs
         candidates = []
         for index, sparsity in enumerate(sorted(self.sparsities)):
             sparse = copy.deepcopy(model)
             params = prunable_weights(sparse)
-            seconds = trained.seconds
+            seconds = dense.seconds
             for stage in range(1, self.steps + 1):
                 # amount is a share of the weights still unpruned: reach sparsity·stage/steps overall
                 done = sparsity * (stage - 1) / self.steps

@@ -10,6 +10,7 @@ from methods import RunContext
 from methods.magnitude import Magnitude
 from methods.pruning_graph import LayerCollapseError, check_widths, layer_widths
 from methods.pruning_rnn import rnn_pruners
+from methods.training import split_epochs
 from tasks.synthetic import SyntheticTask
 
 TINY = {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2, "max_width": 16, "teacher_width": 4}
@@ -37,7 +38,7 @@ def test_claimed_macs_are_measured_and_meet_target(scope: str) -> None:
 
 def test_epoch_split_matches_recipe() -> None:
     task = SyntheticTask(**{**TINY, "epochs": 40})
-    pretrain, finetune = Magnitude(steps=3).epochs(task)
+    pretrain, finetune = split_epochs(task.recipe.epochs, Magnitude(steps=3).steps, None, None)
     assert pretrain + 3 * finetune == 40 and finetune > 0
 
 
