@@ -1,21 +1,39 @@
-# The two commands a user needs: `make bench` and `make test`. Both set up .venv when missing.
+# The two commands a user needs: `make bench` and `make test`. Both set up .venv from uv.lock when missing.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The interpreter itself, not a pyenv shim, so uv sees the venv's own Python and keeps the venv.
+PYTHON_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 GRID ?= bench/grids/default.toml
 RUN_DIR ?= runs/$(basename $(notdir $(GRID)))
 JOBS ?= 2
+# uv installs the locked stack; it lives in its own small venv so that syncing .venv never removes it.
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup test bench bench-perf clean
+.PHONY: setup lock check-lock test bench bench-perf clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# --locked: refuse a uv.lock that no longer matches pyproject.toml (run `make lock` after editing it).
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked --extra dev --python $(PYTHON_EXE)
 	touch $(STAMP)
+
+# The one command that refreshes the lock: newest releases within pyproject.toml's ranges.
+lock: | $(UV)
+	$(UV) lock --upgrade --python $(PYTHON_EXE)
+
+# Fails when .venv differs from uv.lock in any package or version.
+check-lock: $(STAMP)
+	$(UV) sync --locked --extra dev --check --python $(PYTHON_EXE)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -28,4 +46,4 @@ bench-perf: $(STAMP)
 	$(BIN)/python -m pytest tests/benchmarks -o addopts="" --benchmark-only --benchmark-columns=min,median,max,rounds
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .benchmarks
+	rm -rf $(VENV) .tools runs .pytest_cache .benchmarks
