@@ -1,41 +1,77 @@
 """`tradeoff-bench`: list what is registered, run grids, write reports.
 
-Every user error (unknown name, bad setting, malformed grid, missing data root, unwritable
-output, an executor that cannot be set up) ends in one `error:` line on stderr and exit status 2,
-before anything is written.
+Exit status: 0 success; 1 `run` finished but some cells of the grid failed (their count is the
+last line printed); 2 a user or environment error (unknown name, bad setting, malformed grid or
+record, missing data root, unwritable output, full disk, an executor that cannot be set up),
+reported as one `error:` line on stderr, before anything is written where that can be checked
+first; 130 interrupted; 141 its output pipe was closed (`| head`), as for any program
+ended by SIGPIPE. Nothing here imports torch until a command needs it, so `list`, `--help`
+and argument errors answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.executors import ExecutorError
-from bench.grid import Cell, GridError
+from bench.errors import ExecutorError, GridError, StoreError
 from bench.records import SchemaError
-from bench.store import StoreError
 from tasks.registry import SettingError, UnknownNameError
 
 if TYPE_CHECKING:
     from bench.executors import Executor
+    from bench.grid import Cell
 
 USER_ERRORS = (ExecutorError, GridError, SchemaError, StoreError, SettingError, UnknownNameError)
+EXIT_OK, EXIT_CELLS_FAILED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         return args.command(args)
     except USER_ERRORS as err:
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, always
-        return 2
+        return _error(str(err))
+    except BrokenPipeError:  # the reader of stdout has gone (`| head`): stop quietly, as `ls` would
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as err:  # the machine, not the suite: a full disk, a folder that cannot be written
+        return _error(describe_os_error(err))
     except KeyboardInterrupt:
         print("interrupted: finished cells are kept; run the same command again to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        _flush_quietly()
+
+
+def describe_os_error(err: OSError) -> str:
+    """One line for an operating-system error, naming the file and saying "disk full" when it is."""
+    reason = "disk full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{reason}"
+
+
+def _error(message: str) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)  # one line, always
+    return EXIT_ERROR
+
+
+def _flush_quietly() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's own flush at exit cannot fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cell-timeout", type=float, metavar="SECONDS",
                      help="wall-clock limit per cell; a cell past it is stopped and recorded as failed")
     run.add_argument("--retry-failed", action="store_true", help="run failed cells again")
+    run.add_argument("--rerun-stale", action="store_true", help="run again finished cells whose records "
+                     "were made by other code (another commit, or other uncommitted changes)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(command=_run)
 
@@ -83,7 +121,8 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write leaderboards and Pareto plots from a run directory")
     report.add_argument("runs", nargs="+", type=Path, help="output directories of `run`")
-    report.add_argument("--to", type=Path, default=Path("results"), help="where to write (default results/)")
+    report.add_argument("--to", type=Path, help="where to write (default RUN/report; required for several runs; "
+                        "`make bench` publishes to results/)")
     report.set_defaults(command=_report)
     return parser
 
@@ -95,9 +134,9 @@ def _list(args: argparse.Namespace) -> int:
     kinds = ("tasks", "methods", "metrics") if args.kind == "all" else (args.kind,)
     rows: list[tuple[str, str, str]] = []
     if "tasks" in kinds:
-        rows += [("task", n, TASKS.get(n).description) for n in TASKS.names(args.pattern)]
+        rows += [("task", n, TASKS.describe(n)) for n in TASKS.names(args.pattern)]
     if "methods" in kinds:
-        rows += [("method", n, METHODS.get(n).description) for n in METHODS.names(args.pattern)]
+        rows += [("method", n, METHODS.describe(n)) for n in METHODS.names(args.pattern)]
     if "metrics" in kinds:
         for n in METRICS.names(args.pattern):
             m = METRICS.get(n)
@@ -109,30 +148,28 @@ def _list(args: argparse.Namespace) -> int:
     width = max(len(name) for _, name, _ in rows)
     for kind, name, text in rows:
         print(f"{kind:<7} {name:<{width}}  {text}")
-    return 0
+    return EXIT_OK
 
 
 def _generate(args: argparse.Namespace) -> int:
-    import tasks  # noqa: F401  (registers the corpora)
-    from tasks.corpora import CORPORA
+    from tasks import CORPORA
 
     generator = CORPORA.get(args.corpus)
     if args.root.exists() and not args.root.is_dir():
         raise StoreError(f"--root {args.root} exists and is not a folder")
     generator.generate(args.root, args.seed)
     print(f"wrote {generator.name} to {args.root}")
-    return 0
+    return EXIT_OK
 
 
 def _list_corpora(args: argparse.Namespace) -> int:
-    import tasks  # noqa: F401  (registers the corpora)
-    from tasks.corpora import CORPORA
+    from tasks import CORPORA
 
     names = CORPORA.names()
     width = max((len(n) for n in names), default=0)
     for name in names:
         print(f"{name:<{width}}  {CORPORA.get(name).description}")
-    return 0
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -145,12 +182,14 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as err:  # a grid path that is a folder, a task's data root checked as it is configured
         raise GridError(f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)) from None
     store = Store(out)
-    summary = run_grid(cells, store, make_executor, retry_failed=args.retry_failed, progress=not args.no_progress)
+    summary = run_grid(cells, store, make_executor, retry_failed=args.retry_failed,
+                       rerun_stale=args.rerun_stale, progress=not args.no_progress)
     print(summary.describe())
     for record in summary.failed:
         print(f"  failed: {record.task}/{record.method} seed={record.seed}: {record.error}")
     print(f"records: {store.records_dir}")
-    return 0
+    print(summary.verdict())
+    return EXIT_CELLS_FAILED if summary.failed_cells else EXIT_OK
 
 
 def _plan(args: argparse.Namespace) -> tuple[list[Cell], Path]:
@@ -207,6 +246,11 @@ def _report(args: argparse.Namespace) -> int:
     from bench.report import write_report
     from bench.store import Store
 
+    if args.to is None and len(args.runs) > 1:
+        raise StoreError("several run directories need --to: where their joint report goes")
+    out = args.to if args.to is not None else args.runs[0] / "report"
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"--to {out} exists and is not a folder")
     records = []
     for run_dir in args.runs:
         if not (run_dir / "cells").is_dir():
@@ -214,9 +258,23 @@ def _report(args: argparse.Namespace) -> int:
         records += list(Store(run_dir).records())
     if not records:
         raise StoreError(f"no finished cells in {', '.join(map(str, args.runs))}")
-    written = write_report(records, args.to)
-    print(f"wrote {len(written)} files to {args.to}")
-    return 0
+    written = write_report(records, out)
+    _warn_mixed_code(records)
+    print(f"wrote {len(written)} files to {out}")
+    return EXIT_OK
+
+
+def _warn_mixed_code(records: list[Any]) -> None:
+    """One stderr line per table whose records come from more than one version of the code."""
+    from bench.provenance import code_version
+
+    versions: dict[tuple[str, str], set[str]] = {}
+    for record in records:
+        versions.setdefault((record.task, record.corpus), set()).add(code_version(record.provenance))
+    for (task, corpus), found in sorted(versions.items()):
+        if len(found) > 1:
+            print(f"warning: the {task} table ({corpus}) mixes records of {len(found)} code versions "
+                  f"({', '.join(sorted(found))}); its leaderboard lists which cells come from which", file=sys.stderr)
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -226,6 +284,8 @@ def _parse_seeds(text: str) -> list[int]:
         raise GridError(f"--seeds must be comma-separated integers, got {text!r}") from None
     if not seeds:
         raise GridError("--seeds is empty")
+    if min(seeds) < 0:
+        raise GridError(f"seeds must be 0 or more, got {min(seeds)}")
     return seeds
 
 

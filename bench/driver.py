@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from bench.executors import Executor
 from bench.grid import Cell
-from bench.records import Record
+from bench.provenance import same_code
+from bench.records import Record, SchemaError
 from bench.runner import failure_record
 from bench.store import Store
 
@@ -29,17 +30,38 @@ class GridSummary:
     failed: list[Record] = field(default_factory=list)
     held_elsewhere: int = 0
     seconds: float = 0.0
+    failed_earlier: int = 0
+    """Finished cells of an earlier run that failed and were not run again."""
+    stale: int = 0
+    """Finished cells kept although their records were made by other code."""
+
+    @property
+    def failed_cells(self) -> int:
+        """Cells of the grid whose latest run failed, in this invocation or an earlier one."""
+        return len({r.cell_id for r in self.failed}) + self.failed_earlier
 
     def describe(self) -> str:
         if self.ran == 0 and self.held_elsewhere == 0:
-            return f"{self.total} cells, all finished earlier: nothing to train."
-        parts = [f"ran {self.ran} of {self.total} cells in {self.seconds:.0f} s"]
-        if self.finished_before:
-            parts.append(f"{self.finished_before} finished earlier")
-        if self.held_elsewhere:
-            parts.append(f"{self.held_elsewhere} left to another runner")
-        parts.append(f"{len(self.failed)} failed")
-        return "; ".join(parts) + "."
+            text = f"{self.total} cells, all finished earlier: nothing to train."
+        else:
+            parts = [f"ran {self.ran} of {self.total} cells in {self.seconds:.0f} s"]
+            if self.finished_before:
+                parts.append(f"{self.finished_before} finished earlier")
+            if self.held_elsewhere:
+                parts.append(f"{self.held_elsewhere} left to another runner")
+            text = "; ".join(parts) + "."
+        if self.stale:
+            text += (f" {self.stale} finished cells were made by other code than this checkout's: "
+                     "--rerun-stale runs them again.")
+        return text
+
+    def verdict(self) -> str:
+        """The last line of a run: how many cells failed (the exit status is 1 when any did)."""
+        if not self.failed_cells:
+            return "0 cells failed."
+        earlier = (f", {self.failed_earlier} of them in an earlier run (--retry-failed runs them again)"
+                   if self.failed_earlier else "")
+        return f"{self.failed_cells} cell{'s' if self.failed_cells != 1 else ''} failed{earlier}."
 
 
 def run_grid(
@@ -48,16 +70,19 @@ def run_grid(
     executor: Executor | Callable[[], Executor],
     *,
     retry_failed: bool = False,
+    rerun_stale: bool = False,
     progress: bool = True,
 ) -> GridSummary:
     """Run every unfinished cell of `cells`, writing records to `store` as each cell completes.
 
     `executor` may be a factory, called only once there is a cell to run: a resumed grid with
     nothing left starts no worker processes and no Ray cluster. It is closed when the grid ends.
+    A finished cell runs again when its records cannot be read (truncated, deleted), when it failed
+    and `retry_failed` is set, or when other code made it and `rerun_stale` is set.
     """
     summary = GridSummary(total=len(cells))
     seen = {c.cell_id: store.marker_state(c) for c in cells}  # first: a cell finished after this is noticed
-    todo = deque(c for c in cells if _wanted(store, c, retry_failed))
+    todo = deque(c for c in cells if _wanted(store, c, summary, retry_failed, rerun_stale))
     summary.finished_before = len(cells) - len(todo)
     if not todo:
         store.open()
@@ -136,6 +161,23 @@ def _claim(store: Store, cell: Cell, seen: tuple[int, int] | None) -> bool:
     return True
 
 
-def _wanted(store: Store, cell: Cell, retry_failed: bool) -> bool:
+def _wanted(store: Store, cell: Cell, summary: GridSummary, retry_failed: bool, rerun_stale: bool) -> bool:
+    """Whether to run `cell` (counting in `summary` the finished cells that are kept as they are)."""
     status = store.status(cell)
-    return status is None or (retry_failed and status == "failed")
+    if status is None:
+        return True
+    try:
+        records = store.cell_records(cell)
+    except SchemaError as err:
+        print(f"{cell.title}: {' '.join(str(err).split())}: running the cell again", file=sys.stderr)
+        return True
+    if status == "failed" and not retry_failed:
+        summary.failed_earlier += 1
+    elif status == "failed":
+        return True
+    if all(same_code(record.provenance) for record in records):
+        return False
+    if rerun_stale:
+        return True
+    summary.stale += 1
+    return False

@@ -33,10 +33,6 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-class ExecutorError(RuntimeError):
-    """An executor that cannot be set up as asked (a missing extra, an unreachable cluster)."""
-
-
 class WorkerDiedError(RuntimeError):
     """The process running a cell ended without handing back its records."""
 
@@ -236,9 +232,12 @@ def _worker_main(conn: Connection, parent_pid: int) -> None:
         cell, device, threads = message
         records = execute_cell(cell, device, threads)
         try:
-            conn.send(records)
-        except (pickle.PicklingError, TypeError, AttributeError) as err:  # a fact that cannot travel
-            conn.send([failure_record(cell, err)])
+            try:
+                conn.send(records)
+            except (pickle.PicklingError, TypeError, AttributeError) as err:  # a fact that cannot travel
+                conn.send([failure_record(cell, err)])
+        except OSError:  # the driver is gone (killed): nobody is left to store the records
+            return
 
 
 def _exit_with_parent(parent_pid: int) -> None:

@@ -30,19 +30,20 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from methods import METHODS, Method
-from tasks import TASKS, Task
+from bench.errors import GridError
+from methods import METHODS
+from tasks import TASKS
 from tasks.registry import configure, did_you_mean
+
+if TYPE_CHECKING:
+    from methods import Method
+    from tasks import Task
 
 
 PEERS = "peers"
 """The pseudo-method of the cells that evaluate a task's reference systems."""
-
-
-class GridError(ValueError):
-    """A grid file or ad-hoc grid that cannot be run."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class Cell:
 
 def peers_cell(cell: Cell) -> Cell | None:
     """The cell evaluating the reference systems of `cell`'s task configuration, if it has any."""
+    from tasks.base import Task
+
     if TASKS.get(cell.task).peers is Task.peers:
         return None
     return Cell(cell.task, cell.task_settings, PEERS, {}, 0)
@@ -105,8 +108,8 @@ def resolve_cell(task: str, task_settings: Mapping[str, Any], method: str,
         method_obj = configure(METHODS.get(method), method_settings, f"method {method!r}")
     except (TypeError, ValueError) as err:  # __post_init__ range checks
         raise GridError(f"{task}/{method}: {err}") from err
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise GridError(f"seed must be an integer, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise GridError(f"seed must be an integer of 0 or more, got {seed!r}")
     return Cell(task, task_obj.settings(), method, method_obj.settings(), seed)
 
 

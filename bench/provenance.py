@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import os
 import platform
 import subprocess
@@ -28,6 +29,40 @@ def git_state() -> dict[str, Any]:
         return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
+
+
+CODE_PACKAGES = ("bench", "methods", "tasks")
+
+
+@functools.cache
+def code_digest() -> str:
+    """Digest of the suite's own source (every .py file of bench/, methods/, tasks/ as it is on
+    disk), so records say exactly which code made them, uncommitted changes included."""
+    digest = hashlib.sha256()
+    for package in CODE_PACKAGES:
+        root = REPO / package
+        for path in sorted(root.rglob("*.py")):
+            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def code_version(provenance: dict[str, Any]) -> str:
+    """A short name of the code behind a record: its source digest, else (older records) its commit."""
+    if provenance.get("code"):
+        commit = str(provenance.get("commit") or "")[:7] or "no-git"
+        return f"{commit}{'+dirty' if provenance.get('dirty') else ''} (code {provenance['code']})"
+    commit = str(provenance.get("commit") or "")[:7] or "unknown"
+    return f"{commit}{'+dirty' if provenance.get('dirty') else ''}"
+
+
+def same_code(provenance: dict[str, Any]) -> bool:
+    """Whether a record's code is the code running now: same source digest, or for older records
+    without one, the same commit with no uncommitted changes on either side."""
+    if provenance.get("code"):
+        return provenance["code"] == code_digest()
+    state = git_state()
+    return bool(state["commit"]) and provenance.get("commit") == state["commit"] and not (
+        provenance.get("dirty") or state["dirty"])
 
 
 @functools.cache
@@ -57,6 +92,7 @@ def provenance(device: str = "cpu") -> dict[str, Any]:
 
     return {
         **git_state(),
+        "code": code_digest(),
         "versions": versions(),
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
 
-from bench.executors import ExecutorError
+from bench.errors import ExecutorError
 from bench.grid import Cell
 from bench.records import Record
 from bench.runner import execute_cell, timeout_record, warm_up

@@ -27,15 +27,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.errors import StoreError
 from bench.files import atomic_write
 from bench.grid import Cell
 from bench.records import Record, SchemaError
 
 HOST = socket.gethostname()
-
-
-class StoreError(OSError):
-    """The output directory cannot be used."""
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -126,15 +123,22 @@ class Store:
         )
 
     # --- reading ----------------------------------------------------------------------------
+    def cell_records(self, cell: Cell) -> list[Record]:
+        """The records of a finished cell; SchemaError names a marker or record that cannot be read."""
+        return list(self._marker_records(self._marker(cell.cell_id)))
+
     def records(self) -> Iterator[Record]:
         """Records of finished cells, in a stable order."""
         for marker in sorted(self.cells_dir.glob("*.json")):
-            try:
-                ids = json.loads(marker.read_text())["records"]
-            except (ValueError, KeyError) as err:
-                raise SchemaError(f"{marker}: unreadable cell marker ({err})") from None
-            for record_id in ids:
-                yield self.read_record(self.records_dir / f"{record_id}.json")
+            yield from self._marker_records(marker)
+
+    def _marker_records(self, marker: Path) -> Iterator[Record]:
+        try:
+            ids = json.loads(marker.read_text())["records"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise SchemaError(f"{marker}: unreadable cell marker ({err})") from None
+        for record_id in ids:
+            yield self.read_record(self.records_dir / f"{record_id}.json")
 
     @staticmethod
     def read_record(path: Path) -> Record:

@@ -1,15 +1,41 @@
-"""Methods: how to make a model cheap. Importing this package registers every built-in method."""
+"""Methods: how to make a model cheap.
 
-from methods import (  # noqa: F401  (registers)
-    dcl,
-    dense,
-    magnitude,
-    network_slimming,
-    noisy_gates,
-    quantization,
-    slimmable,
-    unstructured,
-)
-from methods.base import METHODS, Candidate, Method, RunContext
+The built-in methods are registered lazily: importing this package loads no torch, and
+`METHODS.get(name)` imports a method's module on first use. `Candidate`, `Method` and
+`RunContext` are loaded from `methods.base` when first asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from tasks.registry import Registry
+
+if TYPE_CHECKING:
+    from methods.base import Candidate, Method, RunContext
+
+METHODS: Registry[type[Method]] = Registry("method")
+
+for _name, _target in {
+    "dcl": "methods.dcl.method:DCL",
+    "dense": "methods.dense:Dense",
+    "magnitude": "methods.magnitude:Magnitude",
+    "magnitude-unstructured": "methods.unstructured:MagnitudeUnstructured",
+    "network-slimming": "methods.network_slimming:NetworkSlimming",
+    "noisy-gates": "methods.noisy_gates:NoisyGatesMethod",
+    "quantization": "methods.quantization:Quantization",
+    "slimmable": "methods.slimmable:Slimmable",
+}.items():
+    METHODS.register_lazy(_name, _target)
+
+_FROM_BASE = ("Candidate", "Method", "RunContext")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_BASE:
+        return getattr(importlib.import_module("methods.base"), name)
+    raise AttributeError(f"module 'methods' has no attribute {name!r}")
+
 
 __all__ = ["METHODS", "Candidate", "Method", "RunContext"]

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from tasks.base import Task, _json_native
-from tasks.registry import Registry
+from methods import METHODS as METHODS  # re-exported: methods register through this module
 
 
 @dataclass
@@ -75,5 +75,3 @@ class Method(ABC):
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         """Train or compress models of `task` and return the realised candidates."""
 
-
-METHODS: Registry[type[Method]] = Registry("method")

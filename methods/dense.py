@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from methods.base import METHODS, Candidate, Method, RunContext
 from methods.training import fit
 from tasks.base import Task
+from tasks.registry import Epochs
 
 
 def scaled_widths(task: Task, multiplier: float) -> dict[str, int]:
@@ -24,7 +25,7 @@ class Dense(Method):
     """Train from scratch at each width multiplier."""
 
     multipliers: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)
-    epochs: int | None = None
+    epochs: Epochs | None = None
 
     description = "train from scratch at uniform width multipliers (the control)"
     tiny_settings = {"multipliers": (0.5, 1.0), "epochs": 1}

@@ -22,6 +22,7 @@ from torch import nn
 from methods.base import METHODS, Candidate, Method, RunContext
 from methods.training import fit, pretrain_dense
 from tasks.base import Task
+from tasks.registry import Count, Epochs
 
 
 @METHODS.register("magnitude")
@@ -33,8 +34,8 @@ class Magnitude(Method):
     scope: Literal["global", "layerwise"] = "global"
     steps: int = 3
     step_fraction: float = 0.05
-    pretrain_epochs: int | None = None
-    finetune_epochs: int | None = None
+    pretrain_epochs: Epochs | None = None
+    finetune_epochs: Count | None = None
 
     description = "structured magnitude pruning (Torch-Pruning graph) to MAC targets, iterative fine-tuning"
     tiny_settings = {"targets": (0.5,), "steps": 1, "step_fraction": 0.25}

@@ -25,6 +25,7 @@ from methods.dcl.complexity import fit_complexity
 from methods.slicing import extract
 from methods.training import fit
 from tasks.base import Task, model_device
+from tasks.registry import Count, Epochs
 
 DEFAULT_FINETUNE_SHARE = 0.25
 """Fine-tuning's share of the recipe's epochs when neither phase's epochs are set."""
@@ -72,9 +73,9 @@ class NetworkSlimming(Method):
     zeroes 41 of 64 and prunes to 12.5 % / 25 % MACs at a lower test MSE."""
     targets: tuple[float, ...] = (0.25, 0.5)
     """MAC targets as fractions of the full-width model's; one candidate each."""
-    epochs: int | None = None
+    epochs: Epochs | None = None
     """Sparsity-training epochs; None: the recipe's epochs less the fine-tuning's."""
-    finetune_epochs: int | None = None
+    finetune_epochs: Count | None = None
     """Fine-tuning epochs per candidate; None: the recipe's epochs less the training's (a quarter of
     the recipe when neither is set)."""
 

@@ -33,6 +33,7 @@ from methods.dcl.method import DCLObjective
 from methods.slicing import extract
 from methods.training import fit
 from tasks.base import Task
+from tasks.registry import Epochs
 
 MU_INIT = 0.5
 """Yamada et al.'s initial μ: every gate half open, P(open) = Φ(0.5/σ)."""
@@ -162,7 +163,7 @@ class NoisyGatesMethod(Method):
     """Standard deviation of the gates' noise (Yamada et al. use 0.5)."""
     mu_lr_scale: float = 10.0
     """μ's learning rate as a multiple of the weights'."""
-    epochs: int | None = None
+    epochs: Epochs | None = None
     """None: the task recipe's epochs."""
     warmup: float = 0.2
     """Penalty mode: fraction of the steps over which α ramps up from 0 (as `dcl`)."""

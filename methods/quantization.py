@@ -43,6 +43,7 @@ from torch import nn
 from methods.base import METHODS, Candidate, Method, MacCounter, RunContext
 from methods.training import fit
 from tasks.base import Task
+from tasks.registry import Epochs
 
 Mode = Literal["dynamic", "static", "qat"]
 MODES = ("dynamic", "static", "qat")
@@ -62,8 +63,8 @@ class Quantization(Method):
     """Post-training (dynamic, static) and quantisation-aware int8 models of one float model."""
 
     modes: tuple[Mode, ...] = ("dynamic", "static", "qat")
-    epochs: int | None = None
-    qat_epochs: int = 2
+    epochs: Epochs | None = None
+    qat_epochs: Epochs = 2
     calibration_batches: int = 20
     backend: str = "x86"
 

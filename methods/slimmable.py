@@ -40,6 +40,7 @@ from methods.base import METHODS, Candidate, Method, RunContext
 from methods.slicing import extract, leading_slices
 from methods.training import fit
 from tasks.base import Task, model_device
+from tasks.registry import Epochs
 
 
 def uniform_widths(task: Task, multiplier: float) -> dict[str, int]:
@@ -85,7 +86,7 @@ class Slimmable(Method):
     widths: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     sandwich: int = 2
     distill: Literal["mse", "task", "none"] = "mse"
-    epochs: int | None = None
+    epochs: Epochs | None = None
     calibration_batches: int = 20
 
     description = "universally slimmable training (sandwich rule, in-place distillation), one run -> all widths"

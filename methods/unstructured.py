@@ -26,6 +26,7 @@ from torch.nn.utils import prune
 from methods.base import METHODS, Candidate, Method, RunContext
 from methods.training import fit, pretrain_dense
 from tasks.base import Task
+from tasks.registry import Count, Epochs
 
 
 def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
@@ -89,8 +90,8 @@ class MagnitudeUnstructured(Method):
 
     sparsities: tuple[float, ...] = (0.5, 0.75, 0.9)
     steps: int = 3
-    pretrain_epochs: int | None = None
-    finetune_epochs: int | None = None
+    pretrain_epochs: Epochs | None = None
+    finetune_epochs: Count | None = None
 
     description = "global L1 unstructured magnitude pruning; theoretical (sparse) MACs, dense measured"
     tiny_settings = {"sparsities": (0.5,), "steps": 1}

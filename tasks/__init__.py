@@ -1,9 +1,40 @@
-"""Tasks: what to learn. Importing this package registers every built-in task in `TASKS`."""
+"""Tasks: what to learn.
 
-from tasks import asvspoof  # noqa: F401  (registers)
-from tasks import synthetic  # noqa: F401  (registers)
-from tasks import vad  # noqa: F401  (registers)
-from tasks.base import TASKS, GateFactory, Task, TrainRecipe
+The built-in tasks and corpus generators are registered lazily: importing this package loads no
+torch, and `TASKS.get(name)` imports a task's module on first use. `GateFactory`, `Task` and
+`TrainRecipe` are loaded from `tasks.base` when first asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from tasks.corpora import CORPORA
 from tasks.metrics import METRICS, Metric, metric_spec
+from tasks.registry import Registry
 
-__all__ = ["METRICS", "TASKS", "GateFactory", "Metric", "Task", "TrainRecipe", "metric_spec"]
+if TYPE_CHECKING:
+    from tasks.base import GateFactory, Task, TrainRecipe
+
+TASKS: Registry[type[Task]] = Registry("task")
+
+for _name, _target in {
+    "asvspoof2019": "tasks.asvspoof.task:ASVspoofTask",
+    "synthetic": "tasks.synthetic:SyntheticTask",
+    "vad": "tasks.vad.task:VadTask",
+}.items():
+    TASKS.register_lazy(_name, _target)
+for _name, _module in {"asvspoof2019-mini": "tasks.asvspoof.mini", "vad-mini": "tasks.vad.mini"}.items():
+    CORPORA.register_lazy(_name, _module)
+
+_FROM_BASE = ("GateFactory", "Task", "TrainRecipe")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_BASE:
+        return getattr(importlib.import_module("tasks.base"), name)
+    raise AttributeError(f"module 'tasks' has no attribute {name!r}")
+
+
+__all__ = ["CORPORA", "METRICS", "TASKS", "GateFactory", "Metric", "Task", "TrainRecipe", "metric_spec"]

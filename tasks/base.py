@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from tasks.metrics import metric_spec
-from tasks.registry import Registry, SettingError, did_you_mean
+from tasks import TASKS as TASKS  # re-exported: tasks register through this module
+from tasks.registry import SettingError, did_you_mean
 
 GateFactory = Callable[[str, int, int], nn.Module]
 """(knob name, width of the knob, channel axis of the tensor it sees) -> module applied there.
@@ -179,7 +180,6 @@ class Task(ABC):
         return []
 
 
-TASKS: Registry[type[Task]] = Registry("task")
 
 
 def _json_native(value: Any) -> Any:

@@ -6,14 +6,19 @@ It lives in the bottom package so that every layer can use it while imports stil
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 import fnmatch
+import functools
+import importlib
+import importlib.util
 import re
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -27,6 +32,19 @@ class UnknownNameError(KeyError):
 
 class SettingError(ValueError):
     """A setting with a value of the wrong type or out of its range."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AtLeast:
+    """`Annotated` metadata of a numeric setting: the smallest value it accepts."""
+
+    minimum: float
+
+
+Epochs = Annotated[int, AtLeast(1)]
+"""A setting counting training epochs: at least one."""
+Count = Annotated[int, AtLeast(0)]
+"""A setting counting something that may be zero (fine-tuning epochs, say)."""
 
 
 def did_you_mean(name: str, choices: list[str]) -> str:
@@ -47,19 +65,34 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self._lazy: dict[str, str] = {}
+        """Name -> "package.module:attr" (or a module that registers the name when imported)."""
 
     def register(self, name: str) -> Callable[[T], T]:
-        """Decorator registering an object under `name`."""
+        """Decorator registering an object under `name` (a lazy entry of that name is resolved by it)."""
 
         def add(obj: T) -> T:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
+            target = self._lazy.pop(name, None)
+            if target is not None and ":" in target and target != _location(obj):
+                self._lazy[name] = target
+                raise ValueError(f"{self.kind} {name!r} is registered twice ({target} and {_location(obj)})")
             self._entries[name] = obj
             return obj
 
         return add
 
+    def register_lazy(self, name: str, target: str) -> None:
+        """Register `name` without importing it: `target` is "module:attr", imported on first `get`,
+        or a module that registers `name` itself when imported."""
+        if name in self._entries or name in self._lazy:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        self._lazy[name] = target
+
     def get(self, name: str) -> T:
+        if name not in self._entries and name in self._lazy:
+            self._load(name)
         try:
             return self._entries[name]
         except KeyError:
@@ -69,18 +102,61 @@ class Registry(Generic[T]):
                 f"Registered: {', '.join(known)}"
             ) from None
 
+    def describe(self, name: str) -> str:
+        """The `description` of an entry, read from its source without importing it while it is lazy
+        (so listing loads no torch); imported when the source does not spell it out."""
+        if name in self._lazy and ":" in self._lazy[name]:
+            text = _static_description(self._lazy[name])
+            if text is not None:
+                return text
+        return str(getattr(self.get(name), "description", ""))
+
     def names(self, pattern: str = "*") -> list[str]:
-        """Registered names matching a shell-style pattern, in natural order."""
-        return sorted(fnmatch.filter(self._entries, pattern), key=natural_key)
+        """Registered names (lazy ones included) matching a shell-style pattern, in natural order."""
+        return sorted(fnmatch.filter([*self._entries, *self._lazy], pattern), key=natural_key)
+
+    def _load(self, name: str) -> None:
+        module, _, attr = self._lazy[name].partition(":")
+        loaded = importlib.import_module(module)
+        if name in self._lazy and attr:  # the module did not register it itself
+            self.register(name)(functools.reduce(getattr, attr.split("."), loaded))
+        if name in self._lazy:
+            raise ValueError(f"importing {module} did not register {self.kind} {name!r}")
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._entries or name in self._lazy
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._lazy)
+
+
+def _location(obj: object) -> str:
+    return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', '?')}"
+
+
+def _static_description(target: str) -> str | None:
+    """The string literal assigned to `description` in the class body named by "module:Class"."""
+    module, _, qualname = target.partition(":")
+    top, *rest = module.split(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    base = Path(next(iter(spec.submodule_search_locations))).joinpath(*rest)
+    path = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == qualname:
+            for item in node.body:
+                if (isinstance(item, ast.Assign) and any(getattr(t, "id", None) == "description" for t in item.targets)
+                        and isinstance(item.value, ast.Constant) and isinstance(item.value.value, str)):
+                    return item.value.value
+    return None
 
 
 def configure(cls: type[T], settings: Mapping[str, Any], what: str) -> T:
@@ -90,7 +166,7 @@ def configure(cls: type[T], settings: Mapping[str, Any], what: str) -> T:
     field annotations; ints are accepted where floats are expected and lists where tuples are.
     """
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     values: dict[str, Any] = {}
     for key, value in settings.items():
         if key not in fields:
@@ -104,6 +180,12 @@ def configure(cls: type[T], settings: Mapping[str, Any], what: str) -> T:
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
+    if origin is Annotated:
+        coerced = _coerce(value, typing.get_args(hint)[0], where)
+        for bound in hint.__metadata__:
+            if isinstance(bound, AtLeast) and coerced < bound.minimum:
+                raise SettingError(f"{where}: must be at least {bound.minimum:g}, got {coerced!r}")
+        return coerced
     if origin in (typing.Union, types.UnionType):
         errors = []
         for option in typing.get_args(hint):
@@ -115,6 +197,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
                 return _coerce(value, option, where)
             except SettingError as err:
                 errors.append(str(err))
+        if len(errors) == 1:  # `X | None`: X's own reason
+            raise SettingError(errors[0])
         raise SettingError(f"{where}: {value!r} fits none of {hint}")
     if origin is typing.Literal:
         if value not in typing.get_args(hint):

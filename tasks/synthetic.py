@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from tasks.base import TASKS, Batch, GateFactory, Task, TrainRecipe, model_device
+from tasks.registry import Epochs
 
 SPLITS = ("train", "val", "test")
 
@@ -38,7 +39,7 @@ class SyntheticTask(Task):
     n_val: int = 1024
     n_test: int = 2048
     data_seed: int = 0
-    epochs: int = 40
+    epochs: Epochs = 40
     batch_size: int = 128
     lr: float = 3e-3
 

@@ -67,7 +67,16 @@ def header_lines(info: BoardInfo) -> list[str]:
         + (f"; reference points: {info.peers}" if info.peers else ""),
         "Metric at a budget: the best candidate of a seed with MACs ≤ that fraction of the full model",
         *([f"Data: {'; '.join(info.corpus_notes)}"] if info.corpus_notes else []),
+        *([mixed_code_note(info)] if info.mixes_code else []),
     ]
+
+
+def mixed_code_note(info: BoardInfo) -> str:
+    """The warning a board carries when its records come from more than one version of the code."""
+    versions = "; ".join(f"{version}: {len(ids)} cell{'s' if len(ids) != 1 else ''} ({', '.join(ids)})"
+                         for version, ids in info.code_versions)
+    return (f"**Warning: mixed code.** These records come from {len(info.code_versions)} versions of the suite's "
+            f"code: {versions}. Run again with `--rerun-stale` to redo cells made by other code")
 
 
 def leaderboard_markdown(table: pd.DataFrame, info: BoardInfo, failed: pd.DataFrame,

@@ -53,6 +53,13 @@ class BoardInfo:
     """Reference systems of the board (deduplicated by label)."""
     corpus_notes: tuple[str, ...] = ()
     """Every note on the data that the board's successful records carry."""
+    code_versions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(code version, its cell ids) for every version of the suite's code behind the board's records;
+    more than one means the table mixes results of different code."""
+
+    @property
+    def mixes_code(self) -> bool:
+        return len(self.code_versions) > 1
 
     @property
     def direction(self) -> str:
@@ -85,7 +92,17 @@ def board_info(board: pd.DataFrame) -> BoardInfo:
         candidates=len(ok_rows(methods)),
         peers=len(peer_rows(board)),
         corpus_notes=tuple(sorted({note for notes in ok["corpus_notes"] for note in (notes or [])})),
+        code_versions=_code_versions(board),
     )
+
+
+def _code_versions(board: pd.DataFrame) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    from bench.provenance import code_version
+
+    cells: dict[str, set[str]] = {}
+    for cell, prov in zip(board["cell_id"], board["provenance"]):
+        cells.setdefault(code_version(prov or {}), set()).add(str(cell))
+    return tuple((version, tuple(sorted(ids))) for version, ids in sorted(cells.items()))
 
 
 def leaderboard(board: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS) -> pd.DataFrame:

@@ -39,6 +39,7 @@ from methods.dcl.layer import DCLGates, check_kappa_min, kept_width
 from methods.slicing import extract
 from methods.training import fit
 from tasks.base import Task
+from tasks.registry import Epochs
 
 
 @METHODS.register("dcl")
@@ -53,7 +54,7 @@ class DCL(Method):
     """Budget mode: target MACs as a fraction of the full-width model's."""
     kappa_min: float = 0.125
     """Lower bound of every κ = K / full width."""
-    epochs: int | None = None
+    epochs: Epochs | None = None
     """None: the task recipe's epochs."""
     kappa_lr_scale: float = 30.0
     """κ's learning rate as a multiple of the weights'."""

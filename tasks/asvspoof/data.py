@@ -8,6 +8,7 @@ of one task), normalising every feature by the train partition's mean and standa
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,16 +99,29 @@ def corpus_name(marker: dict) -> str:
 
 
 def stratified_subset(trials: list[Trial], count: int, seed: int) -> list[int]:
-    """Indices (in protocol order) of about `count` trials, every attack and bona fide kept in proportion."""
+    """Indices (in protocol order) of exactly `count` trials, bona fide and every attack kept in
+    proportion (largest remainders, at least one trial each)."""
     groups: dict[str, list[int]] = {}
     for index, trial in enumerate(trials):
         groups.setdefault(trial.attack, []).append(index)
+    if count < len(groups):
+        raise ValueError(f"max_utterances={count} cannot keep one trial of each of the {len(groups)} classes "
+                         "(bona fide and every attack) of a partition")
+    names = sorted(groups)
+    quotas = [count * len(groups[name]) / len(trials) for name in names]
+    shares = [max(1, int(quota)) for quota in quotas]
+    by_remainder = sorted(range(len(names)), key=lambda i: quotas[i] - int(quotas[i]), reverse=True)
+    while sum(shares) > count:  # the floor of one trial each overshot: take from the largest shares
+        shares[max(range(len(names)), key=lambda i: (shares[i], -i))] -= 1
+    for i in itertools.islice(itertools.cycle(by_remainder), len(names) * count):
+        if sum(shares) == count:
+            break
+        if shares[i] < len(groups[names[i]]):
+            shares[i] += 1
     rng = np.random.default_rng(seed)
     keep: list[int] = []
-    for attack in sorted(groups):
-        members = groups[attack]
-        share = max(1, round(count * len(members) / len(trials)))
-        keep += rng.choice(members, size=min(share, len(members)), replace=False).tolist()
+    for name, share in zip(names, shares):
+        keep += rng.choice(groups[name], size=share, replace=False).tolist()
     return sorted(keep)
 
 

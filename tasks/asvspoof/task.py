@@ -35,7 +35,7 @@ from tasks.asvspoof.peers import published_peers
 from tasks.asvspoof.protocol import SPLITS
 from tasks.asvspoof.scorefile import ScoredTrial, format_score_file, score_metrics, write_score_file
 from tasks.base import TASKS, Batch, GateFactory, Peer, Task, TrainRecipe, model_device
-from tasks.registry import SettingError
+from tasks.registry import Epochs, SettingError
 
 TINY_ROOT = Path(tempfile.gettempdir()) / f"tradeoff-bench-{os.getuid()}" / f"tiny-v{mini.GENERATOR_VERSION}"
 """Where the tiny corpus of the contract tests is generated: outside any repository, per user and
@@ -67,7 +67,7 @@ class ASVspoofTask(Task):
     stem_stride: int = 2
     stem_pool: bool = True
     """ResNet stem: a 3×3 convolution with this stride, then (if set) a 3×3 max pool of stride 2."""
-    epochs: int = 5
+    epochs: Epochs = 5
     batch_size: int = 16
     lr: float = 3e-3
     weight_decay: float = 1e-4

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from tasks.base import TASKS, Batch, GateFactory, Peer, Task, TrainRecipe, model_device
-from tasks.registry import SettingError
+from tasks.registry import Epochs, SettingError
 from tasks.vad import mini
 from tasks.vad.features import N_MELS, SAMPLE_RATE, power_spectrogram
 from tasks.vad.layout import read_esc50, read_marker, read_vctk
@@ -80,7 +80,7 @@ class VadTask(Task):
     d_model: int = 32
     ffn: int = 64
     layers: int = 2
-    epochs: int = 6
+    epochs: Epochs = 6
     batch_size: int = 32
     lr: float = 3e-3
 

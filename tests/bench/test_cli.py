@@ -67,12 +67,15 @@ name = "dense"
 settings = { multipliers = [1.0] }
 """)
     code, out, _ = run(["run", str(grid), "--out", str(tmp_path / "run"), "--no-progress"], capsys)
-    assert code == 0
+    assert code == 1 and out.strip().splitlines()[-1] == "1 cell failed."
     records = list(Store(tmp_path / "run").records())
     statuses = sorted(r.status for r in records)
     assert statuses == ["failed", "ok"]
     failed = next(r for r in records if r.status == "failed")
-    assert "NonFiniteLossError" in failed.error and "1 failed" in out
+    assert "NonFiniteLossError" in failed.error
+    code, out, _ = run(["run", str(grid), "--out", str(tmp_path / "run"), "--no-progress"], capsys)
+    assert code == 1 and "nothing to train" in out  # a failure stays visible on resume
+    assert out.strip().splitlines()[-1] == "1 cell failed, 1 of them in an earlier run (--retry-failed runs them again)."
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import soundfile
 import torch
 
 from tasks.asvspoof import ASVspoofTask
-from tasks.asvspoof.data import open_corpus
+from tasks.asvspoof.data import open_corpus, stratified_subset
 from tasks.asvspoof.features import AudioError, fix_length, read_audio
 from tasks.asvspoof.mini import MARKER
 from tasks.asvspoof.protocol import (
@@ -242,3 +242,23 @@ def test_score_file_rejects_bad_lines(tmp_path: Path) -> None:
 def test_generated_corpus_marker_is_what_makes_it_mini(tiny: ASVspoofTask) -> None:
     assert (tiny.corpus_root / "LA" / MARKER).is_file()
     assert tiny.corpus == "asvspoof2019-mini (tiny)" and tiny.peers() == []
+
+
+@pytest.mark.parametrize("count", [7, 200, 1_001, 25_379, 25_380])
+def test_a_stratified_subset_has_exactly_the_asked_size(count: int) -> None:
+    """The real train partition's mix (2,580 bona fide, 6 attacks of 3,800): `max_utterances=200`
+    keeps 200 trials, not 202, every class represented in proportion."""
+    trials = [Trial(f"LA_{i % 20:04d}", f"LA_T_{i:07d}", "-", "bonafide") for i in range(2_580)]
+    trials += [Trial("LA_0001", f"LA_T_{9_000_000 + i:07d}", f"A0{1 + i % 6}", "spoof") for i in range(22_800)]
+    keep = stratified_subset(trials, count, seed=0)
+    assert len(keep) == len(set(keep)) == count
+    kept = [trials[i].attack for i in keep]
+    assert set(kept) == {"-", "A01", "A02", "A03", "A04", "A05", "A06"}
+    assert abs(kept.count("-") - count * 2_580 / 25_380) <= 1
+
+
+def test_a_subset_smaller_than_the_classes_is_refused() -> None:
+    trials = [Trial("S", f"U{i}", attack, "spoof" if attack != "-" else "bonafide")
+              for i, attack in enumerate(["-", "A01", "A02"])]
+    with pytest.raises(ValueError, match="cannot keep one trial of each of the 3 classes"):
+        stratified_subset(trials, 2, seed=0)

@@ -1,0 +1,19 @@
+"""The errors a user can cause: every command turns one into a single `error:` line and exit status 2.
+
+They live in this torch-free module so that the command line can catch them without importing
+what raises them.
+"""
+
+from __future__ import annotations
+
+
+class GridError(ValueError):
+    """A grid file or ad-hoc grid that cannot be run."""
+
+
+class StoreError(OSError):
+    """The output directory cannot be used."""
+
+
+class ExecutorError(RuntimeError):
+    """An executor that cannot be set up as asked (a missing extra, an unreachable cluster)."""
