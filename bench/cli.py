@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import ExecutorError, GridError, StoreError
+from bench.errors import ExecutorError, GridError, PluginError, StoreError
 from bench.records import SchemaError
 from tasks.registry import SettingError, UnknownNameError
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from bench.executors import Executor
     from bench.grid import Cell
 
-USER_ERRORS = (ExecutorError, GridError, SchemaError, StoreError, SettingError, UnknownNameError)
+USER_ERRORS = (ExecutorError, GridError, PluginError, SchemaError, StoreError, SettingError, UnknownNameError)
 EXIT_OK, EXIT_CELLS_FAILED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
@@ -77,13 +77,16 @@ def _silence_stdout() -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradeoff-bench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    plugins = argparse.ArgumentParser(add_help=False)
+    plugins.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE",
+                         help="import a module or .py file that registers tasks or methods (repeatable)")
 
-    listing = sub.add_parser("list", help="list registered tasks, methods and metrics")
+    listing = sub.add_parser("list", parents=[plugins], help="list registered tasks, methods and metrics")
     listing.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern")
     listing.add_argument("--kind", choices=("tasks", "methods", "metrics", "all"), default="all")
     listing.set_defaults(command=_list)
 
-    run = sub.add_parser("run", help="run a grid file, or one task x method ad hoc")
+    run = sub.add_parser("run", parents=[plugins], help="run a grid file, or one task x method ad hoc")
     run.add_argument("grid", nargs="?", type=Path, help="grid file (TOML); omit for the ad-hoc form")
     run.add_argument("--task", help="ad hoc: task name")
     run.add_argument("--method", help="ad hoc: method name")
@@ -128,9 +131,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from bench.plugins import load_plugins
     from methods import METHODS
     from tasks import METRICS, TASKS
 
+    load_plugins(args.plugin)
     kinds = ("tasks", "methods", "metrics") if args.kind == "all" else (args.kind,)
     rows: list[tuple[str, str, str]] = []
     if "tasks" in kinds:
@@ -174,8 +179,10 @@ def _list_corpora(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from bench.driver import run_grid
+    from bench.plugins import load_plugins
     from bench.store import Store
 
+    load_plugins(args.plugin)
     make_executor = _executor_factory(args)
     try:
         cells, out = _plan(args)
@@ -212,6 +219,7 @@ def _plan(args: argparse.Namespace) -> tuple[list[Cell], Path]:
 def _executor_factory(args: argparse.Namespace) -> Callable[[], Executor]:
     """Check the executor flags (and that Ray is installed) before anything runs or is written."""
     from bench.executors import LocalExecutor
+    from bench.plugins import loaded_plugins
 
     if args.jobs is not None and args.jobs < 1:
         raise ExecutorError(f"--jobs must be at least 1, got {args.jobs}")
@@ -226,7 +234,8 @@ def _executor_factory(args: argparse.Namespace) -> Callable[[], Executor]:
 
         import_ray()
         return lambda: RayExecutor(args.ray_address, cpus_per_cell=args.cpus_per_cell or 1,
-                                   gpus_per_cell=args.gpus_per_cell, cell_timeout=args.cell_timeout, jobs=args.jobs)
+                                   gpus_per_cell=args.gpus_per_cell, cell_timeout=args.cell_timeout, jobs=args.jobs,
+                                   plugins=loaded_plugins())
     if args.ray_address is not None:
         raise ExecutorError("--ray-address needs --executor ray")
     if args.cpus_per_cell is not None and args.cpus_per_cell != int(args.cpus_per_cell):
@@ -239,7 +248,8 @@ def _executor_factory(args: argparse.Namespace) -> Callable[[], Executor]:
             raise ExecutorError("--gpus-per-cell needs a CUDA device, and torch sees none")
         device = "cuda"
     threads = int(args.cpus_per_cell or 1)
-    return lambda: LocalExecutor(args.jobs or 1, device, threads=threads, cell_timeout=args.cell_timeout)
+    return lambda: LocalExecutor(args.jobs or 1, device, threads=threads, cell_timeout=args.cell_timeout,
+                                 plugins=loaded_plugins())
 
 
 def _report(args: argparse.Namespace) -> int:

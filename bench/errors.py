@@ -17,3 +17,7 @@ class StoreError(OSError):
 
 class ExecutorError(RuntimeError):
     """An executor that cannot be set up as asked (a missing extra, an unreachable cluster)."""
+
+
+class PluginError(ImportError):
+    """A plugin that cannot be found or fails while it is imported."""

@@ -15,6 +15,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Protocol
@@ -43,11 +44,13 @@ class LocalExecutor:
     `threads` is each cell's torch intra-op thread count: one by default, as on a Ray worker, so
     a cell's records do not depend on the executor or the machine's core count (parallelism comes
     from `jobs`, which suits models this small better). `cell_timeout` is each cell's wall-clock
-    limit in seconds, after which its worker is killed and the cell recorded as failed.
+    limit in seconds, after which its worker is killed and the cell recorded as failed. Worker
+    processes import `plugins` (`bench.plugins`) before they take cells.
     """
 
     def __init__(
-        self, jobs: int = 1, device: str = "cpu", *, threads: int = 1, cell_timeout: float | None = None
+        self, jobs: int = 1, device: str = "cpu", *, threads: int = 1, cell_timeout: float | None = None,
+        plugins: Sequence[str] = (),
     ) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -59,7 +62,7 @@ class LocalExecutor:
         self.device = device
         self.threads = threads
         self.cell_timeout = cell_timeout
-        self._pool = WorkerPool(jobs, cell_timeout) if jobs > 1 or cell_timeout is not None else None
+        self._pool = WorkerPool(jobs, cell_timeout, plugins) if jobs > 1 or cell_timeout is not None else None
 
     def submit(self, cell: Cell) -> Future[list[Record]]:
         if self._pool is not None:
@@ -80,10 +83,10 @@ class WorkerPool:
     deadline is killed and replaced on its own: the other cells, and the pool, go on.
     """
 
-    def __init__(self, size: int, cell_timeout: float | None = None) -> None:
+    def __init__(self, size: int, cell_timeout: float | None = None, plugins: Sequence[str] = ()) -> None:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
-        self._slots = [_Slot(self._queue, cell_timeout) for _ in range(size)]
+        self._slots = [_Slot(self._queue, cell_timeout, tuple(plugins)) for _ in range(size)]
 
     def submit(self, cell: Cell, device: str = "cpu", threads: int = 1) -> Future[list[Record]]:
         if self._closed:
@@ -120,9 +123,11 @@ class _Job:
 class _Slot:
     """One worker process and the thread that hands it cells and waits for its records."""
 
-    def __init__(self, jobs: queue.SimpleQueue[_Job | None], cell_timeout: float | None) -> None:
+    def __init__(self, jobs: queue.SimpleQueue[_Job | None], cell_timeout: float | None,
+                 plugins: tuple[str, ...]) -> None:
         self._jobs = jobs
         self._timeout = cell_timeout
+        self._plugins = plugins
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._busy = False
@@ -179,7 +184,7 @@ class _Slot:
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
-        process = context.Process(target=_worker_main, args=(theirs, os.getpid()), name="bench-worker")
+        process = context.Process(target=_worker_main, args=(theirs, os.getpid(), self._plugins), name="bench-worker")
         process.start()
         theirs.close()
         self._process, self._conn = process, ours
@@ -216,10 +221,13 @@ class _Slot:
         self._discard()
 
 
-def _worker_main(conn: Connection, parent_pid: int) -> None:
+def _worker_main(conn: Connection, parent_pid: int, plugins: tuple[str, ...] = ()) -> None:
     """A worker's life: run the cells it is sent until told to stop or its driver is gone."""
+    from bench.plugins import load_plugins
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+    load_plugins(plugins)
     warm_up()
     conn.send("ready")
     while True:

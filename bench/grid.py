@@ -18,7 +18,8 @@ A grid file (TOML) lists seeds, tasks and methods::
 A cell is one (task + settings, method + settings, seed); its id is a digest of that spec with
 every default filled in, so a cell's records are found again on a re-run. A task with reference
 systems (`Task.peers`) also gets one `peers` cell per configuration (not per seed) that evaluates
-them; `peers = false` in a grid file leaves them out.
+them; `peers = false` in a grid file leaves them out. `plugins = ["my_method.py", "pkg.module"]`
+imports plugins (`bench.plugins`; files relative to the grid file) before any name is checked.
 """
 
 from __future__ import annotations
@@ -123,12 +124,23 @@ def load_grid(path: str | Path) -> list[Cell]:
     except tomllib.TOMLDecodeError as err:
         raise GridError(f"grid file {path} is not valid TOML: {err}") from None
     try:
+        _load_grid_plugins(spec, path.parent)
         return plan_grid(spec)
     except GridError as err:
         raise GridError(f"{path}: {err}") from None
 
 
-GRID_KEYS = {"name", "description", "seeds", "tasks", "methods", "peers"}
+def _load_grid_plugins(spec: Mapping[str, Any], folder: Path) -> None:
+    """Import the grid's `plugins` (files relative to the grid file) before its names are checked."""
+    from bench.plugins import load_plugins
+
+    plugins = spec.get("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
+        raise GridError("'plugins' must be a list of module names or .py files")
+    load_plugins(str(folder / p) if p.endswith(".py") else p for p in plugins)
+
+
+GRID_KEYS = {"name", "description", "seeds", "tasks", "methods", "peers", "plugins"}
 ENTRY_KEYS = {"tasks": {"name", "settings"}, "methods": {"name", "settings", "sweep", "tasks"}}
 
 

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -59,6 +59,7 @@ class RayExecutor:
         gpus_per_cell: float = 0,
         cell_timeout: float | None = None,
         jobs: int | None = None,
+        plugins: Sequence[str] = (),
     ) -> None:
         if not cpus_per_cell > 0 or gpus_per_cell < 0:
             raise ValueError(f"need cpus_per_cell > 0 and gpus_per_cell >= 0, got {cpus_per_cell}, {gpus_per_cell}")
@@ -73,6 +74,7 @@ class RayExecutor:
         self.device = "cuda" if gpus_per_cell > 0 else "cpu"
         self.threads = max(1, int(cpus_per_cell))
         self.cell_timeout = cell_timeout
+        self.plugins = tuple(plugins)
         try:
             self.capacity = jobs or _cluster_capacity(ray.cluster_resources(), cpus_per_cell, gpus_per_cell)
         except ExecutorError:
@@ -85,7 +87,7 @@ class RayExecutor:
         """Future -> the generator of its Ray task, for cells not finished yet."""
 
     def submit(self, cell: Cell) -> Future[list[Record]]:
-        generator = self._task.remote(cell, self.device, self.threads)
+        generator = self._task.remote(cell, self.device, self.threads, self.plugins)
         future: Future[list[Record]] = Future()
         self._running[future] = generator
         future.add_done_callback(lambda done: self._running.pop(done, None))
@@ -117,8 +119,12 @@ class RayExecutor:
             self._ray.shutdown()
 
 
-def _cell_task(cell: Cell, device: str, threads: int) -> Iterator[list[Record] | None]:
-    """One cell on a Ray worker: says it has started (once warmed up), then hands back the records."""
+def _cell_task(cell: Cell, device: str, threads: int, plugins: tuple[str, ...] = ()) -> Iterator[list[Record] | None]:
+    """One cell on a Ray worker: says it has started (once warmed up), then hands back the records.
+    The worker imports the driver's plugins first (plugin files at the same path on every node)."""
+    from bench.plugins import load_plugins
+
+    load_plugins(plugins)
     warm_up()
     yield None
     yield execute_cell(cell, device, threads)

@@ -1,6 +1,7 @@
 """Methods: how to make a model cheap.
 
-The built-in methods are registered lazily: importing this package loads no torch, and
+The built-in methods, and those installed distributions offer as entry points in the group
+`tradeoff_bench.methods` (see `bench.plugins`), are registered lazily: importing this package loads no torch, and
 `METHODS.get(name)` imports a method's module on first use. `Candidate`, `Method` and
 `RunContext` are loaded from `methods.base` when first asked for.
 """
@@ -28,6 +29,7 @@ for _name, _target in {
     "slimmable": "methods.slimmable:Slimmable",
 }.items():
     METHODS.register_lazy(_name, _target)
+METHODS.register_entry_points("tradeoff_bench.methods")
 
 _FROM_BASE = ("Candidate", "Method", "RunContext")
 

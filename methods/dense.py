@@ -6,7 +6,7 @@ MACs trained for the same number of epochs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from methods.base import METHODS, Candidate, Method, RunContext
 from methods.training import fit
@@ -14,9 +14,9 @@ from tasks.base import Task
 from tasks.registry import Epochs
 
 
-def scaled_widths(task: Task, multiplier: float) -> dict[str, int]:
-    """Every knob at `multiplier` of its full width (at least one channel)."""
-    return {knob: max(1, round(multiplier * full)) for knob, full in task.knobs.items()}
+def scaled_widths(task: Task, multiplier: float, fixed: dict[str, int] | None = None) -> dict[str, int]:
+    """Every knob at `multiplier` of its full width (at least one channel), except the `fixed` ones."""
+    return {knob: (fixed or {}).get(knob, max(1, round(multiplier * full))) for knob, full in task.knobs.items()}
 
 
 @METHODS.register("dense")
@@ -26,6 +26,9 @@ class Dense(Method):
 
     multipliers: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)
     epochs: Epochs | None = None
+    widths: dict[str, int] = field(default_factory=dict)
+    """Knobs built at a fixed width whatever the multiplier (e.g. `{ mels = 40 }`: the paper's VAD
+    models at 40 of 80 mel bands, the other knobs full at multiplier 1)."""
 
     description = "train from scratch at uniform width multipliers (the control)"
     tiny_settings = {"multipliers": (0.5, 1.0), "epochs": 1}
@@ -33,17 +36,26 @@ class Dense(Method):
     def __post_init__(self) -> None:
         if not self.multipliers or not all(0 < m <= 1 for m in self.multipliers):
             raise ValueError(f"multipliers must be a non-empty list in (0, 1], got {self.multipliers}")
+        if any(width < 1 for width in self.widths.values()):
+            raise ValueError(f"widths must be at least 1, got {self.widths}")
+
+    def check(self, task: Task) -> None:
+        for knob, width in self.widths.items():
+            if knob not in task.knobs:
+                raise ValueError(f"dense widths: task {task.name!r} has no knob {knob!r} (knobs: {', '.join(task.knobs)})")
+            if width > task.knobs[knob]:
+                raise ValueError(f"dense widths: {knob}={width} is wider than the full model's {task.knobs[knob]}")
 
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         candidates = []
         for index, multiplier in enumerate(self.multipliers):
-            widths = scaled_widths(task, multiplier)
+            widths = scaled_widths(task, multiplier, self.widths)
             model = task.build_model(widths)
             result = fit(model, task, ctx, epochs=self.epochs, seed_offset=index)
             candidates.append(
                 Candidate(
                     model=model,
-                    label=f"x{multiplier:g}",
+                    label=f"x{multiplier:g}" + "".join(f"-{knob}{width}" for knob, width in sorted(self.widths.items())),
                     widths=widths,
                     facts={"multiplier": multiplier},
                     train_seconds=result.seconds,

@@ -1,7 +1,9 @@
 """Tasks: what to learn.
 
-The built-in tasks and corpus generators are registered lazily: importing this package loads no
-torch, and `TASKS.get(name)` imports a task's module on first use. `GateFactory`, `Task` and
+The built-in tasks and corpus generators, and those installed distributions offer as entry
+points (groups `tradeoff_bench.tasks`, `tradeoff_bench.corpora`; see `bench.plugins`), are
+registered lazily: importing this package loads no torch, and `TASKS.get(name)` imports a task's
+module on first use. `GateFactory`, `Task` and
 `TrainRecipe` are loaded from `tasks.base` when first asked for.
 """
 
@@ -27,6 +29,8 @@ for _name, _target in {
     TASKS.register_lazy(_name, _target)
 for _name, _module in {"asvspoof2019-mini": "tasks.asvspoof.mini", "vad-mini": "tasks.vad.mini"}.items():
     CORPORA.register_lazy(_name, _module)
+TASKS.register_entry_points("tradeoff_bench.tasks")
+CORPORA.register_entry_points("tradeoff_bench.corpora")
 
 _FROM_BASE = ("GateFactory", "Task", "TrainRecipe")
 

@@ -12,6 +12,7 @@ import difflib
 import fnmatch
 import functools
 import importlib
+import importlib.metadata
 import importlib.util
 import re
 import types
@@ -89,6 +90,14 @@ class Registry(Generic[T]):
         if name in self._entries or name in self._lazy:
             raise ValueError(f"{self.kind} {name!r} is registered twice")
         self._lazy[name] = target
+
+    def register_entry_points(self, group: str) -> None:
+        """Register lazily what installed distributions offer in the entry-point `group` (plugins)."""
+        for point in importlib.metadata.entry_points(group=group):
+            if point.name in self:
+                raise ValueError(f"entry point {point.value} ({group}) registers {self.kind} {point.name!r}, "
+                                 "which is registered already")
+            self.register_lazy(point.name, point.value)
 
     def get(self, name: str) -> T:
         if name not in self._entries and name in self._lazy:
@@ -204,6 +213,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if value not in typing.get_args(hint):
             raise SettingError(f"{where}: {value!r} is not one of {typing.get_args(hint)}")
         return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise SettingError(f"{where}: expected a table, got {value!r}")
+        key_hint, value_hint = typing.get_args(hint) or (Any, Any)
+        return {_coerce(k, key_hint, where): _coerce(v, value_hint, where) for k, v in value.items()}
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             raise SettingError(f"{where}: expected a list, got {value!r}")

@@ -43,6 +43,7 @@ from bench.report.format import leaderboard_latex, leaderboard_markdown
 from bench.report.frame import boards, candidates_table, method_rows, records_frame
 from bench.report.leaderboard import board_info, failed_cells, leaderboard
 from bench.report.pareto import DEFAULT_BUDGETS
+from bench.report.paper import paper_markdown, paper_table
 from bench.report.peers import peer_table, peers_latex, peers_markdown
 
 CSV_FLOAT_FORMAT = "%.10g"
@@ -99,6 +100,14 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
         sections.append(f"- [{info.task} ({info.corpus})]({folder}/leaderboard.md)")
         sections.append(leaderboard_markdown(table, info, failed, budgets, image=f"{folder}/pareto.png", level=2,
                                              extra=extra(2)))
+    paper = paper_table(frame)
+    if len(paper):
+        written.append(atomic_write(out_dir / "paper.md", paper_markdown(paper)))
+        written.append(atomic_write(out_dir / "paper.csv", _csv(paper)))
+        sections.insert(0, "- [Paper versus suite](paper.md)")
+    else:  # a report rewritten from records without the paper's experiments keeps no stale table
+        for name in ("paper.md", "paper.csv"):
+            (out_dir / name).unlink(missing_ok=True)
     index = ["# tradeoff-bench results\n", *[s for s in sections if s.startswith("- [")], ""]
     index += [s for s in sections if not s.startswith("- [")]
     if frame.empty:
