@@ -80,7 +80,7 @@ def _method_traces(rows: pd.DataFrame, front: pd.DataFrame, method: str, style: 
         line={"shape": "hv", "color": style.colour, "width": 2.5, "dash": "dash" if theoretical else "solid"},
         marker={"symbol": style.plotly_symbol, "size": [9] * len(front) + [0] * len(last),  # none at the edge
                 "color": style.colour, "line": {"color": "white", "width": 1}},
-        hovertemplate=f"<b>{method}</b>: median over seeds<br>MACs ≤ %{{x:.4s}}<br>{metric} %{{y:.4g}}"
+        hovertemplate=f"<b>{method}</b>: median over seeds<br>MACs ≤ %{{x:.4~s}}<br>{metric} %{{y:.4~g}}"
                       "<br>seeds reaching this cost: %{customdata}<extra></extra>",
         meta={"method": method, "seed": None, "role": "front"}))
     for seed, mine in rows.groupby("seed", sort=True):
@@ -89,7 +89,7 @@ def _method_traces(rows: pd.DataFrame, front: pd.DataFrame, method: str, style: 
             customdata=[_hover_facts(row) for _, row in mine.iterrows()], opacity=SEED_OPACITY,
             marker={"symbol": style.plotly_symbol + ("-open" if theoretical else ""), "size": 7, "color": style.colour},
             hovertemplate=(f"<b>{method}</b> · %{{customdata[0]}}<br>settings: %{{customdata[1]}}<br>seed {seed}"
-                           f"<br>MACs %{{x:.4s}}%{{customdata[2]}}<br>{metric} %{{y:.4g}}%{{customdata[3]}}"
+                           f"<br>MACs %{{x:.4~s}}%{{customdata[2]}}<br>{metric} %{{y:.4~g}}%{{customdata[3]}}"
                            "<br>record %{customdata[4]}<extra></extra>"),
             meta={"method": method, "seed": int(seed), "role": "seed"}, **group))
     return traces
@@ -105,8 +105,8 @@ def _peer_trace(peers: pd.DataFrame, metric: str) -> Any:
         textposition="top center", name="reference points", customdata=list(zip(origin, source)),
         marker={"symbol": ["star-open" if o == "published" else "star" for o in origin], "size": 15,
                 "color": PEER_COLOUR},
-        hovertemplate=(f"<b>%{{text}}</b> (reference, %{{customdata[0]}})<br>MACs %{{x:.4s}} (%{{customdata[1]}})"
-                       f"<br>{metric} %{{y:.4g}}<extra></extra>"),
+        hovertemplate=(f"<b>%{{text}}</b> (reference, %{{customdata[0]}})<br>MACs %{{x:.4~s}} (%{{customdata[1]}})"
+                       f"<br>{metric} %{{y:.4~g}}<extra></extra>"),
         meta={"method": None, "seed": None, "role": "reference"})
 
 

@@ -2,8 +2,8 @@
 
 Checks that the page loads from the file system without console errors or any fetch, that each
 task's plot renders one legend entry and one front per method with every candidate drawn, that
-hiding a method in the legend or unticking a seed removes exactly its points, and that clicking a
-column header sorts the leaderboard. A screenshot is saved in the test's temporary folder. Skips,
+hiding a method in the legend or unticking a seed removes exactly its points, that hovering a
+candidate names it, and that clicking a column header sorts the leaderboard. A screenshot is saved in the test's temporary folder. Skips,
 with one reason, where Chromium or its driver is not installed (`.ci/run` installs them in CI).
 """
 
@@ -174,3 +174,13 @@ def test_clicking_a_header_sorts_the_leaderboard(page: Any):
     assert values == sorted(values)
     table.find_element(By.XPATH, f".//th[text()='{best}']").click()
     assert [float(v) for v in column(best)] == sorted(values, reverse=True)
+
+
+def test_hovering_a_candidate_names_it(page: Any):
+    lines = page.execute_script("""
+        const plot = document.getElementById('plot-beta');
+        const index = plot.data.findIndex(t => t.meta.role === 'seed' && t.meta.method === 'dcl' && t.meta.seed === 1);
+        Plotly.Fx.hover(plot, [{curveNumber: index, pointNumber: 1}]);
+        return Array.from(plot.querySelectorAll('.hoverlayer .hovertext tspan.line')).map(t => t.textContent);""")
+    assert lines == ["dcl · w250000", "settings: width=0.25", "seed 1", "MACs 250k", "eer [%] 26",
+                     "record beta-dcl-s1-w250000"]
