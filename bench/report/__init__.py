@@ -1,8 +1,8 @@
-"""Reports: records -> pandas -> per-task leaderboards (Markdown, CSV, LaTeX) and Pareto plots,
-with each task's reference points (peers) and a breakdown of its secondary metrics.
+"""Reports: records -> pandas -> per-task leaderboards (Markdown, CSV, LaTeX), Pareto plots and an
+offline web page, with each task's reference points (peers) and a breakdown of its secondary metrics.
 
 `write_report` is the entry point; the pieces are public for notebooks and tests. seaborn and
-matplotlib load only when a plot is drawn.
+matplotlib load only when a plot is drawn, plotly when the page is written.
 """
 
 from bench.report.breakdown import (
@@ -17,6 +17,7 @@ from bench.report.leaderboard import BoardInfo, board_info, failed_cells, leader
 from bench.report.pareto import (
     DEFAULT_BUDGETS,
     hypervolume,
+    median_front,
     normalised_metric,
     pareto_front,
     seed_budget_metrics,
@@ -37,6 +38,7 @@ __all__ = [
     "failed_cells",
     "hypervolume",
     "leaderboard",
+    "median_front",
     "method_rows",
     "metric_order",
     "normalised_metric",

@@ -111,3 +111,32 @@ def front_rows(rows: pd.DataFrame) -> pd.DataFrame:
     higher = bool(rows["higher_is_better"].iloc[0])
     index = pareto_front(rows[["cost_macs", "metric"]].to_numpy(dtype=float), higher)
     return rows.iloc[index]
+
+
+def median_front(rows: pd.DataFrame) -> pd.DataFrame:
+    """One method's fronts summarised over its seeds (rows of one task, corpus and method).
+
+    Each seed's front is a step function: at cost x, its best metric among candidates costing <= x.
+    At every candidate cost of the method this gives columns `cost_macs`; `metric`, the median over
+    seeds, a seed without a candidate that cheap counting as the worst (so the median exists where at
+    least half the seeds reach that cost); `best` and `worst`, the best and worst seed among those
+    that reach it (the band); `seeds`, how many reach it. Only costs with a median are kept. This is
+    the per-budget median; a median attainment surface would replace it.
+    """
+    columns = ["cost_macs", "metric", "best", "worst", "seeds"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    sign = -1.0 if bool(rows["higher_is_better"].iloc[0]) else 1.0
+    costs = np.unique(rows["cost_macs"].to_numpy(dtype=float))
+    steps = []
+    for _, seed in rows.groupby("seed", sort=True):
+        cost, score = seed["cost_macs"].to_numpy(dtype=float), sign * seed["metric"].to_numpy(dtype=float)
+        steps.append([score[cost <= x].min() if (cost <= x).any() else np.inf for x in costs])
+    scores = np.asarray(steps)  # seeds x costs, minimised, inf where a seed has nothing that cheap
+    reached = np.isfinite(scores)
+    median = np.median(scores, axis=0)
+    best = np.where(reached, scores, np.inf).min(axis=0)
+    worst = np.where(reached, scores, -np.inf).max(axis=0)
+    table = pd.DataFrame({"cost_macs": costs, "metric": sign * median, "best": sign * best,
+                          "worst": sign * worst, "seeds": reached.sum(axis=0)})
+    return table[np.isfinite(median)].reset_index(drop=True)

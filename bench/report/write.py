@@ -1,9 +1,11 @@
-"""`write_report`: records -> per-task leaderboards, candidate tables and Pareto plots on disk.
+"""`write_report`: records -> per-task leaderboards, candidate tables, Pareto plots and a web page on disk.
 
 Layout under `out_dir` (one folder per task; `<task>__<corpus>` when a task has several corpora,
 since a front never mixes corpora):
 
-    README.md                 index: each task's leaderboard embedded, linking its plot
+    README.md                 index: the overview figure, then each task's leaderboard embedded
+    index.html                the same as an offline web page with interactive plots (`bench.report.site`)
+    overview.png, .svg        every task's Pareto plot, one panel each (only when there are records)
     <task>/leaderboard.md     header facts, table, notes, reference points, breakdown, failed cells, plot
     <task>/leaderboard.csv    numeric columns (`_mean`/`_std`/`_seeds`, no "±" strings)
     <task>/leaderboard.tex    booktabs tabulars: leaderboard, reference points, breakdown
@@ -45,6 +47,8 @@ from bench.report.leaderboard import board_info, failed_cells, leaderboard
 from bench.report.pareto import DEFAULT_BUDGETS
 from bench.report.paper import paper_markdown, paper_table
 from bench.report.peers import peer_table, peers_latex, peers_markdown
+from bench.report.site import SiteBoard, site_html
+from bench.report.style import method_styles
 
 CSV_FLOAT_FORMAT = "%.10g"
 OPTIONAL_FILES = ("peers.csv", "breakdown.csv")
@@ -61,10 +65,12 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
 
     out_dir = Path(out_dir)
     frame = records_frame(records)
-    methods = sorted(method_rows(frame)["method"].unique(), key=natural_key)  # one colour per method everywhere
+    methods = sorted(method_rows(frame)["method"].unique(), key=natural_key)  # one look per method everywhere
+    styles = method_styles(methods)
     several = frame.groupby("task")["corpus"].nunique()
     written: list[Path] = []
     sections: list[str] = []
+    site: list[SiteBoard] = []
     for task, corpus, board in boards(frame):
         folder = task if several[task] == 1 else f"{task}__{slug(corpus)}"
         info = board_info(board)
@@ -92,6 +98,7 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
         from bench.report.plots import pareto_figure_bytes
 
         files["pareto.png"], files["pareto.svg"] = pareto_figure_bytes(board, info, methods)
+        site.append(SiteBoard(folder, board, info, table, failed, peers, breakdown))
         for name, content in files.items():
             written.append(atomic_write(out_dir / folder / name, content))
         for name in OPTIONAL_FILES:
@@ -109,9 +116,22 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
         for name in ("paper.md", "paper.csv"):
             (out_dir / name).unlink(missing_ok=True)
     index = ["# tradeoff-bench results\n", *[s for s in sections if s.startswith("- [")], ""]
+    overview = None
+    if site:
+        from bench.report.plots import overview_figure_bytes
+
+        overview = "overview.png"
+        png, svg = overview_figure_bytes([(b.board, b.info) for b in site], methods)
+        written += [atomic_write(out_dir / overview, png), atomic_write(out_dir / "overview.svg", svg)]
+        index += ["Open [index.html](index.html) in a browser for interactive plots and sortable tables.\n",
+                  f"![Pareto fronts of every task]({overview})\n"]
+    else:
+        for name in ("overview.png", "overview.svg"):
+            (out_dir / name).unlink(missing_ok=True)
     index += [s for s in sections if not s.startswith("- [")]
     if frame.empty:
         index.append("No records.\n")
+    written.append(atomic_write(out_dir / "index.html", site_html(site, styles, budgets, breakdown_budget, overview)))
     written.append(atomic_write(out_dir / "README.md", "\n".join(index)))
     return written
 

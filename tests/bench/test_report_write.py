@@ -45,15 +45,18 @@ def records() -> list[Record]:
 
 def test_writes_every_file_per_task_and_the_index(tmp_path: Path):
     written = write_report(records(), tmp_path)
-    expected = [tmp_path / task / name for task in ("acc", "mse") for name in FILES] + [tmp_path / "README.md"]
+    expected = [tmp_path / task / name for task in ("acc", "mse") for name in FILES]
+    expected += [tmp_path / name for name in ("overview.png", "overview.svg", "index.html", "README.md")]
     assert written == expected
     assert all(path.stat().st_size > 0 for path in written)
+    assert '<section class="board" id="acc">' in (tmp_path / "index.html").read_text()
     assert (tmp_path / "mse" / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in (tmp_path / "mse" / "pareto.svg").read_bytes()
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
     readme = (tmp_path / "README.md").read_text()
     assert "[mse (mse-corpus)](mse/leaderboard.md)" in readme and "](acc/pareto.png)" in readme
+    assert "![Pareto fronts of every task](overview.png)" in readme and "(index.html)" in readme
     assert "| slimmable |" in readme and "ValueError: no prunable layers" in readme
 
     board = pd.read_csv(tmp_path / "mse" / "leaderboard.csv")
@@ -113,12 +116,13 @@ def test_a_task_whose_cells_all_failed_is_still_reported(tmp_path: Path):
     failed = record("mse", "pruning", 0, 0, 0.0)
     failed.status, failed.macs, failed.metrics, failed.error = "failed", None, {}, "OSError: disk full"
     written = write_report([failed], tmp_path)
-    assert [p.name for p in written] == [*FILES, "README.md"]
+    assert [p.name for p in written] == [*FILES, "overview.png", "overview.svg", "index.html", "README.md"]
     text = (tmp_path / "mse" / "leaderboard.md").read_text()
     assert "| pruning | 0 | 0 | – |" in text and "OSError: disk full" in text
     assert "no successful candidates" in (tmp_path / "mse" / "pareto.svg").read_text()
 
 
 def test_no_records_give_an_index_only(tmp_path: Path):
-    assert write_report([], tmp_path) == [tmp_path / "README.md"]
+    assert write_report([], tmp_path) == [tmp_path / "index.html", tmp_path / "README.md"]
     assert "No records." in (tmp_path / "README.md").read_text()
+    assert "<p>No records.</p>" in (tmp_path / "index.html").read_text()

@@ -54,6 +54,7 @@ def test_raising_and_nan_cells_are_failed_records_and_the_grid_completes(
     found = errors(tmp_path / "run")
     assert found[-1] == "ok"
     assert sum(e.startswith("RuntimeError: boom (at test_failing_cells.py:") for e in found) == 2
+    # Adam at lr 1e30 overflows to inf or nan first depending on the CPU's kernels: either is non-finite
     assert sum(e.startswith(("NonFiniteLossError: loss became nan", "NonFiniteLossError: loss became inf"))
                for e in found) == 1
 

@@ -1,0 +1,105 @@
+"""index.html without a browser: self-contained, one figure per board, every table, provenance."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.records import Record
+from bench.report import board_info, records_frame, write_report
+from bench.report.interactive import board_figure_json
+from bench.report.provenance import provenance_rows
+from bench.report.style import method_styles
+
+FULL = 1_000_000
+
+
+def record(task: str, method: str, seed: int, macs: int, value: float, **extra) -> Record:
+    fields = dict(cell_id=f"{task}-{method}-s{seed}", task=task, corpus=f"{task}-corpus", method=method, seed=seed,
+                  label=f"w{macs}", status="ok", macs=macs, full_macs=FULL, metrics={"eer": value, "eer@snr<5": value + 5},
+                  primary_metric="eer", higher_is_better=False, reference_metric=50.0, cost_unit="second of audio",
+                  settings={"mode": "budget", "budget": macs / FULL, "unset": None},
+                  provenance={"commit": "0123456789abcdef0123", "dirty": seed == 1, "cpu": "EPYC", "threads": 1,
+                              "time_utc": f"2026-11-30T10:0{seed}:00+00:00", "versions": {"torch": "2.11.0"}})
+    fields.update(extra)
+    return Record(**fields)
+
+
+def records() -> list[Record]:
+    out = [record(task, method, seed, macs, 20.0 - 4 * i + seed)
+           for task in ("vad", "asv") for method in ("dcl", "dense") for seed in (0, 1)
+           for i, macs in enumerate((250_000, 500_000, FULL))]
+    out.append(record("vad", "dcl", 1, 100_000, 97.0))  # a noisy outlier far above the fronts
+    out.append(record("vad", "peers", 0, 2_000_000, 4.0, label="Silero <VAD>", cell_id="vad-peers",
+                      facts={"origin": "measured", "macs_source": "fvcore"}))
+    failed = record("asv", "magnitude", 0, 0, 0.0, status="failed", metrics={}, error="ValueError: <boom>")
+    failed.macs = None
+    return [*out, failed]
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("report")
+    write_report(records(), folder)
+    return (folder / "index.html").read_text(encoding="utf-8")
+
+
+def test_page_is_self_contained(page: str):
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", page)  # nothing to load
+    assert page.count("<script>") == 2 and "Plotly" in page  # plotly.js once, then the page's script
+    assert len(page.encode()) < 6_000_000
+
+
+def test_each_board_has_a_figure_tables_and_provenance(page: str):
+    for task in ("asv", "vad"):
+        section = page[page.index(f'<section class="board" id="{task}">'):]
+        section = section[:section.index("</section>")]
+        assert f'data-figure="figure-{task}"' in section and "<h3>Leaderboard</h3>" in section
+        assert section.count('class="seed-toggle"') == 2 and "Breakdown at ≤50% MACs" in section
+        assert "<td>0123456789ab, 0123456789ab (dirty)</td>" in section and "<th>torch</th><td>2.11.0</td>" in section
+        assert f'href="{task}/leaderboard.csv"' in section
+    assert "Silero &lt;VAD&gt;" in page and "<h3>Reference points</h3>" in page
+    assert "ValueError: &lt;boom&gt;" in page and "<h3>Failed cells</h3>" in page
+    figure = re.search(r'<script type="application/json" id="figure-vad">(.*?)</script>', page, re.S).group(1)
+    assert json.loads(figure.replace("<\\/", "</"))["layout"]["xaxis"]["type"] == "log"
+
+
+def test_figure_has_a_legend_entry_and_seed_traces_per_method():
+    board = records_frame(records())
+    board = board[board["task"] == "vad"]
+    figure = json.loads(board_figure_json(board, board_info(board), method_styles(["dcl", "dense"])))
+    roles = [(t["meta"]["role"], t["meta"]["method"], t["meta"]["seed"]) for t in figure["data"]]
+    assert roles == [(role, m, seed) for m in ("dcl", "dense")
+                     for role, seed in (("band", None), ("band", None), ("front", None), ("seed", 0), ("seed", 1))] \
+        + [("reference", None, None)]
+    legend = [t["name"] for t in figure["data"] if t.get("showlegend", True)]
+    assert legend == ["dcl", "dense", "reference points"]
+    low, high = figure["layout"]["yaxis"]["range"]
+    assert high < 97.0 and low < 4.0  # the outlier is left out, the reference point kept
+    seed = next(t for t in figure["data"] if t["meta"] == {"method": "dcl", "seed": 1, "role": "seed"})
+    assert seed["customdata"][0] == ["w100000", 'budget=0.1, mode="budget"', "", "", "vad-dcl-s1-w100000"]
+    assert "%{customdata[1]}" in seed["hovertemplate"] and "seed 1" in seed["hovertemplate"]
+
+
+def test_hover_shows_a_confidence_interval_when_the_frame_has_one():
+    board = records_frame([record("vad", "dcl", 0, FULL, 10.0)]).assign(metric_ci_low=9.0, metric_ci_high=11.5)
+    figure = json.loads(board_figure_json(board, board_info(board), method_styles(["dcl"])))
+    seed = next(t for t in figure["data"] if t["meta"]["role"] == "seed")
+    assert seed["customdata"][0][3] == " [9, 11.5]"
+
+
+def test_provenance_lists_every_distinct_value():
+    board = records_frame(records())
+    facts = dict(provenance_rows(board))
+    assert facts["commit"] == "0123456789ab, 0123456789ab (dirty)"
+    assert facts["recorded (UTC)"] == "2026-11-30T10:00:00+00:00 to 2026-11-30T10:01:00+00:00"
+    assert facts["torch threads"] == "1" and "platform" not in facts
+
+
+def test_report_of_the_same_records_gives_the_same_page(tmp_path: Path):
+    write_report(records(), tmp_path / "a")
+    write_report(records()[::-1], tmp_path / "b")
+    assert (tmp_path / "a" / "index.html").read_bytes() == (tmp_path / "b" / "index.html").read_bytes()
