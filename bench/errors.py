@@ -17,3 +17,7 @@ class StoreError(OSError):
 
 class ExecutorError(RuntimeError):
     """An executor that cannot be set up as asked (a missing extra, an unreachable cluster)."""
+
+
+class ArtifactError(ValueError):
+    """A saved model that cannot be used: missing, not a tradeoff-bench model file, of another task."""
