@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import warnings
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,24 +114,23 @@ def read_model_file(path: str | Path) -> tuple[ModelSpec, dict[str, Any]]:
                 saved = torch.load(path, map_location="cpu", weights_only=True)
             text, state = saved.get("spec"), saved.get("state_dict")
     except Exception as err:  # a truncated file, another format, a pickle with code in it
-        raise ArtifactError(f"{path}: not a tradeoff-bench model file ({type(err).__name__}: {err})") from None
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise ArtifactError(f"{path}: not a tradeoff-bench model file ({type(err).__name__}: {first})") from None
     if not isinstance(text, str) or not isinstance(state, dict):
         raise ArtifactError(f"{path}: not a tradeoff-bench model file (no model description)")
     return ModelSpec.from_json(text, path), state
 
 
-def load_model(path: str | Path, task_settings: Mapping[str, Any] | None = None, *, task: Task | None = None
-               ) -> LoadedModel:
-    """Rebuild the saved candidate at `path` for `task`, or for its own task configured with
-    `task_settings` over the training settings (other data; settings that change the model's shape
-    make it fail to load)."""
+def load_model(path: str | Path, *, task: Task | None = None) -> LoadedModel:
+    """Rebuild the saved candidate at `path` for `task` (e.g. on other data; settings that change
+    the model's shape make it fail to load), or for its task as it was trained."""
     from methods import METHODS
     from tasks import TASKS
     from tasks.registry import configure
 
     spec, state = read_model_file(path)
     if task is None:
-        task = configure(TASKS.get(spec.task), {**spec.task_settings, **(task_settings or {})}, f"task {spec.task!r}")
+        task = configure(TASKS.get(spec.task), spec.task_settings, f"task {spec.task!r}")
     elif task.name != spec.task:
         raise ArtifactError(f"{path}: a model of task {spec.task!r}, not {task.name!r}")
     method = configure(METHODS.get(spec.method), spec.settings, f"method {spec.method!r}")

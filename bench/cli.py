@@ -321,10 +321,11 @@ def _report(args: argparse.Namespace) -> int:
 def _warn_mixed_code(records: list[Any]) -> None:
     """One stderr line per table whose records come from more than one version of the code."""
     from bench.provenance import code_version
+    from bench.report.frame import board_corpus
 
     versions: dict[tuple[str, str], set[str]] = {}
     for record in records:
-        versions.setdefault((record.task, record.corpus), set()).add(code_version(record.provenance))
+        versions.setdefault((record.task, board_corpus(record)), set()).add(code_version(record.provenance))
     for (task, corpus), found in sorted(versions.items()):
         if len(found) > 1:
             print(f"warning: the {task} table ({corpus}) mixes records of {len(found)} code versions "

@@ -47,6 +47,7 @@ def export_onnx(model_path: Path, out: Path) -> Path:
             torch.onnx.export(loaded.model, (loaded.task.example_input(),), tmp, dynamo=False,
                               input_names=["input"], output_names=["output"],
                               dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+        os.chmod(tmp, 0o644)  # mkstemp's file is private; an exported model is meant to be shared
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)
