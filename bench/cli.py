@@ -20,15 +20,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import ExecutorError, GridError, PluginError, StoreError
+from bench.errors import ArtifactError, ExecutorError, GridError, PluginError, StoreError
 from bench.records import SchemaError
+from tasks.audio import AudioError
 from tasks.registry import SettingError, UnknownNameError
 
 if TYPE_CHECKING:
     from bench.executors import Executor
     from bench.grid import Cell
 
-USER_ERRORS = (ExecutorError, GridError, PluginError, SchemaError, StoreError, SettingError, UnknownNameError)
+USER_ERRORS = (ArtifactError, AudioError, ExecutorError, GridError, PluginError, SchemaError, StoreError, SettingError,
+               UnknownNameError)
 EXIT_OK, EXIT_CELLS_FAILED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
@@ -110,7 +112,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rerun-stale", action="store_true", help="run again finished cells whose records "
                      "were made by other code (another commit, or other uncommitted changes)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--no-save-models", action="store_true",
+                     help="do not keep each candidate's weights in RUN/models/ (for huge grids)")
     run.set_defaults(command=_run)
+
+    evaluate = sub.add_parser("eval", help="re-score the saved candidates of a run on other data, without training")
+    evaluate.add_argument("run_dir", metavar="RUN", type=Path, help="output directory of `run` (with models/)")
+    evaluate.add_argument("--task-set", action="append", default=[], metavar="KEY=VALUE",
+                          help="task setting to evaluate with (e.g. data_seed=1 or speech_root=DIR)")
+    evaluate.add_argument("--out", type=Path, required=True, help="where the new records go (not RUN)")
+    evaluate.set_defaults(command=_eval)
 
     data = sub.add_parser("data", help="offline corpora: list or generate them")
     data_sub = data.add_subparsers(required=True, metavar="ACTION")
@@ -121,6 +132,19 @@ def _parser() -> argparse.ArgumentParser:
     generate.set_defaults(command=_generate)
     corpora = data_sub.add_parser("list", help="list the corpora that can be generated")
     corpora.set_defaults(command=_list_corpora)
+
+    predict = sub.add_parser("predict", help="run a saved candidate on audio files (vad: RTTM + frame "
+                             "probabilities; asvspoof2019: a CM score file)")
+    predict.add_argument("model", type=Path, help="a saved model (RUN/models/<record>.safetensors or .pt)")
+    predict.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="WAV/FLAC files or folders")
+    predict.add_argument("--out", type=Path, required=True, help="folder for the predictions")
+    predict.add_argument("--task", help="refuse a model of any other task")
+    predict.set_defaults(command=_predict)
+
+    export = sub.add_parser("export", help="write a saved candidate as an ONNX graph (the onnx extra)")
+    export.add_argument("model", type=Path, help="a saved model (RUN/models/<record>.safetensors)")
+    export.add_argument("--to", type=Path, required=True, metavar="FILE.onnx", help="the ONNX file to write")
+    export.set_defaults(command=_export)
 
     report = sub.add_parser("report", help="write leaderboards and Pareto plots from a run directory")
     report.add_argument("runs", nargs="+", type=Path, help="output directories of `run`")
@@ -188,7 +212,7 @@ def _run(args: argparse.Namespace) -> int:
         cells, out = _plan(args)
     except OSError as err:  # a grid path that is a folder, a task's data root checked as it is configured
         raise GridError(f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)) from None
-    store = Store(out)
+    store = Store(out, save_models=not args.no_save_models)
     summary = run_grid(cells, store, make_executor, retry_failed=args.retry_failed,
                        rerun_stale=args.rerun_stale, progress=not args.no_progress)
     print(summary.describe())
@@ -197,6 +221,37 @@ def _run(args: argparse.Namespace) -> int:
     print(f"records: {store.records_dir}")
     print(summary.verdict())
     return EXIT_CELLS_FAILED if summary.failed_cells else EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from bench.evaluate import evaluate_run
+    from bench.store import Store
+
+    if args.out.resolve() == args.run_dir.resolve():
+        raise StoreError("--out must be another folder than RUN: eval never touches the training run's records")
+    summary = evaluate_run(args.run_dir, _parse_settings(args.task_set), Store(args.out))
+    print(summary.describe())
+    for record in summary.failed:
+        print(f"  failed: {record.task}/{record.method} seed={record.seed}: {record.error}")
+    print(f"records: {args.out / 'records'}")
+    return EXIT_CELLS_FAILED if summary.failed else EXIT_OK
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from bench.predict import predict
+
+    if args.out.exists() and not args.out.is_dir():
+        raise StoreError(f"--out {args.out} exists and is not a folder")
+    written = predict(args.model, args.inputs, args.out, args.task)
+    print(f"wrote {len(written)} files to {args.out}")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from bench.predict import export_onnx
+
+    print(f"wrote {export_onnx(args.model, args.to)}")
+    return EXIT_OK
 
 
 def _plan(args: argparse.Namespace) -> tuple[list[Cell], Path]:
@@ -277,10 +332,11 @@ def _report(args: argparse.Namespace) -> int:
 def _warn_mixed_code(records: list[Any]) -> None:
     """One stderr line per table whose records come from more than one version of the code."""
     from bench.provenance import code_version
+    from bench.report.frame import board_corpus
 
     versions: dict[tuple[str, str], set[str]] = {}
     for record in records:
-        versions.setdefault((record.task, record.corpus), set()).add(code_version(record.provenance))
+        versions.setdefault((record.task, board_corpus(record)), set()).add(code_version(record.provenance))
     for (task, corpus), found in sorted(versions.items()):
         if len(found) > 1:
             print(f"warning: the {task} table ({corpus}) mixes records of {len(found)} code versions "

@@ -21,3 +21,7 @@ class ExecutorError(RuntimeError):
 
 class PluginError(ImportError):
     """A plugin that cannot be found or fails while it is imported."""
+
+
+class ArtifactError(ValueError):
+    """A saved model that cannot be used: missing, not a tradeoff-bench model file, of another task."""

@@ -56,19 +56,23 @@ class Cell:
     method: str
     method_settings: Mapping[str, Any]
     seed: int
+    source: str | None = None
+    """For a cell of `tradeoff-bench eval`: the id of the training cell whose saved models it re-scores."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "task": self.task,
             "task_settings": dict(self.task_settings),
             "method": self.method,
             "method_settings": dict(self.method_settings),
             "seed": self.seed,
         }
+        return data if self.source is None else {**data, "source": self.source}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cell:
-        return cls(data["task"], data["task_settings"], data["method"], data["method_settings"], data["seed"])
+        return cls(data["task"], data["task_settings"], data["method"], data["method_settings"], data["seed"],
+                   data.get("source"))
 
     @property
     def cell_id(self) -> str:
@@ -77,7 +81,7 @@ class Cell:
 
     @property
     def title(self) -> str:
-        return f"{self.task}/{self.method} seed={self.seed}"
+        return f"{self.task}/{self.method} seed={self.seed}{' (eval)' if self.source else ''}"
 
     def build_task(self) -> Task:
         return configure(TASKS.get(self.task), self.task_settings, f"task {self.task!r}")

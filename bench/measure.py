@@ -49,15 +49,7 @@ def measure_model(
     (quantised ones): their MACs are counted on it; everything else is measured on `model`.
     Raises ValueError when the task's primary metric is missing or not finite (e.g. NaN outputs).
     """
-    with eval_mode(model):
-        metrics = {name: float(value) for name, value in task.evaluate(model, "test").items()}
-        primary = metrics.get(task.primary_metric)
-        if primary is None or not math.isfinite(primary):
-            raise ValueError(
-                f"Task {task.name!r} gave primary metric {task.primary_metric!r} = {primary!r} "
-                f"(metrics: {metrics}); expected a finite number"
-            )
-        outputs = task.outputs(model)
+    metrics, outputs = measure_metrics(model, task)
     with eval_mode(model.to("cpu")):
         example = task.example_input()
         return Measurement(
@@ -68,6 +60,20 @@ def measure_model(
             metrics=metrics,
             outputs=outputs,
         )
+
+
+def measure_metrics(model: nn.Module, task: Task) -> tuple[dict[str, float], dict[str, str]]:
+    """The task's metrics of `model` on its test split, and the files it keeps (`Task.outputs`),
+    in eval mode where the model is. Raises ValueError when the primary metric is missing or not finite."""
+    with eval_mode(model):
+        metrics = {name: float(value) for name, value in task.evaluate(model, "test").items()}
+        primary = metrics.get(task.primary_metric)
+        if primary is None or not math.isfinite(primary):
+            raise ValueError(
+                f"Task {task.name!r} gave primary metric {task.primary_metric!r} = {primary!r} "
+                f"(metrics: {metrics}); expected a finite number"
+            )
+        return metrics, task.outputs(model)
 
 
 def count_params(model: nn.Module) -> int:

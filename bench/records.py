@@ -17,6 +17,14 @@ class SchemaError(ValueError):
     """A record file that this version of the suite cannot read."""
 
 
+@dataclass(frozen=True)
+class SavedModel:
+    """A serialised candidate (`bench.artifacts`): the file's bytes and its suffix."""
+
+    suffix: str
+    data: bytes = field(repr=False)
+
+
 @dataclass
 class Record:
     """One measured candidate of one grid cell (or the failure of that cell)."""
@@ -60,9 +68,21 @@ class Record:
     provenance: dict[str, Any] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     """Files kept for this candidate (`Task.outputs`), as paths relative to the run directory."""
+    model_file: str | None = None
+    """The candidate's saved model (`bench.artifacts`: weights and what rebuilds them), relative to
+    the run directory; None when models were not saved (`--no-save-models`) or the record has none."""
+    source_record: str | None = None
+    """For a record of `tradeoff-bench eval`: the training run's record whose saved model it re-scored."""
+    train_corpus: str | None = None
+    """For a record of `eval`: the corpus the model was trained on (`corpus` is the one evaluated on)."""
+    train_task_settings: dict[str, Any] | None = None
+    """For a record of `eval`: the task settings the model was trained with."""
     attachments: dict[str, str] = field(default_factory=dict, repr=False, metadata={"transient": True})
     """`{file name: text}` from `Task.outputs`, on its way from the cell to the store, which writes
     the files and lists them in `outputs`; never part of the JSON record."""
+    weights: SavedModel | None = field(default=None, repr=False, metadata={"transient": True})
+    """The candidate's saved model on its way from the cell to the store, which writes it to
+    `models/` and names it in `model_file`; never part of the JSON record."""
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -76,7 +96,7 @@ class Record:
         return self.macs / self.full_macs
 
     def to_dict(self) -> dict[str, Any]:
-        stored = dataclasses.asdict(dataclasses.replace(self, attachments={}))  # no copy of the texts
+        stored = dataclasses.asdict(dataclasses.replace(self, attachments={}, weights=None))  # no copy of the texts
         data = {name: value for name, value in stored.items() if name not in TRANSIENT}
         data["record_id"] = self.record_id
         data["macs_fraction"] = self.macs_fraction

@@ -113,10 +113,11 @@ def _check_candidates(candidates: list[Candidate]) -> None:
 def _measured(
     cell: Cell, task: Task, candidate: Candidate, full_macs: int, cell_seconds: float, device: str
 ) -> Record:
+    from bench.artifacts import ModelSpec, save_model
     from bench.measure import measure_model
 
     figures = measure_model(candidate.model, task, cost_model=candidate.cost_model)
-    return Record(
+    record = Record(
         **_identity(cell, task),
         label=candidate.label,
         status="ok",
@@ -135,6 +136,8 @@ def _measured(
         provenance=provenance(device),
         attachments=figures.outputs,
     )
+    record.weights = save_model(candidate.model, ModelSpec.of(record))
+    return record
 
 
 def failure_record(

@@ -4,6 +4,7 @@ Layout of an output directory::
 
     records/<cell_id>-<label>.json   one per candidate (or one `-failed` record per failed cell)
     outputs/<cell_id>-<label>/<file> files the task keeps per candidate (e.g. official score files)
+    models/<cell_id>-<label>.<ext>   the candidate's saved model (`bench.artifacts`), unless turned off
     cells/<cell_id>.json             written last: the cell is finished, and which records it made
     cells/<cell_id>.lock             held while a runner works on the cell
 
@@ -43,10 +44,12 @@ def write_json_atomic(path: Path, data: Any) -> None:
 class Store:
     """Records and cell markers under one output directory."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, save_models: bool = True) -> None:
         self.root = Path(root)
         self.records_dir = self.root / "records"
         self.outputs_dir = self.root / "outputs"
+        self.models_dir = self.root / "models"
+        self.save_models = save_models
         self.cells_dir = self.root / "cells"
         self._held: dict[str, int] = {}
         """Cell id -> open descriptor of the lock file this store holds an flock on."""
@@ -109,12 +112,17 @@ class Store:
             path.unlink(missing_ok=True)
         for folder in self.outputs_dir.glob(f"{cell.cell_id}-*"):
             shutil.rmtree(folder, ignore_errors=True)
+        for path in self.models_dir.glob(f"{cell.cell_id}-*"):
+            path.unlink(missing_ok=True)
 
     def finish(self, cell: Cell, records: list[Record]) -> None:
-        """Write the cell's output files and records, then its marker (the commit point)."""
+        """Write the cell's output files, models and records, then its marker (the commit point)."""
         for record in records:
             files = sorted(record.attachments.items())
             record.outputs = [self._write_output(record, name, text) for name, text in files]
+            if record.weights is not None and self.save_models:
+                path = atomic_write(self.models_dir / f"{record.record_id}{record.weights.suffix}", record.weights.data)
+                record.model_file = str(path.relative_to(self.root))
             write_json_atomic(self.records_dir / f"{record.record_id}.json", record.to_dict())
         status = "ok" if all(r.status == "ok" for r in records) else "failed"
         write_json_atomic(
@@ -168,7 +176,7 @@ class Store:
 
         Temp files are only written by a runner holding a cell's lock, so with every lock free
         they belong to no one."""
-        folders = [self.records_dir, self.cells_dir, *self.outputs_dir.glob("*/")]
+        folders = [self.records_dir, self.cells_dir, self.models_dir, *self.outputs_dir.glob("*/")]
         temp_files = [tmp for folder in folders for tmp in folder.glob(".*.tmp")]
         busy = False  # listed before the locks are looked at: a temp file's writer held a lock then
         for lock in self.cells_dir.glob("*.lock"):

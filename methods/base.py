@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -74,4 +74,9 @@ class Method(ABC):
     @abstractmethod
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         """Train or compress models of `task` and return the realised candidates."""
+
+    def build_candidate(self, task: Task, widths: Mapping[str, int], facts: Mapping[str, Any]) -> nn.Module:
+        """An untrained model of the structure of a candidate this method made (with these widths
+        and facts), for its saved weights to be loaded into. Default: the task's model at `widths`."""
+        return task.build_model(widths)
 

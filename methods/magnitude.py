@@ -13,8 +13,9 @@ pretrain + steps·finetune = E (finetune = ⌊E/2⌋ // steps), the budget `dens
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -86,6 +87,17 @@ class Magnitude(Method):
                 )
             )
         return candidates
+
+
+    def build_candidate(self, task: Task, widths: Mapping[str, int], facts: Mapping[str, Any]) -> nn.Module:
+        """The full model pruned to the candidate's per-layer widths (`facts["layer_widths"]`): its
+        layers need not match the knob widths, as the dependency graph prunes each group on its own."""
+        from methods.pruning_graph import Pruner
+
+        model = task.build_model().eval()
+        Pruner(model, task.example_input(), scope=self.scope, step_fraction=self.step_fraction).shrink_to(
+            facts["layer_widths"])
+        return model
 
 
 class _Probe(nn.Module):

@@ -10,6 +10,7 @@ a layer that collapses (a mis-read reshape dropping half a layer) is an error, n
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -137,6 +138,23 @@ class Pruner:
             except Exception:  # noqa: BLE001 -- any failure makes the group unprunable
                 unsafe.add(root)
         return unsafe
+
+    def shrink_to(self, widths: Mapping[str, int]) -> None:
+        """Remove each group's trailing channels until every layer has its width in `widths` (the
+        `layer_widths` of a model pruned from this one): the structure its weights load into."""
+        pruning = []
+        for group in self.groups:
+            root = group[0].dep.target.module
+            width, size = widths.get(self.names[root]), self._size(group)
+            if width is not None and width < size:
+                pruning.append(self.graph.get_pruning_group(root, group[0].dep.handler, list(range(width, size))))
+        for group in pruning:
+            group.prune()
+        self._rebuild()
+        found = layer_widths(self.model)
+        if found != dict(widths):
+            wrong = sorted(name for name in widths if found.get(name) != widths[name])
+            raise LayerCollapseError(f"layers {wrong} did not shrink to the widths asked for")
 
     def prunable_channels(self) -> int:
         return sum(max(0, self._size(g) - self.floor) for g in self.groups)

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -117,6 +118,25 @@ class Quantization(Method):
                 )
             )
         return candidates
+
+    def build_candidate(self, task: Task, widths: Mapping[str, int], facts: Mapping[str, Any]) -> nn.Module:
+        """The candidate's quantised structure, converted from an untrained float model as `run`
+        converted the trained one (the saved weights and quantisation parameters replace its own)."""
+        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx, prepare_qat_fx
+
+        torch.backends.quantized.engine = facts.get("backend", self.backend)
+        model = task.build_model(widths).eval()
+        mode = facts["mode"]
+        if mode == "dynamic" or facts.get("fallback"):
+            return _dynamic(model)
+        example = (task.example_input(),)
+        if mode == "static":
+            prepared = prepare_fx(model, layer_qconfig_mapping(self.backend, qat=False), example)
+        else:
+            prepared = prepare_qat_fx(model.train(), layer_qconfig_mapping(self.backend, qat=True), example).eval()
+        with warnings.catch_warnings():  # observers that saw no data: their parameters are replaced
+            warnings.simplefilter("ignore", UserWarning)
+            return _dynamic(convert_fx(prepared), (nn.GRU, nn.LSTM))
 
     def _static(self, model: nn.Module, task: Task, example: torch.Tensor) -> tuple[nn.Module, str | None]:
         from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -172,6 +173,12 @@ class Task(ABC):
         """Files to keep beside the record of an evaluated model, `{file name: text}` (e.g. the
         official score file of its test split, for the corpus's own scoring scripts). Default: none."""
         return {}
+
+    def predict(self, model: nn.Module, inputs: Sequence[Path], out_dir: Path) -> list[Path]:
+        """Run `model` on the audio files (or folders of them) `inputs` and write its predictions
+        under `out_dir` in the field's own formats, returning the files written; nothing is written
+        when an input cannot be used (`tasks.audio.AudioError`). Default: the task does not predict."""
+        raise NotImplementedError(f"task {self.name!r} does not predict on audio files")
 
     def peers(self) -> list[Peer]:
         """Reference systems to show beside the methods (measured on the test split, or published).

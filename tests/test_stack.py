@@ -1,6 +1,7 @@
 """A broken install fails here first: the locked versions are installed, torchaudio's compiled
 extension loads against this torch, and every registered task, method and corpus imports."""
 
+import sysconfig
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -24,8 +25,11 @@ def test_installed_versions_equal_the_lock() -> None:
     that none is missing or extra); the torch pair above all."""
     locked = locked_versions()
     assert {"torch", "torchaudio"} <= set(locked)
+    site = {Path(sysconfig.get_paths()[kind]).resolve() for kind in ("purelib", "platlib")}
     wrong = {}
     for dist in metadata.distributions():
+        if Path(dist.locate_file("")).resolve() not in site:
+            continue  # a copy vendored inside another package (setuptools/_vendor, put on sys.path by pkg_resources)
         name = canonicalize_name(dist.metadata["Name"])
         if name in locked and dist.version.split("+")[0] != locked[name].split("+")[0]:
             wrong[name] = f"{dist.version} installed, {locked[name]} locked"

@@ -143,8 +143,20 @@ def metric_info(name: str, higher_is_better: bool) -> tuple[str, str, float]:
     return spec.unit, spec.aggregate, float(spec.ideal)
 
 
+def board_corpus(record: Record) -> str:
+    """The corpus a record's leaderboard is named by. A record of `eval` names the data it was
+    evaluated on, the task settings changed from training and the training corpus, so re-scored
+    candidates get a table of their own even on a corpus of the same name."""
+    if record.source_record is None:
+        return record.corpus
+    trained = record.train_task_settings or {}
+    changed = ", ".join(f"{k}={v}" for k, v in sorted(record.task_settings.items()) if trained.get(k) != v)
+    return f"{record.corpus} ({changed + '; ' if changed else ''}models trained on {record.train_corpus})"
+
+
 def _row(record: Record) -> dict[str, Any]:
     data = record.to_dict()
+    data["corpus"] = board_corpus(record)
     ok = record.status == "ok"
     unit, aggregate, ideal = metric_info(record.primary_metric, record.higher_is_better)
     kind, theoretical = macs_kind(record.facts)

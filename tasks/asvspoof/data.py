@@ -144,11 +144,18 @@ def load_partition(corpus: Corpus, partition: str, front_end: FrontEnd) -> Featu
         for stale in [k for k in _CACHE if k[:3] != configuration]:
             del _CACHE[stale]  # one corpus and front end at a time: bounded memory
         raw = featurize(list(corpus.partitions[partition].paths), front_end)
-        mean, std = _train_statistics(corpus, front_end, raw if partition == "train" else None)
-        x = (raw - mean) / std
         labels = torch.tensor([t.bonafide for t in corpus.partitions[partition].trials], dtype=torch.long)
-        _CACHE[key] = Features(x if corpus.generated else x.half(), labels)
+        _CACHE[key] = Features(normalise(corpus, front_end, raw, raw if partition == "train" else None), labels)
     return _CACHE[key]
+
+
+def normalise(corpus: Corpus, front_end: FrontEnd, raw: torch.Tensor, train: torch.Tensor | None = None
+              ) -> torch.Tensor:
+    """Features standardised by the corpus's train statistics (`train`: its train features, if at
+    hand), kept in half precision on a real corpus, as the model is trained and evaluated on them."""
+    mean, std = _train_statistics(corpus, front_end, train)
+    x = (raw - mean) / std
+    return x if corpus.generated else x.half()
 
 
 _STATS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}

@@ -18,12 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tasks.audio import AudioError as AudioError  # re-exported: the corpus reader raises it too
+
 SAMPLE_RATE = 16_000
 UTTERANCE_SAMPLES = 64_600
-
-
-class AudioError(ValueError):
-    """An audio file that cannot be used (unreadable, wrong rate, not mono, empty)."""
 
 
 def read_audio(path: Path) -> np.ndarray:

@@ -19,7 +19,7 @@ import itertools
 import os
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -205,6 +205,13 @@ class ASVspoofTask(Task):
         """The official CM score file of the eval partition, for the organisers' scoring scripts."""
         trials = self._corpus.partitions[SPLITS["test"]].trials
         return {"cm_scores.eval.txt": format_score_file(trials, self.scores(model, "test"))}
+
+    def predict(self, model: nn.Module, inputs: Sequence[Path], out_dir: Path) -> list[Path]:
+        """One CM score per audio file (`cm_scores.txt`, `UTT SCORE`), features standardised as in training."""
+        from tasks.asvspoof.predict import write_scores
+
+        return write_scores(model, self.front_end, lambda raw: data.normalise(self._corpus, self.front_end, raw),
+                            inputs, out_dir)
 
     @property
     def reference_metric(self) -> float:

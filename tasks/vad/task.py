@@ -19,7 +19,7 @@ conv=gru=64 (CRNN) or d_model=64, ffn=128 (Transformer), epochs=30; features are
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -210,6 +210,12 @@ class VadTask(Task):
     def reference_metric(self) -> float:
         """EER of a detector that cannot tell speech from noise."""
         return 50.0
+
+    def predict(self, model: nn.Module, inputs: Sequence[Path], out_dir: Path) -> list[Path]:
+        """Per-frame speech probabilities (`<stem>.csv`) and speech segments (`<stem>.rttm`) per file."""
+        from tasks.vad.predict import predict_files
+
+        return predict_files(model, inputs, out_dir)
 
     def peers(self) -> list[Peer]:
         """Silero VAD and WebRTC VAD (modes 0–3) on the test mixtures; computed once per task."""

@@ -1,15 +1,18 @@
 """Every registered method must return physically realised, measurable candidates on every task."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
+from bench.artifacts import ModelSpec, load_model, save_model
 from bench.flops import count_macs
+from bench.measure import measure_metrics
 from bench.grid import resolve_cell
 from bench.runner import execute_cell
-from methods import METHODS, RunContext
-from tasks import TASKS
+from methods import METHODS, Candidate, RunContext
+from tasks import TASKS, Task
 from tasks.registry import configure
 
 PAIRS = [
@@ -21,7 +24,7 @@ PAIRS = [
 
 
 @pytest.mark.parametrize(("method", "task", "variant"), PAIRS)
-def test_method_returns_realised_candidates(method: str, task: str, variant: dict) -> None:
+def test_method_returns_realised_candidates(method: str, task: str, variant: dict, tmp_path: Path) -> None:
     task_obj = configure(TASKS.get(task), variant, task)
     method_obj = configure(METHODS.get(method), METHODS.get(method).tiny_settings, method)
     method_obj.check(task_obj)
@@ -40,6 +43,21 @@ def test_method_returns_realised_candidates(method: str, task: str, variant: dic
             assert candidate.train_epochs > 0
             if candidate.widths:
                 task_obj.resolve_widths(candidate.widths)  # valid knob names and ranges
+    for candidate in candidates:
+        assert_reloads_exactly(candidate, task_obj, method, method_obj.settings(), tmp_path)
+
+
+def assert_reloads_exactly(candidate: Candidate, task: Task, method: str, settings: dict, folder: Path) -> None:
+    """A candidate saved and loaded back (`bench.artifacts`) gives the same metrics, bit for bit."""
+    metrics, _ = measure_metrics(candidate.model, task)
+    spec = ModelSpec(candidate.label, task.name, task.settings(), method, settings, candidate.widths,
+                     candidate.facts)
+    saved = save_model(candidate.model, spec)
+    path = folder / f"{candidate.label}{saved.suffix}"
+    path.write_bytes(saved.data)
+    loaded = load_model(path)
+    assert loaded.spec == spec
+    assert measure_metrics(loaded.model, loaded.task)[0] == metrics, candidate.label
 
 
 @pytest.mark.parametrize("method", METHODS.names())

@@ -1,0 +1,54 @@
+"""`tradeoff-bench predict` and `export`: a saved candidate on audio files, or as an ONNX graph."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.artifacts import is_quantized, load_model
+from bench.errors import ArtifactError
+
+
+def predict(model_path: Path, inputs: Sequence[Path], out_dir: Path, task: str | None = None) -> list[Path]:
+    """Run the saved candidate on audio files through its task's `Task.predict`; the files written."""
+    from tasks.base import Task
+
+    loaded = load_model(model_path)
+    if task is not None and loaded.spec.task != task:
+        raise ArtifactError(f"{model_path}: a model of task {loaded.spec.task!r}, not {task!r}")
+    if type(loaded.task).predict is Task.predict:
+        raise ArtifactError(f"{model_path}: a model of task {loaded.spec.task!r}, which does not predict on audio")
+    return loaded.task.predict(loaded.model, inputs, out_dir)
+
+
+def export_onnx(model_path: Path, out: Path) -> Path:
+    """Write the saved candidate as an ONNX graph (opset of torch's TorchScript exporter) taking a
+    batch of the task's example input shape; quantised candidates are refused."""
+    import torch
+
+    loaded = load_model(model_path)
+    if is_quantized(loaded.model):
+        mode = loaded.spec.facts.get("mode", "int8")
+        raise ArtifactError(f"{model_path}: a quantised candidate ({mode}); torch.ao int8 models do not export "
+                            "to ONNX: export a float candidate")
+    try:
+        import onnx  # noqa: F401  (what torch.onnx.export needs)
+    except ImportError:
+        raise ArtifactError("export needs the onnx extra: pip install 'tradeoff-bench[onnx]'") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():  # the tracer's notes on shape checks it turns into constants
+            warnings.simplefilter("ignore")
+            torch.onnx.export(loaded.model, (loaded.task.example_input(),), tmp, dynamo=False,
+                              input_names=["input"], output_names=["output"],
+                              dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+        os.chmod(tmp, 0o644)  # mkstemp's file is private; an exported model is meant to be shared
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return out
