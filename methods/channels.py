@@ -13,12 +13,12 @@ convnets, RNNs, LayerNorms; not a knob split into attention heads, whose channel
 
 `scale_consumers` folds a per-channel multiplicative gate into the layers that read the gated
 features. Rule: a tensor *consumes* a knob when the knob is its axis 1 and the tensor has at least
-two axes and is a parameter (the input axis of Linear, ConvNd and RNN `weight_ih` weights, attention's `in_proj_weight`),
-except an RNN's recurrent `weight_hh`, whose axis 1 reads the RNN's own state before any gate. Axis 0
+two axes and is a parameter (the input axis of Linear, ConvNd and RNN weights, attention's `in_proj_weight`;
+an RNN's recurrent `weight_hh` reads its own gated state, as `tasks.rnn.gated_rnn` runs it). Axis 0
 (weights' outputs, biases, BatchNorm and LayerNorm vectors) and buffers (a mel filterbank, running
 statistics) are the producer side and are left alone.
 The fold is exact when the gated features reach their consumers only through those weights (MLPs,
-convnets, RNN inputs, a filterbank into a convolution); where they also feed a residual sum, a
+convnets, RNNs, a filterbank into a convolution); where they also feed a residual sum, a
 normalisation or an attention product, it is an approximation that fine-tuning has to repair.
 """
 
@@ -91,11 +91,7 @@ def permute_knob(model: nn.Module, axes: KnobAxes, knob: str, order: torch.Tenso
 
 def consumer_axes(axes: KnobAxes, knob: str) -> list[Axis]:
     """The axes through which layers read `knob`'s gated features (the rule in the module docstring)."""
-    return [
-        axis
-        for axis in axes[knob]
-        if axis.dim == 1 and not axis.buffer and "weight_hh" not in axis.name.rsplit(".", 1)[-1]
-    ]
+    return [axis for axis in axes[knob] if axis.dim == 1 and not axis.buffer]
 
 
 def scale_consumers(model: nn.Module, axes: KnobAxes, knob: str, scale: torch.Tensor) -> None:

@@ -40,6 +40,10 @@ class ScaleGate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * along(self.gamma, x, self.dim)
 
+    def channel_scale(self) -> torch.Tensor:
+        """γ, for `tasks.rnn.gated_rnn`."""
+        return self.gamma
+
 
 class ScaleGates:
     """Gate factory for `Task.build_model(gate=...)`: one γ per knob, shared by its sites."""

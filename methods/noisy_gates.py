@@ -49,7 +49,11 @@ class StochasticGate(nn.Module):
         self._owner, self.knob, self.dim = [owner], knob, dim  # a list: not a submodule
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * along(self._owner[0].gate(self.knob, self.training), x, self.dim)
+        return x * along(self.channel_scale(), x, self.dim)
+
+    def channel_scale(self) -> torch.Tensor:
+        """z: one factor per channel (one noise draw per training step), for `tasks.rnn.gated_rnn`."""
+        return self._owner[0].gate(self.knob, self.training)
 
 
 class NoisyGates:

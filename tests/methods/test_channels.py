@@ -11,6 +11,7 @@ from torch import nn
 
 from methods.channels import Axis, along, consumer_axes, knob_axes, permute_knob, scale_consumers
 from tasks.base import GateFactory, Task, TrainRecipe
+from tasks.rnn import gated_rnn
 from tasks.synthetic import SyntheticTask
 
 
@@ -25,7 +26,7 @@ class _GRUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.front_gate(torch.relu(self.front(x))).transpose(1, 2)
-        return self.head(self.gru_gate(self.gru(h)[0]))
+        return self.head(gated_rnn(self.gru, h, self.gru_gate))
 
 
 @dataclass
@@ -92,7 +93,7 @@ def test_axes_of_a_gru_knob_have_three_gate_blocks() -> None:
     assert Axis("gru.weight_hh_l0", 1, 1) in axes["gru"]
     assert Axis("gru.weight_ih_l0", 1, 1) in axes["conv"]
     consumers = {a.name for a in consumer_axes(axes, "gru")}
-    assert consumers == {"head.weight"}  # weight_hh reads the GRU's own state, before the gate
+    assert consumers == {"head.weight", "gru.weight_hh_l0"}  # the recurrence reads the gated state too
     assert {a.name for a in consumer_axes(axes, "conv")} == {"gru.weight_ih_l0"}
 
 
