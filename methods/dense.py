@@ -44,7 +44,7 @@ class Dense(Method):
                     model=model,
                     label=f"x{multiplier:g}",
                     widths=widths,
-                    facts={"multiplier": multiplier},
+                    facts={"multiplier": multiplier, "history": result.history},
                     train_seconds=result.seconds,
                     train_epochs=result.epochs,
                 )

@@ -31,7 +31,7 @@ from methods.channels import KnobAxes, along, fold_gate, knob_axes, threshold_wi
 from methods.dcl.complexity import ComplexityModel, fit_complexity
 from methods.dcl.method import DCLObjective
 from methods.slicing import extract
-from methods.training import fit
+from methods.training import count_steps, fit
 from tasks.base import Task
 
 MU_INIT = 0.5
@@ -237,8 +237,7 @@ class NoisyGatesMethod(Method):
     def _warmup_steps(self, task: Task) -> int:
         if self.mode != "penalty" or self.warmup == 0:
             return 0
-        per_epoch = sum(1 for _ in task.batches("train", task.recipe.batch_size))
-        return round(self.warmup * per_epoch * (self.epochs or task.recipe.epochs))
+        return round(self.warmup * count_steps(task, self.epochs))
 
 
 def realise(task: Task, model: nn.Module, axes: KnobAxes, gates: NoisyGates, widths: dict[str, int]) -> nn.Module:

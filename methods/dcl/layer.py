@@ -39,6 +39,12 @@ def kept_width(kappa: float | torch.Tensor, width: int) -> int:
     return math.ceil((torch.as_tensor(kappa, dtype=torch.float32).detach().cpu() * width).item())
 
 
+def start_kappa(width: int) -> float:
+    """κ of K = width − ½: the top channel half blended, so the task loss has a gradient in K from the
+    first step (at K = width the layer is the identity and that gradient is 0)."""
+    return 1 - 0.5 / width
+
+
 def _root(u: torch.Tensor) -> torch.Tensor:
     return u.clamp_min(SQRT_GUARD).sqrt()
 
@@ -137,7 +143,8 @@ class DCLGates:
         sites = self.layers.setdefault(knob, [])
         if sites and sites[0].width != width:
             raise ValueError(f"knob {knob!r} is gated at widths {sites[0].width} and {width}")
-        layer = DynamicComplexityLayer(width, dim, self.kappa_min, kappa=sites[0].kappa if sites else None)
+        kappa = sites[0].kappa if sites else nn.Parameter(torch.tensor(start_kappa(width)))
+        layer = DynamicComplexityLayer(width, dim, self.kappa_min, kappa=kappa)
         sites.append(layer)
         return layer
 
