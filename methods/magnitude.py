@@ -57,14 +57,15 @@ class Magnitude(Method):
         for index, target in enumerate(sorted(self.targets)):
             pruned = copy.deepcopy(model).eval()
             pruner = Pruner(pruned, example, scope=self.scope, step_fraction=self.step_fraction)
-            seconds, macs = dense.seconds, full_macs
+            seconds, macs, history = dense.seconds, full_macs, list(dense.history)
             for stage in range(1, self.steps + 1):
                 goal = full_macs * (1 - (1 - target) * stage / self.steps)
                 while macs > goal and pruner.step():
                     macs = ctx.count_macs(pruned.eval(), example)
                 ctx.log(f"target {target:g} stage {stage}: {macs / full_macs:.3f} of full MACs")
                 if finetune:
-                    seconds += fit(pruned, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage).seconds
+                    tuned = fit(pruned, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage)
+                    seconds, history = seconds + tuned.seconds, history + tuned.history
                     pruner.model.eval()
             macs = ctx.count_macs(pruned.eval(), example)
             candidates.append(
@@ -79,6 +80,7 @@ class Magnitude(Method):
                         "layer_widths": layer_widths(pruned),
                         "scope": self.scope,
                         "steps": self.steps,
+                        "history": history,
                     },
                     train_seconds=seconds,
                     train_epochs=pretrain + self.steps * finetune,

@@ -147,6 +147,7 @@ class NetworkSlimming(Method):
                         "achieved_fraction": macs / complexity.full_macs,
                         "l1": self.l1,
                         "finetune_epochs": tune_epochs,
+                        "history": trained.history + (tuned.history if tuned else []),
                     },
                     train_seconds=trained.seconds + (tuned.seconds if tuned else 0.0),
                     train_epochs=train_epochs + tune_epochs,

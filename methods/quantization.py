@@ -103,7 +103,7 @@ class Quantization(Method):
                 epochs += self.qat_epochs
             seconds = trained.seconds + time.perf_counter() - start
             facts = quantization_facts(float_model, quantized, example, ctx.count_macs)
-            facts.update(mode=mode, backend=self.backend, fallback=fallback)
+            facts.update(mode=mode, backend=self.backend, fallback=fallback, history=trained.history)
             candidates.append(
                 Candidate(
                     model=quantized.eval(),

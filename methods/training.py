@@ -92,6 +92,11 @@ def fit(
     return FitResult(time.perf_counter() - start, step, epochs, loss_value, history)
 
 
+def rounded_widths(widths: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Continuous widths for a history entry, to two decimals."""
+    return {knob: round(value.item(), 2) for knob, value in widths.items()}
+
+
 def _dev_metric(model: nn.Module, task: Task) -> float:
     """The primary metric on the val split, the model left in training mode."""
     value = task.evaluate(model, "val")[task.primary_metric]
@@ -137,6 +142,8 @@ class Pretrained:
     pretrain_epochs: int
     finetune_epochs: int
     """Per compression stage."""
+    history: list[dict[str, Any]]
+    """Per-epoch history of the pre-training (`FitResult.history`)."""
 
 
 def pretrain_dense(
@@ -148,4 +155,4 @@ def pretrain_dense(
     model = task.build_model()
     trained = fit(model, task, ctx, epochs=pretrain_epochs)
     macs = ctx.count_macs(model.eval(), example)
-    return Pretrained(model, example, macs, trained.seconds, pretrain_epochs, finetune_epochs)
+    return Pretrained(model, example, macs, trained.seconds, pretrain_epochs, finetune_epochs, trained.history)

@@ -30,8 +30,7 @@ def gated_rnn(rnn: nn.GRU | nn.LSTM, x: torch.Tensor, gate: nn.Module) -> torch.
     _check_supported(rnn)
     scale = gate.channel_scale() if hasattr(gate, "channel_scale") else None
     if scale is not None:
-        reads = {"weight_hh_l0": rnn.weight_hh_l0 * scale.to(rnn.weight_hh_l0)}
-        return torch.func.functional_call(rnn, reads, (x,))[0] * scale.to(x)
+        return _fused(rnn, x, scale.to(x)) * scale.to(x)
     blocks = 3 if rnn.mode == "GRU" else 4
     hidden = rnn.hidden_size
     inputs = nn.functional.linear(x, rnn.weight_ih_l0, rnn.bias_ih_l0 if rnn.bias else None)
@@ -48,6 +47,17 @@ def gated_rnn(rnn: nn.GRU | nn.LSTM, x: torch.Tensor, gate: nn.Module) -> torch.
             state, cell = _lstm_step(inputs[:, step], recurrent, cell)
         outputs.append(gate(state))
     return torch.stack(outputs, dim=1)
+
+
+def _fused(rnn: nn.GRU | nn.LSTM, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """The fused kernel (the call nn.GRU/nn.LSTM.forward makes, which fvcore's tracer also reads) with
+    `weight_hh`'s columns scaled: the recurrence reads the state times `scale`."""
+    weights = [rnn.weight_ih_l0, rnn.weight_hh_l0 * scale]
+    weights += [rnn.bias_ih_l0, rnn.bias_hh_l0] if rnn.bias else []
+    zeros = x.new_zeros(1, x.shape[0], rnn.hidden_size)
+    if rnn.mode == "GRU":
+        return torch._VF.gru(x, zeros, weights, rnn.bias, 1, 0.0, rnn.training, False, True)[0]
+    return torch._VF.lstm(x, (zeros, zeros), weights, rnn.bias, 1, 0.0, rnn.training, False, True)[0]
 
 
 def _gru_step(inputs: torch.Tensor, recurrent: torch.Tensor, state: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,7 @@ from methods.dcl.budget import ceiling_widths, check_reachable
 from methods.dcl.complexity import ComplexityModel, fit_complexity
 from methods.dcl.layer import DCLGates, check_kappa_min, kept_width
 from methods.slicing import extract
-from methods.training import count_steps, fit
+from methods.training import count_steps, fit, rounded_widths
 from tasks.base import Task
 
 
@@ -128,7 +128,7 @@ class DCL(Method):
             groups.append({"params": kappas, "lr": task.recipe.lr * self.kappa_lr_scale, "weight_decay": 0.0})
         result = fit(
             model, task, ctx, epochs=self.epochs, step_loss=objective.loss, param_groups=groups,
-            after_step=after_step, epoch_facts=lambda: {"K": _rounded(gates.effective_widths())},
+            after_step=after_step, epoch_facts=lambda: {"K": rounded_widths(gates.effective_widths())},
         )  # fmt: skip
         widths = self._extracted_widths(task, complexity, gates)
         gates.fix_widths_(widths)
@@ -191,9 +191,6 @@ def _sgd_step_(params: list[nn.Parameter], lr: float) -> None:
             param.sub_(lr * param.grad)
             param.grad = None
 
-
-def _rounded(widths: dict[str, torch.Tensor]) -> dict[str, float]:
-    return {k: round(v.item(), 2) for k, v in widths.items()}
 
 
 class DCLObjective:

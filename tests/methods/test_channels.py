@@ -156,3 +156,19 @@ def test_a_dimension_not_made_of_channels_is_an_error() -> None:
 
     with pytest.raises(ValueError, match="whole channels"):
         knob_axes(Padded())
+
+
+def test_max_feature_map_pairs_are_interleaved_and_permute_as_whole_channels() -> None:
+    from tasks.asvspoof.task import ASVspoofTask
+
+    task = ASVspoofTask(model="lcnn", features="lfcc", n_lfcc=8)
+    axes = knob_axes(task)
+    assert Axis("body.0.conv.weight", 0, 2, interleaved=True) in axes["block1"]
+    torch.manual_seed(0)
+    model = task.build_model().eval()
+    x = torch.randn(2, *task.example_input().shape[1:])
+    with torch.no_grad():
+        before = model(x)
+        for knob, width in task.knobs.items():
+            permute_knob(model, axes, knob, torch.randperm(width))
+        torch.testing.assert_close(model(x), before, rtol=1e-5, atol=1e-6)
