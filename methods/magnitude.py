@@ -13,8 +13,9 @@ pretrain + steps·finetune = E (finetune = ⌊E/2⌋ // steps), the budget `dens
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import nn
@@ -22,6 +23,9 @@ from torch import nn
 from methods.base import METHODS, Candidate, Method, RunContext
 from methods.training import fit, pretrain_dense
 from tasks.base import Task
+
+if TYPE_CHECKING:
+    from methods.pruning_graph import Pruner
 
 
 @METHODS.register("magnitude")
@@ -60,8 +64,7 @@ class Magnitude(Method):
             seconds, macs, history = dense.seconds, full_macs, list(dense.history)
             for stage in range(1, self.steps + 1):
                 goal = full_macs * (1 - (1 - target) * stage / self.steps)
-                while macs > goal and pruner.step():
-                    macs = ctx.count_macs(pruned.eval(), example)
+                macs = prune_to(pruner, goal, macs, lambda: ctx.count_macs(pruned.eval(), example))
                 ctx.log(f"target {target:g} stage {stage}: {macs / full_macs:.3f} of full MACs")
                 if finetune:
                     tuned = fit(pruned, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage)
@@ -87,6 +90,20 @@ class Magnitude(Method):
                 )
             )
         return candidates
+
+
+def prune_to(pruner: Pruner, goal: float, macs: int, count: Callable[[], int]) -> int:
+    """Prune until MACs ≤ `goal` (a ceiling) without falling far below it: near the goal a step removes
+    at most half the channels the remaining excess is worth at the last step's MACs per channel."""
+    per_channel: float | None = None
+    while macs > goal:
+        limit = None if per_channel is None else int(0.5 * (macs - goal) / per_channel)
+        removed = pruner.step(limit)
+        if not removed:
+            break
+        now = count()
+        per_channel, macs = max(1.0, (macs - now) / removed), now
+    return macs
 
 
 class _Probe(nn.Module):

@@ -1,6 +1,17 @@
 """`dcl`: learn each knob's width during training with Dynamic Complexity Layers, then extract.
 
-"penalty" mode: task loss + α·MACs(K)/MACs(K_max), the paper's trade-off knob.
+"penalty" mode: task loss + α·MACs(K)/MACs(K_max), the paper's trade-off knob. κ starts half a
+channel below the full width (K = N − ½), so the blended channel exists and the task loss has a
+gradient in K from the first step (at K = N the layer is the identity and that gradient is 0).
+κ takes plain SGD steps of its own, κ −= η·∂loss/∂κ with η = `kappa_travel` / (steps of the run),
+while the weights use Adam: under Adam, which divides by the gradient's RMS, the first penalty
+gradients became full-size steps whatever α was (about 7 mel bands a step on vad) and every vad
+run ended at κ_min, so α chose nothing. With SGD, κ's velocity is the net gradient α·∂cost/∂κ −
+∂task/∂κ: α sets how fast and how far K moves, and it stops where the task's marginal gain
+equals α times the marginal cost; normalising η by the run's length makes α mean the same for a
+short vad run and a long synthetic one. The warm-up ramps α from 0 over the first 20 % of steps,
+so the widths are cut by what the trained network needs rather than while it is untrained.
+The extracted model keeps ⌈K⌉ channels, what the layer passes in eval mode.
 
 "budget" mode: a ceiling b on the fraction of the dense MACs. Training holds the equality
 MACs(K)/MACs_max = b by a stiff two-sided quadratic penalty (ρ/2)·(MACs(K)/MACs_max − b)², i.e.
@@ -17,19 +28,6 @@ PAPER.md names:
 Extraction then rounds each K down or up, the combination of most MACs within b (`budget.py`), so
 the realised model lies in [b − 5 %, b]; a budget no width can meet that closely is refused before
 training.
-
-"penalty" mode: task loss + α·MACs(K)/MACs(K_max), the paper's trade-off knob. κ starts half a
-channel below the full width (K = N − ½), so the blended channel exists and the task loss has a
-gradient in K from the first step (at K = N the layer is the identity and that gradient is 0).
-κ takes plain SGD steps of its own, κ −= η·∂loss/∂κ with η = `kappa_travel` / (steps of the run),
-while the weights use Adam: under Adam, which divides by the gradient's RMS, the first penalty
-gradients became full-size steps whatever α was (about 7 mel bands a step on vad) and every vad
-run ended at κ_min, so α chose nothing. With SGD, κ's velocity is the net gradient α·∂cost/∂κ −
-∂task/∂κ: α sets how fast and how far K moves, and it stops where the task's marginal gain
-equals α times the marginal cost; normalising η by the run's length makes α mean the same for a
-short vad run and a long synthetic one. The warm-up ramps α from 0 over the first 20 % of steps,
-so the widths are cut by what the trained network needs rather than while it is untrained.
-The extracted model keeps ⌈K⌉ channels, what the layer passes in eval mode.
 """
 
 from __future__ import annotations
