@@ -54,6 +54,7 @@ class Magnitude(Method):
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         from methods.pruning_graph import Pruner, layer_widths  # torch_pruning: a heavy import
 
+        self._check_reachable(task, ctx, Pruner)
         dense = pretrain_dense(task, ctx, self.steps, self.pretrain_epochs, self.finetune_epochs)
         model, example, full_macs = dense.model, dense.example, dense.macs
         pretrain, finetune = dense.pretrain_epochs, dense.finetune_epochs
@@ -90,6 +91,23 @@ class Magnitude(Method):
                 )
             )
         return candidates
+
+
+    def _check_reachable(self, task: Task, ctx: RunContext, pruner: type[Pruner]) -> None:
+        """Refuse, before training, a target below the MACs of the model with every prunable group at
+        its floor (pruning order does not change which layers can shrink)."""
+        example = task.example_input()
+        with torch.random.fork_rng(devices=[]):
+            model = task.build_model().eval()
+        full = ctx.count_macs(model, example)
+        pruner(model, example, scope="global", step_fraction=1.0).step()
+        lowest = ctx.count_macs(model.eval(), example) / full
+        unreachable = [t for t in self.targets if t < lowest]
+        if unreachable:
+            raise ValueError(
+                f"MAC targets {unreachable} are below {lowest:.4g}, the fraction of the most pruned model "
+                f"(every prunable layer at one channel; layers the dependency graph cannot prune keep their width)"
+            )
 
 
 def prune_to(pruner: Pruner, goal: float, macs: int, count: Callable[[], int]) -> int:

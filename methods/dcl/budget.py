@@ -58,10 +58,14 @@ def check_reachable(complexity: ComplexityModel, lowest: Mapping[str, int], budg
         above = min((f for f in fractions if f > budget), default=None)
         raise ValueError(
             f"budget {budget:g} cannot be met within {TOLERANCE:g} of the full MACs: the nearest models between "
-            f"the narrowest allowed ({dict(lowest)}) and the full one cost {below if below is None else round(below, 4)} "
-            f"and {above if above is None else round(above, 4)} of the full MACs (one channel of a knob costs more "
+            f"the narrowest allowed ({dict(lowest)}) and the full one cost {_fraction(below)} and {_fraction(above)} "
+            "of the full MACs (one channel of a knob costs more "
             "than the tolerance); choose a budget near one of them"
         )
+
+
+def _fraction(value: float | None) -> str:
+    return "none" if value is None else f"{value:.4f}"
 
 
 def _proportional_path(lowest: Mapping[str, int], full: Mapping[str, int]) -> list[dict[str, int]]:

@@ -155,7 +155,7 @@ class DCL(Method):
         ]
 
     def _extracted_widths(self, task: Task, complexity: ComplexityModel, gates: DCLGates) -> dict[str, int]:
-        """⌈K⌉ (what eval mode passes) in penalty mode; in budget mode the ⌊K⌋/⌈K⌉ choice under the budget."""
+        """Penalty mode: ⌈K⌉, what eval mode passes. Budget mode: the ⌊K⌋/⌈K⌉ choice under the budget."""
         if self.mode == "penalty":
             return task.resolve_widths(gates.kept_widths())
         learned = {k: v.item() for k, v in gates.effective_widths().items()}

@@ -21,7 +21,8 @@ def test_the_richest_rounding_under_the_budget_is_chosen(budget: float, learned:
     cap = budget * COMPLEXITY.full_macs
     widths = ceiling_widths(COMPLEXITY, learned, {}, budget, LOWEST)
     assert COMPLEXITY.exact(widths) <= cap
-    roundings = [dict(zip(learned, c)) for c in itertools.product(*[(math.floor(v), math.ceil(v)) for v in learned.values()])]
+    choices = [(math.floor(v), math.ceil(v)) for v in learned.values()]
+    roundings = [dict(zip(learned, c)) for c in itertools.product(*choices)]
     fitting = [COMPLEXITY.exact(w) for w in roundings if COMPLEXITY.exact(w) <= cap]
     if fitting:  # one of the roundings, the one of most MACs
         assert widths in roundings and COMPLEXITY.exact(widths) == max(fitting)

@@ -188,7 +188,8 @@ def test_kappa_is_projected_into_its_range_and_has_its_own_optimiser(
         return fit(model, task, ctx, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr("methods.dcl.method.fit", spy)
-    method = DCL(mode=mode, alpha=50.0, budget=0.3, kappa_min=0.25, kappa_lr_scale=100, epochs=10)  # type: ignore[arg-type]
+    settings = {"mode": mode, "alpha": 50.0, "budget": 0.3, "kappa_min": 0.25, "kappa_lr_scale": 100, "epochs": 10}
+    method = DCL(**settings)  # type: ignore[arg-type]
     [candidate] = method.run(SyntheticTask(**SMALL), context())
     groups = seen["param_groups"]
     if mode == "penalty":  # κ takes plain SGD steps outside Adam
