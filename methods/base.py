@@ -36,6 +36,10 @@ class Candidate:
     cost_model: nn.Module | None = None
     """For a model fvcore cannot trace (a quantised one): the float model whose graph it runs.
     Its MACs are the candidate's; latency, bytes and metrics are still measured on `model`."""
+    trained: nn.Module | None = None
+    """The gated or masked model `model` was extracted from, when it was (dcl, noisy-gates,
+    network-slimming). The contract tests check that `model` computes what `trained` computes in
+    eval mode, unless the method fine-tuned after extraction and says so: `facts["finetune_epochs"] > 0`."""
 
 
 MacCounter = Callable[[nn.Module, torch.Tensor], int]

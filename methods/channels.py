@@ -2,9 +2,10 @@
 
 `knob_axes` discovers where each width knob lives by building the model at two widths per knob and
 comparing tensor shapes, so no method needs to know a task's layers. An axis whose size changes by
-`b` per channel holds `b` gate blocks laid out block-major (an RNN's stacked gates: GRU 3, LSTM 4;
-attention's packed q/k/v: 3; a max-feature-map's two halves: 2), each block channel-major, exactly
-as `methods.slicing` slices them.
+`b` per channel holds `b` entries per channel, laid out as `methods.slicing` slices them: block-major
+for an RNN's stacked gates (GRU 3, LSTM 4) and attention's packed q/k/v (3), each block
+channel-major; channel-major otherwise (a max-feature-map's interleaved pairs: channel c is entries
+2c and 2c + 1).
 
 `permute_knob` reorders a knob's channels in every tensor so that a chosen set becomes the leading
 channels, which the task contract's "width w keeps channels [0, w)" then extracts. It preserves the
@@ -13,12 +14,12 @@ convnets, RNNs, LayerNorms; not a knob split into attention heads, whose channel
 
 `scale_consumers` folds a per-channel multiplicative gate into the layers that read the gated
 features. Rule: a tensor *consumes* a knob when the knob is its axis 1 and the tensor has at least
-two axes and is a parameter (the input axis of Linear, ConvNd and RNN `weight_ih` weights, attention's `in_proj_weight`),
-except an RNN's recurrent `weight_hh`, whose axis 1 reads the RNN's own state before any gate. Axis 0
+two axes and is a parameter (the input axis of Linear, ConvNd and RNN weights, attention's `in_proj_weight`;
+an RNN's recurrent `weight_hh` reads its own gated state, as `tasks.rnn.gated_rnn` runs it). Axis 0
 (weights' outputs, biases, BatchNorm and LayerNorm vectors) and buffers (a mel filterbank, running
 statistics) are the producer side and are left alone.
 The fold is exact when the gated features reach their consumers only through those weights (MLPs,
-convnets, RNN inputs, a filterbank into a convolution); where they also feed a residual sum, a
+convnets, RNNs, a filterbank into a convolution); where they also feed a residual sum, a
 normalisation or an attention product, it is an approximation that fine-tuning has to repair.
 """
 
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 from methods.dcl.complexity import ComplexityModel
+from methods.slicing import stacked_blocks
 from tasks.base import Task
 
 
@@ -41,6 +43,8 @@ class Axis:
     dim: int
     blocks: int = 1
     buffer: bool = False
+    interleaved: bool = False
+    """The `blocks` entries of a channel are adjacent (channel-major), not one per stacked block."""
     """A buffer (a fixed filterbank, running statistics), never a consumer's weight."""
 
 
@@ -50,13 +54,13 @@ KnobAxes = dict[str, list[Axis]]
 def knob_axes(task: Task) -> KnobAxes:
     """Knob -> the axes of the task model's tensors (parameters and buffers) that hold its channels."""
     full = task.knobs
-    reference, buffers = _shapes(task, full)
+    reference, buffers, stacked = _shapes(task, full)
     axes: KnobAxes = {}
     for knob, width in full.items():
         found: list[Axis] = []
         if width > 1:
             narrow = max(1, width // 2)
-            shapes, _ = _shapes(task, {**full, knob: narrow})
+            shapes, _, _ = _shapes(task, {**full, knob: narrow})
             for name, shape in reference.items():
                 other = shapes.get(name)
                 if other is None or len(other) != len(shape):
@@ -70,7 +74,8 @@ def knob_axes(task: Task) -> KnobAxes:
                             f"axis {dim} of {name!r} ({big} at {knob}={width}, {small} at {narrow}) is not laid out "
                             f"in whole channels of knob {knob!r}"
                         )
-                    found.append(Axis(name, dim, blocks, name in buffers))
+                    interleaved = blocks > 1 and name not in stacked
+                    found.append(Axis(name, dim, blocks, name in buffers, interleaved))
         axes[knob] = found
     return axes
 
@@ -85,17 +90,13 @@ def permute_knob(model: nn.Module, axes: KnobAxes, knob: str, order: torch.Tenso
             width = tensor.shape[axis.dim] // axis.blocks
             if sorted(order.tolist()) != list(range(width)):
                 raise ValueError(f"order is not a permutation of the {width} channels of knob {knob!r}")
-            index = torch.cat([order + block * width for block in range(axis.blocks)]).to(tensor.device)
+            index = _entries(order, width, axis).to(tensor.device)
             tensor.copy_(tensor.index_select(axis.dim, index))
 
 
 def consumer_axes(axes: KnobAxes, knob: str) -> list[Axis]:
     """The axes through which layers read `knob`'s gated features (the rule in the module docstring)."""
-    return [
-        axis
-        for axis in axes[knob]
-        if axis.dim == 1 and not axis.buffer and "weight_hh" not in axis.name.rsplit(".", 1)[-1]
-    ]
+    return [axis for axis in axes[knob] if axis.dim == 1 and not axis.buffer]
 
 
 def scale_consumers(model: nn.Module, axes: KnobAxes, knob: str, scale: torch.Tensor) -> None:
@@ -106,7 +107,8 @@ def scale_consumers(model: nn.Module, axes: KnobAxes, knob: str, scale: torch.Te
             tensor = tensors[axis.name]
             if tensor.shape[axis.dim] != axis.blocks * scale.numel():
                 raise ValueError(f"scale of {scale.numel()} channels does not fit axis {axis.dim} of {axis.name!r}")
-            factor = scale.detach().to(tensor).repeat(axis.blocks)
+            factor = scale.detach().to(tensor)
+            factor = factor.repeat_interleave(axis.blocks) if axis.interleaved else factor.repeat(axis.blocks)
             shape = [1] * tensor.dim()
             shape[axis.dim] = factor.numel()
             tensor.mul_(factor.view(shape))
@@ -117,6 +119,23 @@ def along(vector: torch.Tensor, x: torch.Tensor, dim: int) -> torch.Tensor:
     shape = [1] * x.dim()
     shape[dim % x.dim()] = vector.numel()
     return vector.view(shape)
+
+
+class ChannelScale(nn.Module):
+    """x · s along the channel axis with a fixed `s`: a gate's evaluation-mode factor kept in a realised
+    model where folding it into the consumers would not be exact (a residual sum, a norm, attention)."""
+
+    def __init__(self, scale: torch.Tensor, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("scale", scale.detach().clone())
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * along(self.scale, x, self.dim)
+
+    def channel_scale(self) -> torch.Tensor:
+        """`s`, for `tasks.rnn.gated_rnn`."""
+        return self.scale
 
 
 def fold_gate(model: nn.Module, axes: KnobAxes, knob: str, score: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -157,9 +176,17 @@ def _tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     return dict(model.named_parameters()) | dict(model.named_buffers())
 
 
-def _shapes(task: Task, widths: dict[str, int]) -> tuple[dict[str, tuple[int, ...]], set[str]]:
-    """Name -> shape of every tensor of the task's model at `widths`, and the buffers' names."""
+def _entries(order: torch.Tensor, width: int, axis: Axis) -> torch.Tensor:
+    """Indices along `axis` of the channels in `order`, each with all its entries."""
+    if axis.interleaved:
+        return (order[:, None] * axis.blocks + torch.arange(axis.blocks)).flatten()
+    return torch.cat([order + block * width for block in range(axis.blocks)])
+
+
+def _shapes(task: Task, widths: dict[str, int]) -> tuple[dict[str, tuple[int, ...]], set[str], set[str]]:
+    """Name -> shape of every tensor of the task's model at `widths`, the buffers' names and the
+    names of tensors stacked block-major."""
     with torch.random.fork_rng(devices=[]):  # building a model must not move the training RNG
         model = task.build_model(widths)
     buffers = {name for name, _ in model.named_buffers()}
-    return {name: tuple(t.shape) for name, t in _tensors(model).items()}, buffers
+    return {name: tuple(t.shape) for name, t in _tensors(model).items()}, buffers, set(stacked_blocks(model))

@@ -57,7 +57,7 @@ class Dense(Method):
                     model=model,
                     label=f"x{multiplier:g}" + "".join(f"-{knob}{width}" for knob, width in sorted(self.widths.items())),
                     widths=widths,
-                    facts={"multiplier": multiplier},
+                    facts={"multiplier": multiplier, "history": result.history},
                     train_seconds=result.seconds,
                     train_epochs=result.epochs,
                 )

@@ -41,6 +41,10 @@ class ScaleGate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * along(self.gamma, x, self.dim)
 
+    def channel_scale(self) -> torch.Tensor:
+        """γ, for `tasks.rnn.gated_rnn`."""
+        return self.gamma
+
 
 class ScaleGates:
     """Gate factory for `Task.build_model(gate=...)`: one γ per knob, shared by its sites."""
@@ -144,6 +148,7 @@ class NetworkSlimming(Method):
                         "achieved_fraction": macs / complexity.full_macs,
                         "l1": self.l1,
                         "finetune_epochs": tune_epochs,
+                        "history": trained.history + (tuned.history if tuned else []),
                     },
                     train_seconds=trained.seconds + (tuned.seconds if tuned else 0.0),
                     train_epochs=train_epochs + tune_epochs,

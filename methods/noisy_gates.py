@@ -11,9 +11,10 @@ blends one channel at the edge of an ordered width; here every channel has its o
 noise decides which survive.
 
 Extraction keeps the channels with μ > 0 (those whose evaluation gate is open; at least one per
-knob), moves them first in descending μ, folds z = clamp(μ, 0, 1) into the consumers and slices:
-a plain model with no gate, equal to the gated model at evaluation where the fold is exact
-(`methods.channels`).
+knob), moves them first in descending μ, slices, and keeps z = clamp(μ, 0, 1) of the kept channels
+as a fixed per-channel scale at every site (0 MACs): the candidate computes exactly what the gated
+model computes at evaluation, also where z feeds a residual sum, a norm or attention, which a fold
+into the consumers would only approximate.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ import torch
 from torch import nn
 
 from methods.base import METHODS, Candidate, Method, RunContext
-from methods.channels import KnobAxes, along, fold_gate, knob_axes, threshold_widths
+from methods.channels import ChannelScale, KnobAxes, along, knob_axes, permute_knob, threshold_widths
 from methods.dcl.complexity import ComplexityModel, fit_complexity
 from methods.dcl.method import DCLObjective
 from methods.slicing import extract
-from methods.training import fit
+from methods.training import count_steps, fit, rounded_widths
 from tasks.base import Task
 from tasks.registry import Epochs
 
@@ -50,7 +51,11 @@ class StochasticGate(nn.Module):
         self._owner, self.knob, self.dim = [owner], knob, dim  # a list: not a submodule
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * along(self._owner[0].gate(self.knob, self.training), x, self.dim)
+        return x * along(self.channel_scale(), x, self.dim)
+
+    def channel_scale(self) -> torch.Tensor:
+        """z: one factor per channel (one noise draw per training step), for `tasks.rnn.gated_rnn`."""
+        return self._owner[0].gate(self.knob, self.training)
 
 
 class NoisyGates:
@@ -204,7 +209,7 @@ class NoisyGatesMethod(Method):
         groups = [{"params": weights, "lr": lr}, {"params": mus, "lr": lr * self.mu_lr_scale, "weight_decay": 0.0}]
         result = fit(
             model, task, ctx, epochs=self.epochs, step_loss=objective.loss, param_groups=groups,
-            after_step=objective.after_step,
+            after_step=objective.after_step, epoch_facts=lambda: {"E[K]": rounded_widths(gates.effective_widths())},
         )  # fmt: skip
         widths = gates.kept_widths()
         closed = 0
@@ -218,6 +223,7 @@ class NoisyGatesMethod(Method):
             "expected_K": {k: v.item() for k, v in gates.effective_widths().items()},
             "predicted_macs": complexity.exact(widths),
             "achieved_fraction": macs / complexity.full_macs,
+            "history": result.history,
         }
         if self.mode == "budget":
             facts["closed_at_extraction"] = closed
@@ -227,23 +233,26 @@ class NoisyGatesMethod(Method):
         return [
             Candidate(
                 model=realised, label=label, widths=widths, facts=facts,
-                train_seconds=result.seconds, train_epochs=result.epochs,
+                train_seconds=result.seconds, train_epochs=result.epochs, trained=model.eval(),
             )
         ]  # fmt: skip
 
     def _warmup_steps(self, task: Task) -> int:
         if self.mode != "penalty" or self.warmup == 0:
             return 0
-        per_epoch = sum(1 for _ in task.batches("train", task.recipe.batch_size))
-        return round(self.warmup * per_epoch * (self.epochs or task.recipe.epochs))
+        return round(self.warmup * count_steps(task, self.epochs))
 
 
 def realise(task: Task, model: nn.Module, axes: KnobAxes, gates: NoisyGates, widths: dict[str, int]) -> nn.Module:
-    """The plain model at `widths`: highest-μ channels first, z = clamp(μ, 0, 1) folded into the consumers."""
+    """The model at `widths`: highest-μ channels first, z = clamp(μ, 0, 1) kept as a fixed scale per site."""
     work = copy.deepcopy(model)
+    kept: dict[str, torch.Tensor] = {}
     for knob, mu in gates.mus.items():
-        fold_gate(work, axes, knob, mu.detach(), mu.detach().clamp(0.0, 1.0))
-    return extract(task, work, widths)
+        order = torch.argsort(mu.detach().cpu(), descending=True, stable=True)
+        permute_knob(work, axes, knob, order)
+        kept[knob] = mu.detach().clamp(0.0, 1.0)[order.to(mu.device)][: widths[knob]]
+    return extract(task, work, widths, gate=lambda knob, width, dim: ChannelScale(kept[knob], dim))
+
 
 
 def _normal_cdf(x: torch.Tensor) -> torch.Tensor:

@@ -162,8 +162,9 @@ class Pruner:
     def _size(self, group: tp.Group) -> int:
         return len(group[0][1])
 
-    def step(self) -> bool:
-        """Remove about `step_fraction` of the prunable channels (≥ 1); False when nothing is left."""
+    def step(self, limit: int | None = None) -> int:
+        """Remove about `step_fraction` of the prunable channels (≥ 1), at most `limit` of them (the
+        lowest-scored of the planned ones); returns how many were removed, 0 when nothing is left."""
         scores = []
         for index, group in enumerate(self.groups):
             size = self._size(group)
@@ -174,7 +175,7 @@ class Pruner:
                 continue
             scores.append((index, imp.detach().cpu(), size))
         if not scores:
-            return False
+            return 0
         plan: dict[int, list[int]] = {}
         if self.scope == "global":
             total = sum(size for _, _, size in scores)
@@ -192,6 +193,12 @@ class Pruner:
             for gi, imp, size in scores:
                 count = min(max(1, round(self.step_fraction * size)), size - self.floor)
                 plan[gi] = torch.argsort(imp)[:count].tolist()
+        if limit is not None:
+            imps = {gi: imp for gi, imp, _ in scores}
+            kept = sorted((float(imps[gi][ci]), gi, ci) for gi, idxs in plan.items() for ci in idxs)[: max(1, limit)]
+            plan = {}
+            for _, gi, ci in kept:
+                plan.setdefault(gi, []).append(ci)
         before = layer_widths(self.model)
         removed: dict[str, int] = {}
         pruning = []
@@ -208,4 +215,4 @@ class Pruner:
             group.prune()
         check_widths(before, layer_widths(self.model), removed, self.floor)
         self._rebuild()
-        return True
+        return sum(len(idxs) for idxs in plan.values())

@@ -105,7 +105,7 @@ class Quantization(Method):
                 epochs += self.qat_epochs
             seconds = trained.seconds + time.perf_counter() - start
             facts = quantization_facts(float_model, quantized, example, ctx.count_macs)
-            facts.update(mode=mode, backend=self.backend, fallback=fallback)
+            facts.update(mode=mode, backend=self.backend, fallback=fallback, history=trained.history)
             candidates.append(
                 Candidate(
                     model=quantized.eval(),
@@ -160,7 +160,8 @@ class Quantization(Method):
             fit(model, task, ctx, epochs=self.qat_epochs, seed_offset=seed_offset)
             model.to("cpu").eval()
             return _dynamic(model), f"FX tracing failed ({type(error).__name__}): float fine-tuning + dynamic", model
-        fit(prepared, task, ctx, epochs=self.qat_epochs, seed_offset=seed_offset)
+        # no dev metric: evaluating would feed the observers dev data
+        fit(prepared, task, ctx, epochs=self.qat_epochs, dev=False, seed_offset=seed_offset)
         prepared.to("cpu").eval()
         float_model = _float_weights_of(prepared, model)
         return _dynamic(convert_fx(prepared), (nn.GRU, nn.LSTM)), None, float_model

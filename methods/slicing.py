@@ -8,62 +8,76 @@ Width-learning and pruning methods share this to realise their models physically
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import torch
 from torch import nn
 
-from tasks.base import Task, model_device
+from tasks.base import GateFactory, Task, model_device
 
 _RNN_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 _RNN_STACKED = ("weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l")
 
 
-def copy_leading_channels(src: nn.Module, dst: nn.Module) -> None:
+def copy_leading_channels(src: nn.Module, dst: nn.Module, skip: Collection[str] = ()) -> None:
     """Fill every parameter and buffer of `dst` with the leading slice of `src`'s same-named tensor.
 
-    Names only in `src` (a gate's own parameters and buffers) are ignored; a name only in `dst`, a
-    different number of dimensions or a `dst` dimension larger than `src`'s is an error.
+    Names only in `src` (a gate's own parameters and buffers) are ignored, and so are the tensors of
+    `dst`'s modules named in `skip`; any other name only in `dst`, a different number of dimensions
+    or a `dst` dimension larger than `src`'s is an error.
     """
     source = dict(src.named_parameters(remove_duplicate=False))
     source.update(src.named_buffers(remove_duplicate=False))
     targets = dict(dst.named_parameters(remove_duplicate=False))
     targets.update(dst.named_buffers(remove_duplicate=False))
-    slices = leading_slices(source, dst)
+    slices = leading_slices(source, dst, skip=skip)
     with torch.no_grad():  # every tensor is checked before any is written
         for name, value in slices.items():
             targets[name].copy_(value)
 
 
 def leading_slices(
-    source: Mapping[str, torch.Tensor], dst: nn.Module, *, buffers: bool = True
+    source: Mapping[str, torch.Tensor], dst: nn.Module, *, buffers: bool = True, skip: Collection[str] = ()
 ) -> dict[str, torch.Tensor]:
     """Name -> the leading slice of `source[name]` shaped like `dst`'s parameter (and buffer) `name`.
 
     The slices are views, so they are differentiable: running `dst`'s structure on them with
     `torch.func.functional_call` trains the wide tensors in `source` (slimmable training).
     """
-    blocks = _gate_blocks(dst)
+    blocks = stacked_blocks(dst)
     targets = list(dst.named_parameters(remove_duplicate=False))
     if buffers:
         targets += list(dst.named_buffers(remove_duplicate=False))
+    targets = [(name, t) for name, t in targets if name.rpartition(".")[0] not in skip]
     missing = [name for name, _ in targets if name not in source]
     if missing:
         raise KeyError(f"tensors of the narrow model missing from the source model: {', '.join(missing)}")
     return {name: _leading(source[name], target.shape, blocks.get(name, 1), name) for name, target in targets}
 
 
-def extract(task: Task, src_model: nn.Module, widths: dict[str, int]) -> nn.Module:
-    """A plain (gate-free) model of `task` at `widths`, holding `src_model`'s leading channels."""
+def extract(task: Task, src_model: nn.Module, widths: dict[str, int], gate: GateFactory | None = None) -> nn.Module:
+    """A model of `task` at `widths` holding `src_model`'s leading channels: plain, or with the modules
+    `gate` makes at the knob sites (which keep their own tensors, e.g. a fixed per-channel scale)."""
+    made: list[nn.Module] = []
+
+    def recording(knob: str, width: int, dim: int) -> nn.Module:
+        assert gate is not None
+        made.append(gate(knob, width, dim))
+        return made[-1]
+
     with torch.random.fork_rng(devices=[]):  # its initialisation is overwritten: leave the RNG alone
-        model = task.build_model(widths)
+        model = task.build_model(widths, gate=recording if gate is not None else None)
     model.to(model_device(src_model))
-    copy_leading_channels(src_model, model)
+    skip = {name for name, module in model.named_modules() if any(module is m for m in made)}
+    copy_leading_channels(src_model, model, skip=skip)
     return model.eval()
 
 
-def _gate_blocks(model: nn.Module) -> dict[str, int]:
-    """Name -> number of gate blocks stacked along dim 0, for tensors laid out that way."""
+def stacked_blocks(model: nn.Module) -> dict[str, int]:
+    """Name -> number of gate blocks stacked block-major along dim 0 (RNN gates, packed q/k/v).
+
+    Any other tensor whose axis holds several entries per channel (a max-feature-map's channel
+    pairs) has them channel-major, so its leading slice keeps whole channels."""
     blocks: dict[str, int] = {}
     for prefix, module in model.named_modules():
         dot = f"{prefix}." if prefix else ""

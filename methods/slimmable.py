@@ -126,7 +126,10 @@ class Slimmable(Method):
                     model=model,
                     label=f"slim-x{multiplier:g}",
                     widths=widths,
-                    facts={"multiplier": multiplier, "sandwich": self.sandwich, "distill": self.distill},
+                    facts={
+                        "multiplier": multiplier, "sandwich": self.sandwich, "distill": self.distill,
+                        "history": result.history,
+                    },
                     train_seconds=result.seconds + time.perf_counter() - start,
                     train_epochs=result.epochs,
                 )

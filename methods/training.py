@@ -27,6 +27,9 @@ class FitResult:
     steps: int
     epochs: int
     final_loss: float
+    history: list[dict[str, Any]]
+    """Per epoch: `loss` (mean training loss), `dev` (the primary metric on the val split) and what
+    `epoch_facts` added (e.g. learned widths); JSON-native, for a candidate's `facts["history"]`."""
 
 
 def fit(
@@ -39,13 +42,17 @@ def fit(
     step_loss: StepLoss | None = None,
     param_groups: Iterable[dict[str, Any]] | None = None,
     after_step: Callable[[], None] | None = None,
+    epoch_facts: Callable[[], dict[str, Any]] | None = None,
+    dev: bool = True,
     seed_offset: int = 0,
 ) -> FitResult:
     """Train `model` on the task's train split with Adam and a per-epoch cosine learning-rate decay.
 
     `step_loss(model, x, y)` replaces the plain task loss (a penalty, several forward passes);
-    `after_step` runs after every optimiser step (projections, schedules). `seed_offset` gives a
-    second training phase of the same cell its own shuffling order.
+    `after_step` runs after every optimiser step (projections, schedules); `epoch_facts` adds
+    JSON-native values to each epoch's history entry; `dev=False` skips the dev metric (a model
+    whose evaluation would change it, e.g. quantisation observers). `seed_offset` gives a second training phase
+    of the same cell its own shuffling order.
     """
     recipe = task.recipe
     epochs = recipe.epochs if epochs is None else epochs
@@ -57,8 +64,9 @@ def fit(
         group["initial_lr"] = group["lr"]
     loss_fn = step_loss or (lambda m, x, y: task.loss(m(x), y))
 
-    start, step, loss_value = time.perf_counter(), 0, float("nan")
+    start, step, loss_value, history = time.perf_counter(), 0, float("nan"), []
     for epoch in range(epochs):
+        total, batches_seen = 0.0, 0
         scale = 0.5 * (1 + math.cos(math.pi * epoch / epochs))
         for group in optimizer.param_groups:
             group["lr"] = group["initial_lr"] * scale
@@ -74,9 +82,37 @@ def fit(
                 after_step()
             step += 1
             loss_value = loss.item()
-        ctx.log(f"epoch {epoch + 1}/{epochs} loss {loss_value:.4g}")
+            total, batches_seen = total + loss_value, batches_seen + 1
+        entry: dict[str, Any] = {"epoch": epoch + 1, "loss": _round(total / max(1, batches_seen))}
+        if dev:
+            entry["dev"] = _dev_metric(model, task)
+        history.append({**entry, **(epoch_facts() if epoch_facts is not None else {})})
+        ctx.log(f"epoch {epoch + 1}/{epochs} " + " ".join(f"{k} {v}" for k, v in entry.items() if k != "epoch"))
     model.eval()
-    return FitResult(time.perf_counter() - start, step, epochs, loss_value)
+    return FitResult(time.perf_counter() - start, step, epochs, loss_value, history)
+
+
+def rounded_widths(widths: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Continuous widths for a history entry, to two decimals."""
+    return {knob: round(value.item(), 2) for knob, value in widths.items()}
+
+
+def _dev_metric(model: nn.Module, task: Task) -> float:
+    """The primary metric on the val split, the model left in training mode."""
+    value = task.evaluate(model, "val")[task.primary_metric]
+    model.train()
+    return _round(value)
+
+
+def _round(value: float) -> float:
+    """Four significant digits: enough to read a curve, small in a record."""
+    return float(f"{value:.4g}")
+
+
+def count_steps(task: Task, epochs: int | None = None) -> int:
+    """Optimiser steps of a `fit` of `epochs` (None: the recipe's); counting costs one pass over the data."""
+    per_epoch = sum(1 for _ in task.batches("train", task.recipe.batch_size))
+    return per_epoch * (epochs or task.recipe.epochs)
 
 
 def _shuffle_seed(seed: int, offset: int, epoch: int) -> int:
@@ -106,6 +142,8 @@ class Pretrained:
     pretrain_epochs: int
     finetune_epochs: int
     """Per compression stage."""
+    history: list[dict[str, Any]]
+    """Per-epoch history of the pre-training (`FitResult.history`)."""
 
 
 def pretrain_dense(
@@ -117,4 +155,4 @@ def pretrain_dense(
     model = task.build_model()
     trained = fit(model, task, ctx, epochs=pretrain_epochs)
     macs = ctx.count_macs(model.eval(), example)
-    return Pretrained(model, example, macs, trained.seconds, pretrain_epochs, finetune_epochs)
+    return Pretrained(model, example, macs, trained.seconds, pretrain_epochs, finetune_epochs, trained.history)

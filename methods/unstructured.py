@@ -110,14 +110,15 @@ class MagnitudeUnstructured(Method):
         for index, sparsity in enumerate(sorted(self.sparsities)):
             sparse = copy.deepcopy(model)
             params = prunable_weights(sparse)
-            seconds = dense.seconds
+            seconds, history = dense.seconds, list(dense.history)
             for stage in range(1, self.steps + 1):
                 # amount is a share of the weights still unpruned: reach sparsity·stage/steps overall
                 done = sparsity * (stage - 1) / self.steps
                 goal = sparsity * stage / self.steps
                 prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=(goal - done) / (1 - done))
                 if finetune:  # the masks stay on: pruned weights stay zero while the rest adapt
-                    seconds += fit(sparse, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage).seconds
+                    tuned = fit(sparse, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage)
+                    seconds, history = seconds + tuned.seconds, history + tuned.history
             for module, name in params:
                 prune.remove(module, name)
             sparse.eval()
@@ -132,6 +133,7 @@ class MagnitudeUnstructured(Method):
                         "macs_kind": "theoretical",
                         "macs_theoretical": macs,
                         "steps": self.steps,
+                        "history": history,
                     },
                     train_seconds=seconds,
                     train_epochs=pretrain + self.steps * finetune,

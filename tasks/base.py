@@ -7,7 +7,9 @@ hooks of `build_model`: `widths` picks the physical size of each knob, and `gate
 where a knob's features leave their producer (after its activation), before every consumer. The
 channels of a knob are in priority order: a model with width `w` keeps channels `[0, w)`, so the
 model at width `w` is the full model with its parameters sliced to the leading `w` channels, and
-parameter names do not depend on widths or gates (a gate sits in a slot of its own).
+parameter names do not depend on widths or gates (a gate sits in a slot of its own). A gate must be
+exact: with channels ≥ w gated off, the full model computes the model at width w (a gate on an RNN's
+hidden size acts inside its recurrence: `tasks.rnn.gated_rnn`; tests/contract/test_gating.py).
 """
 
 from __future__ import annotations

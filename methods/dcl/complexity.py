@@ -35,8 +35,11 @@ class ComplexityModelError(ValueError):
 class ComplexityModel:
     """MACs(K) = Σ c_e · Π K_i^e_i over the task's knobs, exact at integer widths."""
 
-    def __init__(self, knobs: tuple[str, ...], terms: tuple[tuple[Exponents, Fraction], ...], full_macs: int) -> None:
-        self.knobs, self.terms, self.full_macs = knobs, terms, full_macs
+    def __init__(
+        self, full_widths: Mapping[str, int], terms: tuple[tuple[Exponents, Fraction], ...], full_macs: int
+    ) -> None:
+        self.full_widths = dict(full_widths)
+        self.knobs, self.terms, self.full_macs = tuple(full_widths), terms, full_macs
         self._exponents = torch.tensor([exps for exps, _ in terms], dtype=torch.float64)
         self._coefficients = torch.tensor([float(c) for _, c in terms], dtype=torch.float64)
         self._cache: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
@@ -80,7 +83,7 @@ def fit_complexity(task: Task, count_macs: MacCounter) -> ComplexityModel:
     points = [tuple(full[k] - u * s for k, u, s in zip(knobs, exps, step)) for exps in lattice]
     counts = [_count(task, count_macs, dict(zip(knobs, p))) for p in points]
     matrix = [[math.prod(Fraction(x) ** e for x, e in zip(p, exps)) for exps in lattice] for p in points]
-    model = ComplexityModel(knobs, tuple(zip(lattice, _solve(matrix, counts))), counts[0])
+    model = ComplexityModel(full, tuple(zip(lattice, _solve(matrix, counts))), counts[0])
     for point in _check_points(knobs, full, set(points)):
         widths = dict(zip(knobs, point))
         counted = _count(task, count_macs, widths)

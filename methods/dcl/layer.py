@@ -39,6 +39,12 @@ def kept_width(kappa: float | torch.Tensor, width: int) -> int:
     return math.ceil((torch.as_tensor(kappa, dtype=torch.float32).detach().cpu() * width).item())
 
 
+def start_kappa(width: int) -> float:
+    """κ of K = width − ½: the top channel half blended, so the task loss has a gradient in K from the
+    first step (at K = width the layer is the identity and that gradient is 0)."""
+    return 1 - 0.5 / width
+
+
 def _root(u: torch.Tensor) -> torch.Tensor:
     return u.clamp_min(SQRT_GUARD).sqrt()
 
@@ -56,6 +62,8 @@ class DynamicComplexityLayer(nn.Module):
         self.register_buffer("running_var", torch.ones(width))
         self.updates = [0] * width
         """Statistics updates per channel (host-side, so the momentum costs no tensor op)."""
+        self.fixed: int | None = None
+        """Channels kept at evaluation once extraction has chosen them (`DCLGates.fix_widths_`); None: ⌈K⌉."""
         self._mask: tuple[tuple[object, ...], torch.Tensor] | None = None
 
     def effective_width(self) -> torch.Tensor:
@@ -63,7 +71,8 @@ class DynamicComplexityLayer(nn.Module):
         return self.kappa * self.width
 
     def kept_width(self) -> int:
-        return kept_width(self.kappa, self.width)
+        """Channels passed at evaluation: ⌈K⌉, or the width extraction fixed."""
+        return self.fixed if self.fixed is not None else kept_width(self.kappa, self.width)
 
     @torch.no_grad()
     def project_(self) -> None:
@@ -85,6 +94,14 @@ class DynamicComplexityLayer(nn.Module):
         blend = torch.addcmul(_root(lam) * signal, torch.randn_like(signal), _root(1 - lam) * sigma)
         out.select(dim, full).add_(blend)
         return out
+
+    def channel_scale(self) -> torch.Tensor | None:
+        """The per-channel factor this gate multiplies by (`tasks.rnn.gated_rnn`'s fast path): the
+        evaluation mask, or ones while K covers every channel; None while a channel is blended with noise."""
+        if self.training and int(self.effective_width().detach()) < self.width:
+            return None
+        keep = self.kept_width() if not self.training else self.width
+        return (torch.arange(self.width, device=self.kappa.device) < keep).to(self.kappa.dtype)
 
     def _leading_mask(self, keep: int, x: torch.Tensor, dim: int) -> torch.Tensor:
         """1 on channels [0, keep), 0 above, shaped to broadcast along `dim`; cached, as keep rarely moves."""
@@ -126,7 +143,8 @@ class DCLGates:
         sites = self.layers.setdefault(knob, [])
         if sites and sites[0].width != width:
             raise ValueError(f"knob {knob!r} is gated at widths {sites[0].width} and {width}")
-        layer = DynamicComplexityLayer(width, dim, self.kappa_min, kappa=sites[0].kappa if sites else None)
+        kappa = sites[0].kappa if sites else nn.Parameter(torch.tensor(start_kappa(width)))
+        layer = DynamicComplexityLayer(width, dim, self.kappa_min, kappa=kappa)
         sites.append(layer)
         return layer
 
@@ -143,3 +161,12 @@ class DCLGates:
         """Clamp every κ to [κ_min, 1]; run after each optimiser step."""
         for sites in self.layers.values():
             sites[0].project_()
+
+    def fix_widths_(self, widths: dict[str, int]) -> None:
+        """Keep exactly `widths[knob]` channels of each gated knob at evaluation (the extracted widths,
+        which may be ⌊K⌋ where a MAC budget asks for it), so the gated model computes the extracted one."""
+        for knob, sites in self.layers.items():
+            if not 1 <= widths[knob] <= sites[0].width:
+                raise ValueError(f"width {widths[knob]} of knob {knob!r} is outside [1, {sites[0].width}]")
+            for site in sites:
+                site.fixed = widths[knob]

@@ -1,28 +1,33 @@
 """`dcl`: learn each knob's width during training with Dynamic Complexity Layers, then extract.
 
-"penalty" mode: task loss + α·MACs(K)/MACs(K_max), the paper's trade-off knob.
+"penalty" mode: task loss + α·MACs(K)/MACs(K_max), the paper's trade-off knob. κ starts half a
+channel below the full width (K = N − ½), so the blended channel exists and the task loss has a
+gradient in K from the first step (at K = N the layer is the identity and that gradient is 0).
+κ takes plain SGD steps of its own, κ −= η·∂loss/∂κ with η = `kappa_travel` / (steps of the run),
+while the weights use Adam: under Adam, which divides by the gradient's RMS, the first penalty
+gradients became full-size steps whatever α was (about 7 mel bands a step on vad) and every vad
+run ended at κ_min, so α chose nothing. With SGD, κ's velocity is the net gradient α·∂cost/∂κ −
+∂task/∂κ: α sets how fast and how far K moves, and it stops where the task's marginal gain
+equals α times the marginal cost; normalising η by the run's length makes α mean the same for a
+short vad run and a long synthetic one. The warm-up ramps α from 0 over the first 20 % of steps,
+so the widths are cut by what the trained network needs rather than while it is untrained.
+The extracted model keeps ⌈K⌉ channels, what the layer passes in eval mode.
 
-"budget" mode: reach a target fraction b of the dense MACs, as the equality MACs(K + ½)/MACs_max
-= b held by a stiff two-sided quadratic penalty (ρ/2)·(MACs(K + ½)/MACs_max − b)², i.e. the
-augmented-Lagrangian term without its multiplier. Why not the two options PAPER.md names:
+"budget" mode: a ceiling b on the fraction of the dense MACs. Training holds the equality
+MACs(K)/MACs_max = b by a stiff two-sided quadratic penalty (ρ/2)·(MACs(K)/MACs_max − b)², i.e.
+the augmented-Lagrangian term without its multiplier, with κ under Adam. Why not the two options
+PAPER.md names:
 - a Lagrange multiplier by dual ascent oscillated (±20 channels of 64, final MACs off by −34 % to
   +8 % on the synthetic task): Adam divides κ's gradient by its running RMS, so whatever the
   multiplier's size κ moves at its full learning rate in the multiplier's direction, and the
   integral action plus Adam's momentum lag make a limit cycle; the quadratic term is proportional
   instead, its offset from the target is ḡ/ρ for a task gradient ḡ, and the penalty's long-memory
-  RMS makes Adam's steps shrink with the excess (measured: 0.0 % off at 0.25, 0.5 and 0.75);
+  RMS makes Adam's steps shrink with the excess;
 - a hinge only pushes down: an undershoot left by momentum, or a target above what the task
   needs, is never pulled back, whereas a user who asks for a cost should get that cost.
-The target is on MACs(K + ½) because extraction keeps ⌈K⌉ channels, on average K + ½, so the
-extracted model, not the continuous one, lands on the target.
-
-Penalty-mode defaults (α = 1, κ learning rate 30× the weights', α warm-up over the first 20 % of
-steps) were measured on the synthetic task (teacher width r = 16 of 64, 100 epochs). Width tracks
-the penalty rather than locking onto r: K descends until the last fully passed channel is worth
-less than the penalty, and a channel is only reorganised away while it is blended, so K stalls
-at integers and lands near r only for α near 1 (16, 18, 17 over seeds 0–2); α = 0.3 stops at
-26–30 and α = 0.1 at 47–58 after 200 epochs. Without the warm-up K collapses to κ_min before
-the network has learned anything; a κ learning rate of 10× leaves K 3–10 channels higher.
+Extraction then rounds each K down or up, the combination of most MACs within b (`budget.py`), so
+the realised model lies in [b − 5 %, b]; a budget no width can meet that closely is refused before
+training.
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ import torch
 from torch import nn
 
 from methods.base import METHODS, Candidate, MacCounter, Method, RunContext
+from methods.dcl.budget import ceiling_widths, check_reachable
 from methods.dcl.complexity import ComplexityModel, fit_complexity
 from methods.dcl.layer import DCLGates, check_kappa_min, kept_width
 from methods.slicing import extract
-from methods.training import fit
+from methods.training import count_steps, fit, rounded_widths
 from tasks.base import Task
 from tasks.registry import Epochs
 
@@ -57,7 +63,10 @@ class DCL(Method):
     epochs: Epochs | None = None
     """None: the task recipe's epochs."""
     kappa_lr_scale: float = 30.0
-    """κ's learning rate as a multiple of the weights'."""
+    """Budget mode: κ's Adam learning rate as a multiple of the weights'."""
+    kappa_travel: float = 2.0
+    """Penalty mode: κ's SGD learning rate times the run's number of steps, i.e. how far κ would move
+    over the run under a constant net gradient of 1."""
     warmup: float = 0.2
     """Penalty mode: fraction of the training steps over which α ramps up linearly from 0, so the
     widths are cut by what the trained network needs rather than collapsing while it is untrained."""
@@ -78,8 +87,10 @@ class DCL(Method):
             raise ValueError(f"mode must be 'penalty' or 'budget', got {self.mode!r}")
         if not 0 < self.budget <= 1:
             raise ValueError(f"budget must be a fraction of the dense MACs in (0, 1], got {self.budget}")
-        if self.alpha < 0 or self.kappa_lr_scale <= 0 or self.budget_rho <= 0 or not 0 <= self.warmup <= 1:
-            raise ValueError("alpha must be >= 0, kappa_lr_scale and budget_rho > 0, warmup in [0, 1]")
+        if self.alpha < 0 or min(self.kappa_lr_scale, self.kappa_travel, self.budget_rho) <= 0:
+            raise ValueError("alpha must be >= 0; kappa_lr_scale, kappa_travel and budget_rho > 0")
+        if not 0 <= self.warmup <= 1:
+            raise ValueError(f"warmup must be in [0, 1], got {self.warmup}")
         if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.knobs is not None and not self.knobs:
@@ -100,24 +111,32 @@ class DCL(Method):
         self._check_reachable(task, complexity)
         gates = DCLGates(self.kappa_min, self.knobs)
         model = task.build_model(gate=gates)
-        objective = DCLObjective(self, task, gates, complexity, warmup_steps=self._warmup_steps(task))
+        steps = count_steps(task, self.epochs)
+        objective = DCLObjective(self, task, gates, complexity, warmup_steps=round(self.warmup * steps))
         kappas = list(gates.kappas().values())
+        kappa_lr = self.kappa_travel / steps
+
+        def after_step() -> None:
+            if self.mode == "penalty":
+                _sgd_step_(kappas, kappa_lr)
+            objective.after_step()
+
         weights = [p for p in model.parameters() if all(p is not k for k in kappas)]
-        lr = task.recipe.lr
-        groups = [
-            {"params": weights, "lr": lr},
-            {"params": kappas, "lr": lr * self.kappa_lr_scale, "weight_decay": 0.0},
-        ]
+        groups = [{"params": weights, "lr": task.recipe.lr}]
+        if self.mode == "budget":
+            groups.append({"params": kappas, "lr": task.recipe.lr * self.kappa_lr_scale, "weight_decay": 0.0})
         result = fit(
             model, task, ctx, epochs=self.epochs, step_loss=objective.loss, param_groups=groups,
-            after_step=objective.after_step,
+            after_step=after_step, epoch_facts=lambda: {"K": rounded_widths(gates.effective_widths())},
         )  # fmt: skip
-        widths = task.resolve_widths(gates.kept_widths())
+        widths = self._extracted_widths(task, complexity, gates)
+        gates.fix_widths_(widths)
         facts: dict[str, object] = {
             "learned_K": {k: v.item() for k, v in gates.effective_widths().items()},
             "kappa": {k: v.item() for k, v in gates.kappas().items()},
             "mode": self.mode,
             "predicted_macs": complexity.exact(widths),
+            "history": result.history,
         }
         if self.mode == "budget":
             facts["target_fraction"] = self.budget
@@ -132,15 +151,20 @@ class DCL(Method):
                 facts=facts,
                 train_seconds=result.seconds,
                 train_epochs=result.epochs,
+                trained=model.eval(),
             )
         ]
 
-    def _warmup_steps(self, task: Task) -> int:
-        """Steps of the penalty's warm-up; counting the batches costs one pass over the data."""
-        if self.mode != "penalty" or self.warmup == 0:
-            return 0
-        per_epoch = sum(1 for _ in task.batches("train", task.recipe.batch_size))
-        return round(self.warmup * per_epoch * (self.epochs or task.recipe.epochs))
+    def _extracted_widths(self, task: Task, complexity: ComplexityModel, gates: DCLGates) -> dict[str, int]:
+        """Penalty mode: ⌈K⌉, what eval mode passes. Budget mode: the ⌊K⌋/⌈K⌉ choice under the budget."""
+        if self.mode == "penalty":
+            return task.resolve_widths(gates.kept_widths())
+        learned = {k: v.item() for k, v in gates.effective_widths().items()}
+        fixed = {k: n for k, n in task.knobs.items() if k not in learned}
+        return ceiling_widths(complexity, learned, fixed, self.budget, self._narrowest(task))
+
+    def _narrowest(self, task: Task) -> dict[str, int]:
+        return {k: kept_width(self.kappa_min, n) if self._learns(k) else n for k, n in task.knobs.items()}
 
     def _learns(self, knob: str) -> bool:
         return self.knobs is None or knob in self.knobs
@@ -148,20 +172,36 @@ class DCL(Method):
     def _check_reachable(self, task: Task, complexity: ComplexityModel) -> None:
         if self.mode != "budget":
             return
-        narrowest = {k: kept_width(self.kappa_min, n) if self._learns(k) else n for k, n in task.knobs.items()}
+        narrowest = self._narrowest(task)
         lowest = complexity.exact(narrowest) / complexity.full_macs
         if self.budget < lowest:
             raise ValueError(
                 f"budget {self.budget:g} is below {lowest:.4g}, the MACs fraction of the narrowest model "
                 f"kappa_min={self.kappa_min:g} allows (widths {narrowest}); lower kappa_min or raise the budget"
             )
+        check_reachable(complexity, narrowest, self.budget)
+
+
+@torch.no_grad()
+def _sgd_step_(params: list[nn.Parameter], lr: float) -> None:
+    """Plain SGD on parameters outside the optimiser (κ in penalty mode), then clear their gradients."""
+    for param in params:
+        if param.grad is not None:
+            param.sub_(lr * param.grad)
+            param.grad = None
+
 
 
 class DCLObjective:
     """The step loss of one run (penalty or budget) and its after-step hook (κ projection)."""
 
     def __init__(
-        self, method: DCL, task: Task, gates: DCLGates, complexity: ComplexityModel, warmup_steps: int = 0
+        self,
+        method: DCL,
+        task: Task,
+        gates: DCLGates,
+        complexity: ComplexityModel,
+        warmup_steps: int = 0,
     ) -> None:
         self.method, self.task, self.gates, self.complexity = method, task, gates, complexity
         self.warmup_steps, self.steps = warmup_steps, 0
@@ -181,7 +221,7 @@ class DCLObjective:
         task_loss = self.task.loss(model(x), y)
         if self.method.mode == "penalty":
             return task_loss + self.penalty_weight() * self.cost()
-        return task_loss + 0.5 * self.method.budget_rho * (self.cost(0.5) - self.method.budget) ** 2
+        return task_loss + 0.5 * self.method.budget_rho * (self.cost() - self.method.budget) ** 2
 
     def after_step(self) -> None:
         self.gates.project_()

@@ -16,9 +16,9 @@ attends over time only (nothing pools over a knob's axis), so the MACs are a pol
   width w (a LayerNorm or a width-dependent 1/√d would break that).
 
 Gates sit in their own attributes (`*_gate`), so parameter names never depend on widths or gates.
-One inexact site: the CRNN's "gru" gate acts on the GRU's output, but the recurrence inside mixes
-all hidden units, so the full GRU with units ≥ h zeroed at its output is not the GRU sliced to h
-units (every other knob of both families is exact: tests/tasks/test_vad_models.py).
+The CRNN's "gru" gate acts inside the recurrence (`tasks.rnn.gated_rnn`): the GRU's own next step
+reads the gated state, as the head does. So on every knob of both families, the full model with
+channels ≥ w gated off computes exactly the model sliced to w (tests/contract/test_gating.py).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from tasks.base import GateFactory
+from tasks.rnn import gated_rnn
 from tasks.vad.features import HOP, SAMPLE_RATE, mel_filterbank
 
 ATTENTION_FRAMES = SAMPLE_RATE // HOP
@@ -77,8 +78,7 @@ class CRNN(nn.Module):
         x = self.mel_gate(self.logmel(power))
         x = self.conv1_gate(self.conv1(x))
         x = self.conv2_gate(self.conv2(x))
-        x, _ = self.gru(x.transpose(1, 2))
-        return self.head(self.gru_gate(x)).squeeze(-1)
+        return self.head(gated_rnn(self.gru, x.transpose(1, 2), self.gru_gate)).squeeze(-1)
 
 
 class _ChannelNorm(nn.BatchNorm1d):

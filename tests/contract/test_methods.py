@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from bench.artifacts import ModelSpec, load_model, save_model
 from bench.flops import count_macs
@@ -23,14 +24,44 @@ PAIRS = [
 ]
 
 
+class _GatedBuilds:
+    """Spies `task.build_model`: the models built with a gate, with a copy of their initial parameters."""
+
+    def __init__(self, task: Task, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.models: list[tuple[nn.Module, list[tuple[torch.Tensor, torch.Tensor]]]] = []
+        build = task.build_model
+
+        def spy(widths: dict | None = None, gate: object = None) -> nn.Module:
+            model = build(widths, gate)  # type: ignore[arg-type]
+            if gate is not None:
+                self.models.append((model, [(p, p.detach().clone()) for p in model.parameters()]))
+            return model
+
+        monkeypatch.setattr(task, "build_model", spy)
+
+    def trained(self, candidates: list) -> list[nn.Module]:
+        """Gated models whose own parameters changed in place since they were built (were trained),
+        candidates aside."""
+        outputs = [c.model for c in candidates]
+        return [
+            model for model, initial in self.models
+            if all(model is not o for o in outputs)
+            and any(not torch.equal(p.detach(), q) for p, q in initial)
+        ]  # fmt: skip
+
+
 @pytest.mark.parametrize(("method", "task", "variant"), PAIRS)
-def test_method_returns_realised_candidates(method: str, task: str, variant: dict, tmp_path: Path) -> None:
+def test_method_returns_realised_candidates(
+    method: str, task: str, variant: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     task_obj = configure(TASKS.get(task), variant, task)
     method_obj = configure(METHODS.get(method), METHODS.get(method).tiny_settings, method)
     method_obj.check(task_obj)
+    gated = _GatedBuilds(task_obj, monkeypatch)
     torch.manual_seed(0)
     candidates = method_obj.run(task_obj, RunContext(seed=0, count_macs=count_macs))
     assert candidates
+    _check_candidates_compute_their_trained_gated_model(candidates, gated.trained(candidates), task_obj)
     assert len({c.label for c in candidates}) == len(candidates)
     full = task_obj.build_model().eval()
     x = task_obj.example_input()
@@ -40,6 +71,8 @@ def test_method_returns_realised_candidates(method: str, task: str, variant: dic
             assert not candidate.model.training
             assert candidate.model(x).shape == expected_shape
             json.dumps(candidate.facts)
+            history = candidate.facts["history"]  # per epoch, readable without re-running
+            assert history and all({"epoch", "loss"} <= set(entry) for entry in history)
             assert candidate.train_epochs > 0
             if candidate.widths:
                 task_obj.resolve_widths(candidate.widths)  # valid knob names and ranges
@@ -58,6 +91,23 @@ def assert_reloads_exactly(candidate: Candidate, task: Task, method: str, settin
     loaded = load_model(path)
     assert loaded.spec == spec
     assert measure_metrics(loaded.model, loaded.task)[0] == metrics, candidate.label
+
+
+def _check_candidates_compute_their_trained_gated_model(candidates: list, trained: list, task: Task) -> None:
+    """A method that trained a gated or masked model and extracted its candidates from it must hand
+    that model over (`Candidate.trained`) and compute what it computes in eval mode, unless it
+    fine-tuned after extraction and says so (`facts["finetune_epochs"] > 0`)."""
+    x = task.example_input()
+    for candidate in candidates:
+        if candidate.facts.get("finetune_epochs", 0) > 0:
+            continue
+        if trained:
+            assert candidate.trained is not None, f"{candidate.label}: trained a gated model but handed none over"
+            assert any(candidate.trained is model for model in trained)
+        if candidate.trained is not None:
+            with torch.no_grad():
+                delta = (candidate.model(x) - candidate.trained.eval()(x)).abs().max().item()
+            assert delta <= 1e-5, f"{candidate.label}: extracted model differs from the trained one by {delta:.3g}"
 
 
 @pytest.mark.parametrize("method", METHODS.names())

@@ -11,6 +11,7 @@ from torch import nn
 
 from methods.channels import Axis, along, consumer_axes, knob_axes, permute_knob, scale_consumers
 from tasks.base import GateFactory, Task, TrainRecipe
+from tasks.rnn import gated_rnn
 from tasks.synthetic import SyntheticTask
 
 
@@ -25,7 +26,7 @@ class _GRUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.front_gate(torch.relu(self.front(x))).transpose(1, 2)
-        return self.head(self.gru_gate(self.gru(h)[0]))
+        return self.head(gated_rnn(self.gru, h, self.gru_gate))
 
 
 @dataclass
@@ -92,7 +93,7 @@ def test_axes_of_a_gru_knob_have_three_gate_blocks() -> None:
     assert Axis("gru.weight_hh_l0", 1, 1) in axes["gru"]
     assert Axis("gru.weight_ih_l0", 1, 1) in axes["conv"]
     consumers = {a.name for a in consumer_axes(axes, "gru")}
-    assert consumers == {"head.weight"}  # weight_hh reads the GRU's own state, before the gate
+    assert consumers == {"head.weight", "gru.weight_hh_l0"}  # the recurrence reads the gated state too
     assert {a.name for a in consumer_axes(axes, "conv")} == {"gru.weight_ih_l0"}
 
 
@@ -155,3 +156,19 @@ def test_a_dimension_not_made_of_channels_is_an_error() -> None:
 
     with pytest.raises(ValueError, match="whole channels"):
         knob_axes(Padded())
+
+
+def test_max_feature_map_pairs_are_interleaved_and_permute_as_whole_channels() -> None:
+    from tasks.asvspoof.task import ASVspoofTask
+
+    task = ASVspoofTask(model="lcnn", features="lfcc", n_lfcc=8)
+    axes = knob_axes(task)
+    assert Axis("body.0.conv.weight", 0, 2, interleaved=True) in axes["block1"]
+    torch.manual_seed(0)
+    model = task.build_model().eval()
+    x = torch.randn(2, *task.example_input().shape[1:])
+    with torch.no_grad():
+        before = model(x)
+        for knob, width in task.knobs.items():
+            permute_knob(model, axes, knob, torch.randperm(width))
+        torch.testing.assert_close(model(x), before, rtol=1e-5, atol=1e-6)

@@ -130,8 +130,14 @@ def test_a_dcl_on_one_knob_learns_that_width_and_keeps_the_others_full(mode: str
     facts = candidate.facts
     assert set(facts["learned_K"]) == {"hidden2"} and candidate.label.endswith("-hidden2")
     assert candidate.widths["hidden1"] == task.knobs["hidden1"] > 0
-    assert candidate.widths["hidden2"] == math.ceil(facts["learned_K"]["hidden2"]) < task.knobs["hidden2"]
-    assert facts["predicted_macs"] == count_macs(candidate.model, task.example_input())
+    assert candidate.widths["hidden2"] < task.knobs["hidden2"]
+    macs = count_macs(candidate.model, task.example_input())
+    assert facts["predicted_macs"] == macs
+    if mode == "penalty":  # eval mode's ⌈K⌉
+        assert candidate.widths["hidden2"] == math.ceil(facts["learned_K"]["hidden2"])
+    else:  # a ceiling: rounded (or, short of the budget after 2 epochs, narrowed) until it fits
+        assert candidate.widths["hidden2"] <= math.ceil(facts["learned_K"]["hidden2"])
+        assert macs <= 0.6 * count_macs(task.build_model(), task.example_input())
 
 
 def test_a_budget_that_one_knob_cannot_reach_is_rejected_before_training() -> None:
@@ -155,15 +161,26 @@ def test_run_returns_one_plain_extracted_candidate_with_its_facts(mode: str) -> 
     assert not any("kappa" in name for name, _ in model.named_parameters())
     facts = candidate.facts
     assert set(facts["learned_K"]) == set(facts["kappa"]) == {"hidden1", "hidden2"}
-    assert candidate.widths == {k: math.ceil(v) for k, v in facts["learned_K"].items()}
+    ceil = {k: math.ceil(v) for k, v in facts["learned_K"].items()}
+    if mode == "penalty":
+        assert candidate.widths == ceil
+    else:  # each knob ⌊K⌋ or ⌈K⌉ (or narrower when even ⌊K⌋ is over), within the budget
+        assert all(candidate.widths[k] <= ceil[k] for k in ceil)
+        assert facts["predicted_macs"] <= 0.5 * count_macs(task.build_model(), task.example_input())
     assert facts["predicted_macs"] == count_macs(model, task.example_input())
+    history = facts["history"]
+    assert [h["epoch"] for h in history] == [1, 2] and all({"loss", "dev", "K"} <= set(h) for h in history)
+    assert history[-1]["K"] == {k: round(v, 2) for k, v in facts["learned_K"].items()}
     assert facts["mode"] == mode and ("target_fraction" in facts) == (mode == "budget")
     assert candidate.label == ("dcl-penalty-a2" if mode == "penalty" else "dcl-budget-b0.5")
     assert candidate.train_epochs == 2 and candidate.train_seconds > 0
     assert model[0].weight.shape[0] == candidate.widths["hidden1"]
 
 
-def test_kappa_is_projected_into_its_range_and_learns_faster_than_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("mode", ["penalty", "budget"])
+def test_kappa_is_projected_into_its_range_and_has_its_own_optimiser(
+    monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
     seen: dict[str, object] = {}
 
     def spy(model: nn.Module, task: Task, ctx: RunContext, **kwargs: object) -> FitResult:
@@ -171,11 +188,26 @@ def test_kappa_is_projected_into_its_range_and_learns_faster_than_the_weights(mo
         return fit(model, task, ctx, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr("methods.dcl.method.fit", spy)
-    method = DCL(alpha=50.0, kappa_min=0.25, kappa_lr_scale=100, epochs=10)
+    settings = {"mode": mode, "alpha": 50.0, "budget": 0.3, "kappa_min": 0.25, "kappa_lr_scale": 100, "epochs": 10}
+    method = DCL(**settings)  # type: ignore[arg-type]
     [candidate] = method.run(SyntheticTask(**SMALL), context())
-    weights, kappas = seen["param_groups"]  # type: ignore[misc]
-    assert kappas["lr"] == pytest.approx(100 * weights["lr"]) and len(kappas["params"]) == 1
-    assert candidate.facts["kappa"]["hidden1"] == 0.25  # a huge penalty pins κ at κ_min, not below
+    groups = seen["param_groups"]
+    if mode == "penalty":  # κ takes plain SGD steps outside Adam
+        assert len(groups) == 1 and all(p.dim() > 0 for p in groups[0]["params"])  # type: ignore[index]
+        assert candidate.facts["kappa"]["hidden1"] == 0.25  # a huge penalty pins κ at κ_min, not below
+    else:  # κ under Adam at its own learning rate
+        weights, kappas = groups  # type: ignore[misc]
+        assert kappas["lr"] == pytest.approx(100 * weights["lr"]) and len(kappas["params"]) == 1
+
+
+def test_kappa_starts_half_a_channel_below_full_and_alpha_sets_how_far_it_moves() -> None:
+    assert DCLGates(0.1)("k", 64, -1).effective_width().item() == pytest.approx(63.5)
+    final = {}
+    for alpha in (0.1, 0.3, 1.0):
+        torch.manual_seed(0)
+        [candidate] = DCL(alpha=alpha, warmup=0.0).run(SyntheticTask(**SMALL), context())
+        final[alpha] = candidate.facts["learned_K"]["hidden1"]
+    assert final[0.1] > final[0.3] > final[1.0], final
 
 
 def _trained_gated_model(task: Task, seed: int) -> tuple[nn.Module, DCLGates]:
@@ -229,12 +261,18 @@ def _learned(alpha: float, seed: int) -> tuple[int, float]:
     return candidate.widths["hidden1"], task.evaluate(candidate.model)["mse"]
 
 
+FINDING_ALPHA = 3.0
+"""With κ under SGD (steps ∝ α), α = 3 stops at 16, 18, 19 over seeds 0–2 and α = 4 already
+collapses seed 1 to 9 (measured 2026-11-30, 100 epochs): the teacher width holds against a
+penalty a little above it."""
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_thread")
-def test_penalty_finds_the_teacher_width_at_the_default_alpha_and_cuts_below_it_when_large() -> None:
-    small, large = DCL().alpha, 10 * DCL().alpha
+def test_penalty_stops_just_above_the_teacher_width_and_cuts_below_it_when_large() -> None:
+    small, large = FINDING_ALPHA, 10 * FINDING_ALPHA
     found = {alpha: [_learned(alpha, seed) for seed in range(3)] for alpha in (small, large)}
-    assert all(abs(width - TEACHER_WIDTH) <= 2 for width, _ in found[small]), found
+    assert all(TEACHER_WIDTH <= width <= TEACHER_WIDTH + 3 for width, _ in found[small]), found
     assert all(width < TEACHER_WIDTH for width, _ in found[large]), found
     assert min(mse for _, mse in found[large]) > max(mse for _, mse in found[small]), found
 

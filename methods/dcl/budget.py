@@ -1,0 +1,79 @@
+"""A MAC budget as a ceiling: integer widths whose exact MACs lie in [b − tolerance, b] of the full model's.
+
+Before training, `check_reachable` refuses a budget that no width on the way from the narrowest
+allowed model to the full one meets (one knob's channel can cost more than the tolerance). After
+training, `ceiling_widths` rounds each learned K down or up: of the 2^n choices of ⌊K⌋ / ⌈K⌉ it
+keeps the one of most MACs within the budget, and if even every ⌊K⌋ is over it, it narrows the
+relatively widest knob one channel at a time until the model fits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+
+from methods.dcl.complexity import ComplexityModel
+
+TOLERANCE = 0.05
+"""How far below the budget (as a fraction of the full model's MACs) a realised model may land."""
+
+
+def ceiling_widths(
+    complexity: ComplexityModel,
+    learned: Mapping[str, float],
+    fixed: Mapping[str, int],
+    budget: float,
+    lowest: Mapping[str, int],
+) -> dict[str, int]:
+    """Integer widths near the learned K (knobs in `fixed` keep theirs) of most MACs ≤ budget · full,
+    no knob below `lowest`."""
+    cap = budget * complexity.full_macs
+    options = [sorted({max(lowest[k], math.floor(v)), max(lowest[k], math.ceil(v))}) for k, v in learned.items()]
+    best: dict[str, int] | None = None
+    for choice in itertools.product(*options):
+        widths = {**fixed, **dict(zip(learned, choice))}
+        macs = complexity.exact(widths)
+        if macs <= cap and (best is None or macs > complexity.exact(best)):
+            best = widths
+    widths = best or {**fixed, **{k: options[i][0] for i, k in enumerate(learned)}}
+    full = complexity.full_widths
+    while complexity.exact(widths) > cap:
+        shrinkable = [k for k in learned if widths[k] > lowest[k]]
+        if not shrinkable:
+            raise ValueError(f"no widths of the learned knobs fit the budget {budget:g}")
+        knob = max(shrinkable, key=lambda k: widths[k] / full[k])
+        widths = {**widths, knob: widths[knob] - 1}
+    return widths
+
+
+def check_reachable(complexity: ComplexityModel, lowest: Mapping[str, int], budget: float) -> None:
+    """Refuse a budget that no model between the narrowest (`lowest`) and the full one meets within
+    [budget − TOLERANCE, budget], on the path that widens every knob in proportion."""
+    full = complexity.full_widths
+    path = _proportional_path(lowest, full)
+    fractions = [complexity.exact(w) / complexity.full_macs for w in path]
+    if not any(budget - TOLERANCE <= f <= budget for f in fractions):
+        below = max((f for f in fractions if f <= budget), default=None)
+        above = min((f for f in fractions if f > budget), default=None)
+        raise ValueError(
+            f"budget {budget:g} cannot be met within {TOLERANCE:g} of the full MACs: the nearest models between "
+            f"the narrowest allowed ({dict(lowest)}) and the full one cost {_fraction(below)} and {_fraction(above)} "
+            "of the full MACs (one channel of a knob costs more "
+            "than the tolerance); choose a budget near one of them"
+        )
+
+
+def _fraction(value: float | None) -> str:
+    return "none" if value is None else f"{value:.4f}"
+
+
+def _proportional_path(lowest: Mapping[str, int], full: Mapping[str, int]) -> list[dict[str, int]]:
+    """Widths from `lowest` to `full`, one channel of one knob at a time, the relatively narrowest first."""
+    widths = dict(lowest)
+    path = [dict(widths)]
+    while widths != dict(full):
+        knob = min((k for k in widths if widths[k] < full[k]), key=lambda k: (widths[k] / full[k], k))
+        widths[knob] += 1
+        path.append(dict(widths))
+    return path

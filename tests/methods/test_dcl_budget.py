@@ -1,0 +1,49 @@
+"""Budget extraction: the best ⌊K⌋/⌈K⌉ choice under the ceiling, and refusal of unreachable budgets."""
+
+import itertools
+import math
+
+import pytest
+
+from bench.flops import count_macs
+from methods.dcl.budget import TOLERANCE, ceiling_widths, check_reachable
+from methods.dcl.complexity import fit_complexity
+from tasks.synthetic import SyntheticTask
+
+TASK = SyntheticTask(depth=2, max_width=16, teacher_width=4)
+COMPLEXITY = fit_complexity(TASK, count_macs)
+LOWEST = {"hidden1": 1, "hidden2": 1}
+
+
+@pytest.mark.parametrize("budget", [0.25, 0.5, 0.75])
+@pytest.mark.parametrize("learned", [{"hidden1": 9.3, "hidden2": 7.6}, {"hidden1": 4.5, "hidden2": 12.2}])
+def test_the_richest_rounding_under_the_budget_is_chosen(budget: float, learned: dict[str, float]) -> None:
+    cap = budget * COMPLEXITY.full_macs
+    widths = ceiling_widths(COMPLEXITY, learned, {}, budget, LOWEST)
+    assert COMPLEXITY.exact(widths) <= cap
+    choices = [(math.floor(v), math.ceil(v)) for v in learned.values()]
+    roundings = [dict(zip(learned, c)) for c in itertools.product(*choices)]
+    fitting = [COMPLEXITY.exact(w) for w in roundings if COMPLEXITY.exact(w) <= cap]
+    if fitting:  # one of the roundings, the one of most MACs
+        assert widths in roundings and COMPLEXITY.exact(widths) == max(fitting)
+    else:  # every ⌊K⌋ is over: narrowed one channel at a time, so one channel more would not fit
+        assert all(widths[k] <= math.floor(v) for k, v in learned.items())
+        assert any(COMPLEXITY.exact({**widths, k: widths[k] + 1}) > cap for k in learned)
+
+
+def test_fixed_knobs_keep_their_width() -> None:
+    budget = COMPLEXITY.exact({"hidden1": 16, "hidden2": 6}) / COMPLEXITY.full_macs
+    widths = ceiling_widths(COMPLEXITY, {"hidden2": 5.5}, {"hidden1": 16}, budget, LOWEST)
+    assert widths == {"hidden1": 16, "hidden2": 6}
+    narrower = ceiling_widths(COMPLEXITY, {"hidden2": 5.5}, {"hidden1": 16}, budget - 1e-6, LOWEST)
+    assert narrower == {"hidden1": 16, "hidden2": 5}
+
+
+def test_a_budget_that_no_model_meets_closely_is_refused() -> None:
+    coarse = SyntheticTask(depth=1, max_width=4, teacher_width=2)
+    complexity = fit_complexity(coarse, count_macs)
+    fractions = sorted(complexity.exact({"hidden1": w}) / complexity.full_macs for w in range(1, 5))
+    gap = next(a + TOLERANCE + 0.01 for a, b in zip(fractions, fractions[1:]) if b - a > TOLERANCE + 0.02)
+    with pytest.raises(ValueError, match="cannot be met within"):
+        check_reachable(complexity, {"hidden1": 1}, gap)
+    check_reachable(complexity, {"hidden1": 1}, fractions[1])  # a budget on a model's own cost is met
