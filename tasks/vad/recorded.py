@@ -1,10 +1,15 @@
 """Recorded speech and non-speech from Debian packages, written in the VCTK 0.92 / ESC-50 layouts.
 
 Speech: KDE's educational games ship words and syllables spoken by native speakers, one voice per
-language folder. A speaker here is one (package, language) folder; an utterance is 3–7 of its
-recordings, each trimmed to its active part (frames within `TRIM_DB` of its loudest, plus a 30 ms
-margin), joined by pauses of 50–400 ms, words scaled by ±4 dB, the utterance's peak set to a random
-level from 0.1 to 0.9 (19 dB). Non-speech: game soundtracks (music), crowd ambiences (speech-like
+language folder. A speaker here is one (package, language) folder, drawing on up to
+`FILES_PER_SPEAKER` of its recordings; an utterance is 3–7 of them joined by pauses of 50–400 ms,
+words scaled by ±4 dB, the utterance's peak set to a random level from 0.1 to 0.9 (19 dB). Many
+recordings carry their own room noise, which energy labels would call speech, so each is cleaned
+first: its noise floor (the 10th percentile of its 10 ms frame powers) must be `FLOOR_DB` or more
+below its loudest frame (else the file is left out, and a speaker with fewer than 3 usable files),
+frames within 30 ms of one above max(`TRIM_DB`, floor + 10 dB) are kept, the rest gated to −60 dB,
+and the word cropped to the kept span. The clean speech the labels are drawn from is then silent
+between words. Non-speech: game soundtracks (music), crowd ambiences (speech-like
 babble with no intelligible speaker), machines and places, game sound effects; long files are cut
 into clips, short ones placed at a random offset in a clip, and every clip gets a room-tone floor
 (pink noise 45–60 dB below its peak), so pauses are never digital silence.
@@ -26,6 +31,9 @@ from tasks.debian import RATE, Package, fetch, read_16k
 from tasks.vad.layout import ESC50_CSV, VCTK_AUDIO, VCTK_INFO
 
 TRIM_DB = -35.0
+FLOOR_DB = -25.0
+"""A recording whose quietest 10 % of frames are louder than this (re its loudest) is too noisy to use."""
+FILES_PER_SPEAKER = 40
 FRAME = 160
 
 
@@ -107,31 +115,36 @@ def write_speech(root: Path, sources: SourceSet, packages: dict[str, Package], u
     import soundfile as sf
 
     rng = np.random.default_rng([seed, 11])
-    speakers = _speakers(sources, packages)
+    speakers, dropped = {}, []
+    for speaker, (source, files) in sorted(_speakers(sources, packages).items()):
+        picked = [files[i] for i in sorted(rng.choice(len(files), size=min(len(files), FILES_PER_SPEAKER), replace=False))]
+        words = [w for w in (_cleaned(read_16k(path)) for path in picked) if w is not None]
+        if len(words) >= 3:
+            speakers[speaker] = (source, picked, words)
+        else:
+            dropped.append(speaker)
     if max_speakers is not None:
         speakers = dict(sorted(speakers.items())[:max_speakers])
     lines = ["ID  AGE  GENDER  ACCENTS  REGION  COMMENTS"]
-    total, words_cache = 0.0, {}
-    for speaker, (source, files) in sorted(speakers.items()):
+    total = 0.0
+    for speaker, (source, files, words) in speakers.items():
         lines.append(f"{speaker}  ?  ?  {speaker.split('-', 1)[1]}  {source.package}  recorded words, one voice per language")
         (root / VCTK_AUDIO / speaker).mkdir(parents=True)
         (root / "txt" / speaker).mkdir(parents=True)
         for utt in range(1, utterances + 1):
-            picks = [files[i] for i in rng.choice(len(files), size=int(rng.integers(3, 8)))]
+            picks = rng.choice(len(words), size=int(rng.integers(3, 8)))
             parts = []
-            for path in picks:
-                if path not in words_cache:
-                    words_cache[path] = _trimmed(read_16k(path))
-                parts += [words_cache[path] * 10 ** (rng.uniform(-4, 4) / 20),
+            for i in picks:
+                parts += [words[i] * 10 ** (rng.uniform(-4, 4) / 20),
                           np.zeros(int(rng.uniform(0.05, 0.4) * RATE), dtype=np.float32)]
             audio = np.concatenate(parts[:-1])
             audio = (audio / max(np.abs(audio).max(), 1e-9) * rng.uniform(0.1, 0.9)).astype(np.float32)
             sf.write(root / VCTK_AUDIO / speaker / f"{speaker}_{utt:03d}_mic1.flac", audio, RATE, subtype="PCM_16")
-            (root / "txt" / speaker / f"{speaker}_{utt:03d}.txt").write_text(" ".join(p.stem for p in picks) + "\n")
+            (root / "txt" / speaker / f"{speaker}_{utt:03d}.txt").write_text(" ".join(files[i].stem for i in picks) + "\n")
             total += audio.size / RATE
     (root / VCTK_INFO).write_text("\n".join(lines) + "\n")
     return {"speakers": len(speakers), "utterances": len(speakers) * utterances, "seconds": round(total, 1),
-            "recordings": len(words_cache)}
+            "recordings": sum(len(v[2]) for v in speakers.values()), "dropped_speakers": dropped}
 
 
 def write_noise(root: Path, sources: SourceSet, packages: dict[str, Package], clip_seconds: float,
@@ -202,16 +215,21 @@ def _noise_files(sources: SourceSet, packages: dict[str, Package], max_files: in
     return files
 
 
-def _trimmed(audio: np.ndarray) -> np.ndarray:
-    frames = audio[: audio.size // FRAME * FRAME].reshape(-1, FRAME)
-    power = np.square(frames, dtype=np.float64).mean(axis=1)
-    active = np.flatnonzero(power >= power.max() * 10 ** (TRIM_DB / 10))
-    margin = 3 * FRAME
-    out = audio[max(0, active[0] * FRAME - margin) : (active[-1] + 1) * FRAME + margin].astype(np.float32)
-    fade = np.linspace(0, 1, min(80, out.size // 2), dtype=np.float32)
-    out[: fade.size] *= fade
-    out[out.size - fade.size :] *= fade[::-1]
-    return out
+def _cleaned(audio: np.ndarray) -> np.ndarray | None:
+    """The recording with its noise floor gated out and cropped to its speech, or None if too noisy."""
+    frames = -(-audio.size // FRAME)
+    padded = np.zeros(frames * FRAME, dtype=np.float32)
+    padded[: audio.size] = audio
+    power_db = 10 * np.log10(np.square(padded, dtype=np.float64).reshape(frames, FRAME).mean(axis=1) + 1e-20)
+    power_db -= power_db.max()
+    floor = float(np.percentile(power_db, 10))
+    if floor > FLOOR_DB:
+        return None
+    active = np.convolve(power_db >= max(TRIM_DB, floor + 10), np.ones(7), mode="same") > 0  # ±30 ms
+    gain = np.repeat(np.where(active, 1.0, 10 ** (-60 / 20)), FRAME)
+    gain = np.convolve(gain, np.ones(80) / 80, mode="same")  # 5 ms ramps
+    kept = np.flatnonzero(active)
+    return (padded * gain)[kept[0] * FRAME : (kept[-1] + 1) * FRAME].astype(np.float32)
 
 
 def _clips(audio: np.ndarray, n: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -129,3 +129,17 @@ def test_asvspoof_partitions_keep_their_shares_over_fewer_recorded_speakers() ->
     assert speaker_counts(wanted, 23) == {"train": 15, "dev": 3, "eval": 5}
     with pytest.raises(ValueError, match="at least 3"):
         speaker_counts(wanted, 2)
+
+
+def test_cleaning_gates_a_recordings_room_noise_out_of_the_labels() -> None:
+    from tasks.vad.mixing import speech_activity
+
+    rng = np.random.default_rng(1)
+    rate, tone = 16_000, np.sin(2 * np.pi * 200 * np.arange(8_000) / 16_000)  # 0.5 s of "speech"
+    room = 10 ** (-32 / 20) * rng.standard_normal(3 * rate)  # a floor the −40 dB label rule would call speech
+    recording = room.copy()
+    recording[rate : rate + tone.size] += tone
+    assert speech_activity(recording).mean() > 0.9
+    cleaned = recorded._cleaned(recording.astype(np.float32))
+    assert cleaned is not None and 0.5 * rate <= cleaned.size <= 0.6 * rate + 2 * 160
+    assert recorded._cleaned((recording + 10 ** (-20 / 20) * rng.standard_normal(recording.size)).astype(np.float32)) is None
