@@ -117,7 +117,7 @@ def generate_default(root: Path, seed: int) -> None:
 
 
 def speaker_counts(wanted: dict[str, int], available: int | None) -> dict[str, int]:
-    """Speakers per partition: `wanted`, or where fewer recorded speakers exist (e.g. the 23 voices of
+    """Speakers per partition: `wanted`, or where fewer recorded speakers exist (e.g. the 20 voices of
     vctk-mini), the same shares of those (dev and eval at least one each), still disjoint."""
     total = sum(wanted.values())
     if available is None or available >= total:

@@ -7,7 +7,7 @@ corpora run on them unchanged. Both are 16 kHz, not VCTK's 48 kHz or ESC-50's 44
 corpus.json says so (and names the corpus), and the readers hold every file to it.
 
 Recorded (the default where Debian's registry or the package cache is reachable): words spoken by
-23 native speakers of 23 languages over game music, crowd ambiences, machines and sound effects,
+20 native speakers of 20 languages (26 language folders; 3 Serbian variants of one voice and 3 too-noisy voices left out) over game music, crowd ambiences, machines and sound effects,
 from Debian packages (tasks/vad/recorded.py; package, version and licence in each root's README.md,
 corpus.json and licences/). Fallback (offline, and always at the tiny scale used by tests):
 `vctk-mini (espeak)` in ROOT/vctk-mini-espeak, sentences of common English words synthesised by
@@ -81,7 +81,7 @@ SCALES = {
 Writer = Callable[[Path], dict[str, object]]
 
 
-@register_corpus("vad-mini", f"{SPEECH_NAME} (recorded words, 23 voices, Debian packages; espeak-ng fallback) "
+@register_corpus("vad-mini", f"{SPEECH_NAME} (recorded words, 20 voices, Debian packages; espeak-ng fallback) "
                              f"+ {NOISE_NAME} (recorded music, crowds, machines; synthetic fallback)")
 def generate(root: Path, seed: int) -> None:
     ensure_corpora(Path(root), "mini", seed)
