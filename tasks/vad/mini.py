@@ -7,8 +7,9 @@ corpora run on them unchanged. Both are 16 kHz, not VCTK's 48 kHz or ESC-50's 44
 corpus.json says so (and names the corpus), and the readers hold every file to it.
 
 Recorded (the default where Debian's registry or the package cache is reachable): words spoken by
-20 native speakers of 20 languages (26 language folders; 3 Serbian variants of one voice and 3 too-noisy voices left out) over game music, crowd ambiences, machines and sound effects,
-from Debian packages (tasks/vad/recorded.py; package, version and licence in each root's README.md,
+20 native speakers of 20 languages (of 26 language folders: 3 Serbian variants of one voice and 3
+too-noisy voices left out) over game music, crowd ambiences, machines and sound effects, from Debian
+packages (tasks/vad/recorded.py; package, version and licence in each root's README.md,
 corpus.json and licences/). Fallback (offline, and always at the tiny scale used by tests):
 `vctk-mini (espeak)` in ROOT/vctk-mini-espeak, sentences of common English words synthesised by
 espeak-ng (22.05 kHz, resampled to 16 kHz, silence-trimmed with a short margin as in VCTK 0.92; a

@@ -110,7 +110,7 @@ def fetch_all(sources: SourceSet) -> dict[str, Package]:
 
 
 def write_speech(root: Path, sources: SourceSet, packages: dict[str, Package], utterances: int,
-                 seed: int, max_speakers: int | None = None) -> dict[str, object]:
+                 seed: int) -> dict[str, object]:
     """The speech corpus in the VCTK layout: `utterances` per speaker (16 kHz FLAC)."""
     import soundfile as sf
 
@@ -123,8 +123,6 @@ def write_speech(root: Path, sources: SourceSet, packages: dict[str, Package], u
             speakers[speaker] = (source, picked, words)
         else:
             dropped.append(speaker)
-    if max_speakers is not None:
-        speakers = dict(sorted(speakers.items())[:max_speakers])
     lines = ["ID  AGE  GENDER  ACCENTS  REGION  COMMENTS"]
     total = 0.0
     for speaker, (source, files, words) in speakers.items():
@@ -149,7 +147,8 @@ def write_speech(root: Path, sources: SourceSet, packages: dict[str, Package], u
 
 def write_noise(root: Path, sources: SourceSet, packages: dict[str, Package], clip_seconds: float,
                 clips_per_file: int, seed: int, max_files: int | None = None) -> dict[str, object]:
-    """The non-speech corpus in the ESC-50 layout; a file's clips share one fold (folds 1–5 in turn)."""
+    """The non-speech corpus in the ESC-50 layout, from at most `max_files` files per source; a file's
+    clips share one fold (folds 1–5 in turn)."""
     import soundfile as sf
 
     rng = np.random.default_rng([seed, 12])

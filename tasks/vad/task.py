@@ -79,6 +79,7 @@ class VadTask(Task):
     real_test: bool = True
     """Also score on the real-audio test set (where its packages can be had)."""
     n_real: int = 120
+    """Mixtures of the real-audio test set."""
     mixture_seconds: float = 4.0
     n_train: int = 400
     n_val: int = 40
