@@ -95,10 +95,52 @@ class Magnitude(Method):
             )
         return candidates
 
+    def build_candidate(self, task: Task, widths: Mapping[str, int], facts: Mapping[str, Any]) -> nn.Module:
+        """The full model pruned to the candidate's per-layer widths (`facts["layer_widths"]`): its
+        layers need not match the knob widths, as the dependency graph prunes each group on its own."""
+        from methods.pruning_graph import Pruner
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+        model = task.build_model().eval()
+        Pruner(model, task.example_input(), scope=self.scope, step_fraction=self.step_fraction).shrink_to(
+            facts["layer_widths"])
+        return model
+
+    def _check_reachable(self, task: Task, ctx: RunContext, pruner: type[Pruner]) -> None:
+        """Refuse, before training, a target below the MACs of the model with every prunable group at
+        its floor (pruning order does not change which layers can shrink). Where the dependency graph
+        cannot take every layer to its floor at once (the LCNN's channel pairs), nothing is refused
+        here and the candidate's `target_met` says whether pruning reached the target."""
+        from methods.pruning_graph import LayerCollapseError
+
+        example = task.example_input()
+        with torch.random.fork_rng(devices=[]):
+            model = task.build_model().eval()
+        full = ctx.count_macs(model, example)
+        try:
+            pruner(model, example, scope="global", step_fraction=1.0).step()
+        except LayerCollapseError:
+            return
+        lowest = ctx.count_macs(model.eval(), example) / full
+        unreachable = [t for t in self.targets if t < lowest]
+        if unreachable:
+            raise ValueError(
+                f"MAC targets {unreachable} are below {lowest:.4g}, the fraction of the most pruned model "
+                f"(every prunable layer at one channel; layers the dependency graph cannot prune keep their width)"
+            )
+
+
+def prune_to(pruner: Pruner, goal: float, macs: int, count: Callable[[], int]) -> int:
+    """Prune until MACs ≤ `goal` (a ceiling) without falling far below it: near the goal a step removes
+    at most half the channels the remaining excess is worth at the last step's MACs per channel."""
+    per_channel: float | None = None
+    while macs > goal:
+        limit = None if per_channel is None else int(0.5 * (macs - goal) / per_channel)
+        removed = pruner.step(limit)
+        if not removed:
+            break
+        now = count()
+        per_channel, macs = max(1.0, (macs - now) / removed), now
+    return macs
 
 
 class _Probe(nn.Module):

@@ -38,16 +38,22 @@ _BAND = re.compile(r"(?P<prefix>.*?)(?P<op><=?|>=?)?(?P<low>\d+(?:\.\d+)?)(?:-(?
 def metric_order(names: Iterable[str], primary: str = "") -> list[str]:
     """`names` in table order: the primary's `base@detail` family first, then the other bases, each
     base before its details. Details sort naturally, numeric bands by their interval, so `snr<5`,
-    `snr5-15`, `snr15-25`, `snr>=25` and `A07` ... `A19` come out in reading order."""
+    `snr5-15`, `snr15-25`, `snr>=25` and `A07` ... `A19` come out in reading order. A detail `set/...`
+    belongs to a second test set: after the others, its pooled `base@set` first (`eer@real`,
+    `eer@real/snr<5`, ...)."""
     from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
 
+    names = set(names)
     primary_base = primary.split("@", 1)[0]
+    sets = {name.partition("@")[2].split("/", 1)[0] for name in names if "/" in name.partition("@")[2]}
 
     def key(name: str) -> tuple:
         base, _, detail = name.partition("@")
-        return (base != primary_base, natural_key(base), "@" in name, _detail_key(detail, natural_key))
+        test_set, _, sub = detail.partition("/") if "/" in detail or detail in sets else ("", "", detail)
+        return (base != primary_base, natural_key(base), "@" in name, natural_key(test_set), bool(sub),
+                _detail_key(sub, natural_key))
 
-    return sorted(set(names), key=key)
+    return sorted(names, key=key)
 
 
 def breakdown_metrics(board: pd.DataFrame) -> list[str]:

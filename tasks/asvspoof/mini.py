@@ -3,7 +3,9 @@
 Bona fide speech is espeak-ng (many voice variants, pitches and rates as speakers; train, dev and
 eval speakers disjoint) or, where the machine has some, recorded speech: set
 `TRADEOFF_BENCH_ASVSPOOF_SPEECH=/folder` (16 kHz-or-any-rate WAV/FLAC files in one sub-folder per
-speaker, e.g. a VCTK copy) before `tradeoff-bench data generate asvspoof2019-mini`. Spoofs are bona
+speaker, e.g. a VCTK copy, or vad-mini's recorded voices: `data/vctk-mini/wav48_silence_trimmed`;
+with fewer speakers than the size asks, the partitions keep its shares) before
+`tradeoff-bench data generate asvspoof2019-mini`. Spoofs are bona
 fide utterances of the same split re-synthesised through the vocoders of `vocoders.py`, one attack
 id per vocoder, the eval attacks never seen in train/dev. It exists to exercise the real code path
 offline and to give methods a non-trivial detection task — not to claim anti-spoofing results.
@@ -114,15 +116,28 @@ def generate_default(root: Path, seed: int) -> None:
     generate(root, seed, "default", Path(speech_dir) if speech_dir else None)
 
 
+def speaker_counts(wanted: dict[str, int], available: int | None) -> dict[str, int]:
+    """Speakers per partition: `wanted`, or where fewer recorded speakers exist (e.g. the 20 voices of
+    vctk-mini), the same shares of those (dev and eval at least one each), still disjoint."""
+    total = sum(wanted.values())
+    if available is None or available >= total:
+        return dict(wanted)
+    if available < 3:
+        raise ValueError(f"disjoint train/dev/eval speakers need at least 3 recorded speakers, found {available}")
+    dev, evaluation = (max(1, round(available * wanted[p] / total)) for p in ("dev", "eval"))
+    return {"train": available - dev - evaluation, "dev": dev, "eval": evaluation}
+
+
 def _write(base: Path, seed: int, size: MiniSize, speech_dir: Path | None) -> dict[str, dict[str, str]]:
     """Write every partition under `base`; returns the attack table {partition: {id: description}}."""
     source = speech.RecordedSpeech(speech_dir) if speech_dir else speech.EspeakSpeech()
-    speakers = source.speakers(sum(size.speakers.values()), np.random.default_rng([seed, 0]))
+    counts = speaker_counts(size.speakers, source.available if isinstance(source, speech.RecordedSpeech) else None)
+    speakers = source.speakers(sum(counts.values()), np.random.default_rng([seed, 0]))
     plan: dict[str, list[tuple[speech.Speaker, int]]] = {}  # partition -> (speaker, its utterance index)
     first = 0
     for partition in PARTITIONS:
-        mine = speakers[first : first + size.speakers[partition]]
-        first += size.speakers[partition]
+        mine = speakers[first : first + counts[partition]]
+        first += counts[partition]
         plan[partition] = [(mine[i % len(mine)], i // len(mine)) for i in range(size.bonafide[partition])]
     waves = iter(source.render([r for p in PARTITIONS for r in plan[p]], np.random.default_rng([seed, 2])))
     bonafide = {p: [(speaker.speaker_id, next(waves)) for speaker, _ in plan[p]] for p in PARTITIONS}

@@ -90,11 +90,20 @@ class RecordedSpeech:
         if not self.folder.is_dir():
             raise FileNotFoundError(f"no speech folder {self.folder}")
 
-    def speakers(self, count: int, rng: np.random.Generator) -> list[Speaker]:
+    @property
+    def available(self) -> int:
+        """How many speaker folders hold recordings."""
+        return len(self._groups())
+
+    def _groups(self) -> dict[str, list[Path]]:
         groups: dict[str, list[Path]] = {}
         for path in sorted(self.folder.rglob("*")):
             if path.suffix.lower() in (".wav", ".flac"):
                 groups.setdefault(path.parent.name, []).append(path)
+        return groups
+
+    def speakers(self, count: int, rng: np.random.Generator) -> list[Speaker]:
+        groups = self._groups()
         if len(groups) < count:
             raise ValueError(f"{self.folder} has {len(groups)} speaker folders; the mini corpus needs {count}")
         names = sorted(groups)

@@ -6,10 +6,17 @@ wav48_silence_trimmed/<spk>/<spk>_<utt>_mic1.flac, txt/<spk>/<spk>_<utt>.txt) an
 corpora run on them unchanged. Both are 16 kHz, not VCTK's 48 kHz or ESC-50's 44.1 kHz; each root's
 corpus.json says so (and names the corpus), and the readers hold every file to it.
 
-Speech: sentences of common English words, synthesised offline by espeak-ng (22.05 kHz, resampled
-to 16 kHz, silence-trimmed with a short margin as in VCTK 0.92); a speaker is one voice variant
-with its own accent, pitch, pitch range and rate. Noise: ESC-50 categories synthesised in numpy
-(tasks/vad/noises.py), one take per category and fold. Generation is seeded and deterministic.
+Recorded (the default where Debian's registry or the package cache is reachable): words spoken by
+20 native speakers of 20 languages (of 26 language folders: 3 Serbian variants of one voice and 3
+too-noisy voices left out) over game music, crowd ambiences, machines and sound effects, from Debian
+packages (tasks/vad/recorded.py; package, version and licence in each root's README.md,
+corpus.json and licences/). Fallback (offline, and always at the tiny scale used by tests):
+`vctk-mini (espeak)` in ROOT/vctk-mini-espeak, sentences of common English words synthesised by
+espeak-ng (22.05 kHz, resampled to 16 kHz, silence-trimmed with a short margin as in VCTK 0.92; a
+speaker is one voice variant with its own accent, pitch, pitch range and rate), and
+`esc50-mini (synthetic)` in ROOT/esc50-mini-synthetic, ESC-50 categories synthesised in numpy
+(tasks/vad/noises.py), one take per category and fold. The two never share a name or a folder, so
+records never mix them silently. Generation is seeded and deterministic.
 
 Each corpus is written to a temporary folder beside its target and renamed into place, under a
 lock file, so parallel workers that all find the corpus missing generate it once. The speech is
@@ -24,6 +31,8 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +40,18 @@ import numpy as np
 
 from tasks import espeak
 from tasks.corpora import generation_lock, register_corpus
-from tasks.vad import noises
+from tasks.debian import SourceUnavailable
+from tasks.vad import noises, recorded
 from tasks.vad.layout import ESC50_CSV, MARKER, VCTK_AUDIO, VCTK_INFO, CorpusError
 
-VERSION = 6
+VERSION = 7
 SPEECH_NAME, NOISE_NAME = "vctk-mini", "esc50-mini"
+FALLBACK_NAMES = {SPEECH_NAME: "vctk-mini (espeak)", NOISE_NAME: "esc50-mini (synthetic)"}
+FALLBACK_FOLDERS = {SPEECH_NAME: "vctk-mini-espeak", NOISE_NAME: "esc50-mini-synthetic"}
+SOURCES = ("auto", "recorded", "espeak")
+"""auto: recorded where the registry (or the cache) has the packages, else espeak; tiny scale: espeak."""
 RATE = 16_000
+RECORDED_UTTERANCES, CLIPS_PER_FILE, RECORDED_CLIP_SECONDS = 12, 3, 5.0
 WORDS = (
     "the a one two three red green blue small large old new good bad long short high low early late "
     "house garden river city street window table chair paper letter music picture water morning "
@@ -63,37 +78,83 @@ SCALES = {
     "mini": Scale(speakers=16, utterances=10, words=(3, 8), categories=tuple(noises.CATEGORIES), clip_seconds=5.0),
     "tiny": Scale(speakers=6, utterances=3, words=(2, 4), categories=(10, 38, 42, 44), clip_seconds=2.0),
 }
+"""Sizes of the espeak / synthetic corpora; the recorded ones hold every speaker of `recorded.TRAIN`."""
+Writer = Callable[[Path], dict[str, object]]
 
 
-@register_corpus("vad-mini", f"{SPEECH_NAME} (espeak-ng speech, VCTK 0.92 layout) + {NOISE_NAME} (synthetic ESC-50)")
+@register_corpus("vad-mini", f"{SPEECH_NAME} (recorded words, 20 voices, Debian packages; espeak-ng fallback) "
+                             f"+ {NOISE_NAME} (recorded music, crowds, machines; synthetic fallback)")
 def generate(root: Path, seed: int) -> None:
     ensure_corpora(Path(root), "mini", seed)
 
 
-def ensure_corpora(root: Path, scale: str = "mini", seed: int = 0) -> tuple[Path, Path]:
-    """ROOT/vctk-mini and ROOT/esc50-mini at `scale`, generated if missing; idempotent and process-safe."""
+def ensure_corpora(root: Path, scale: str = "mini", seed: int = 0, source: str = "auto") -> tuple[Path, Path]:
+    """(speech root, noise root) under `root` at `scale`, generated if missing; idempotent and process-safe.
+
+    Recorded corpora are ROOT/vctk-mini and ROOT/esc50-mini; the fallback ones are
+    ROOT/vctk-mini-espeak ("vctk-mini (espeak)") and ROOT/esc50-mini-synthetic.
+    """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
-    targets = {SPEECH_NAME: root / SPEECH_NAME, NOISE_NAME: root / NOISE_NAME}
-    writers = {SPEECH_NAME: _write_speech, NOISE_NAME: _write_noise}
-    expected = {"generator": "vad-mini", "version": VERSION, "scale": scale, "seed": seed}
-    if all(_matches(path, expected) for path in targets.values()):
-        return targets[SPEECH_NAME], targets[NOISE_NAME]
+    if source not in SOURCES:
+        raise ValueError(f"unknown corpus source {source!r}; expected one of {SOURCES}")
+    if source == "auto":
+        source = "espeak" if scale == "tiny" else _recorded_or_espeak(root, seed)
+    if source == "recorded":
+        packages = recorded.fetch_all(recorded.TRAIN)
+        plans = {SPEECH_NAME: (SPEECH_NAME, lambda path: _recorded_speech(path, packages, seed)),
+                 NOISE_NAME: (NOISE_NAME, lambda path: _recorded_noise(path, packages, seed))}
+    else:
+        plans = {FALLBACK_FOLDERS[SPEECH_NAME]: (FALLBACK_NAMES[SPEECH_NAME], lambda path: _write_speech(path, scale, seed)),
+                 FALLBACK_FOLDERS[NOISE_NAME]: (FALLBACK_NAMES[NOISE_NAME], lambda path: _write_noise(path, scale, seed))}
+    expected = {"generator": "vad-mini", "version": VERSION, "scale": scale, "seed": seed, "source": source}
+    speech, noise = materialise(root, plans, expected)
+    return speech, noise
+
+
+def materialise(root: Path, plans: dict[str, tuple[str, Writer]], expected: dict[str, object]) -> list[Path]:
+    """ROOT/<folder> for each `folder: (corpus name, writer)`, written by the writer unless a corpus.json
+    there already matches `expected`: staged in a temporary folder and renamed into place, under a lock."""
+    targets = [root / folder for folder in plans]
+    if all(_matches(path, expected) for path in targets):
+        return targets
     root.mkdir(parents=True, exist_ok=True)
     with generation_lock(root / ".vad-mini.lock"):
-        for name, path in targets.items():
+        for path, (name, write) in zip(targets, plans.values()):
             if _matches(path, expected):
                 continue
             if path.exists():
                 raise CorpusError(f"{path}: exists but is not {name} {expected}; remove it or use another folder")
-            staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+            staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=root))
             try:
-                info = writers[name](staging, scale, seed)
+                info = write(staging)
                 (staging / MARKER).write_text(json.dumps({"name": name, "sample_rate": RATE, **expected, **info}, indent=1))
                 os.rename(staging, path)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-    return targets[SPEECH_NAME], targets[NOISE_NAME]
+    return targets
+
+
+def _recorded_or_espeak(root: Path, seed: int) -> str:
+    """"recorded" when its packages can be had; else "espeak", saying why on stderr."""
+    try:
+        recorded.fetch_all(recorded.TRAIN)
+    except SourceUnavailable as err:
+        warnings.warn(f"vad-mini: recorded sources unavailable ({err}); using {FALLBACK_NAMES[SPEECH_NAME]}", stacklevel=3)
+        return "espeak"
+    return "recorded"
+
+
+def _recorded_speech(root: Path, packages: dict, seed: int) -> dict[str, object]:
+    info = recorded.write_speech(root, recorded.TRAIN, packages, RECORDED_UTTERANCES, seed)
+    recorded.write_readme(root, f"{SPEECH_NAME}: recorded speech in the VCTK 0.92 layout (16 kHz)", recorded.TRAIN, packages)
+    return {**info, "sources": recorded.sources_manifest(recorded.TRAIN, packages)}
+
+
+def _recorded_noise(root: Path, packages: dict, seed: int) -> dict[str, object]:
+    info = recorded.write_noise(root, recorded.TRAIN, packages, RECORDED_CLIP_SECONDS, CLIPS_PER_FILE, seed)
+    recorded.write_readme(root, f"{NOISE_NAME}: recorded non-speech in the ESC-50 layout (16 kHz)", recorded.TRAIN, packages)
+    return {**info, "sources": recorded.sources_manifest(recorded.TRAIN, packages)}
 
 
 def _matches(path: Path, expected: dict[str, object]) -> bool:

@@ -144,6 +144,22 @@ def build_manifest(speech: SpeechCorpus, noise: NoiseCorpus, spec: MixSpec, cach
     return manifest
 
 
+def build_test_set(speech: SpeechCorpus, noise: NoiseCorpus, spec: MixSpec, cache: AudioCache, name: str) -> Manifest:
+    """A test set of its own: `spec.n_test` mixtures drawing on every speaker and clip, as split `name`."""
+    manifest = Manifest(
+        corpora={"speech": speech.name, "noise": noise.name},
+        spec={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(spec).items()},
+        speakers={name: sorted(speech.speakers)},
+        folds={name: sorted({c.fold for c in noise.clips})},
+        mixtures={},
+        skipped=list(speech.skipped) + list(noise.skipped),
+    )
+    utterances = [u for spk in sorted(speech.speakers) for u in speech.speakers[spk]]
+    drawer = _Drawer(np.random.default_rng([spec.seed, len(SPLITS)]), cache, manifest, name)
+    manifest.mixtures[name] = [drawer.mixture(spec, utterances, list(noise.clips), f"{name}-{i:05d}") for i in range(spec.n_test)]
+    return manifest
+
+
 def speech_activity(audio: np.ndarray) -> np.ndarray:
     """Boolean speech activity of a clean utterance per 10 ms frame (the last one may be partial)."""
     frames = -(-audio.size // HOP)

@@ -2,8 +2,14 @@
 
 The paper's recipe (VCTK speech + ESC-50 noise, PAPER.md case study 2) on any root in those
 layouts: `speech_root` / `noise_root` point at the real corpora; left unset, the task uses the
-offline corpora `vctk-mini` / `esc50-mini` under `data_dir` (default `data/`, relative to the
-working directory), generating them on first use. Records carry the corpora's own names.
+offline corpora under `data_dir` (default `data/`, relative to the working directory), generating
+them on first use: recorded `vctk-mini` / `esc50-mini` where Debian's registry or the package
+cache is reachable, else (and with `corpus_source="espeak"`) `vctk-mini (espeak)` /
+`esc50-mini (synthetic)`. Records carry the corpora's own names.
+
+With `real_test` (the default), models and peers are also scored on the real-audio test set
+(tasks/vad/realtest.py: recorded voices and sounds no training corpus holds), as `eer@real`,
+`eer@real/snr<5`, ... and `auc@real` in the same record.
 
 Inputs are power spectrograms (25 ms window, 10 ms hop, 16 kHz), computed once per split and kept
 in memory; targets are 0/1 speech labels per frame; models output one logit per frame. The primary
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -31,15 +37,15 @@ from torch import nn
 
 from tasks.base import TASKS, Batch, GateFactory, Peer, Task, TrainRecipe, model_device
 from tasks.registry import Epochs, SettingError
-from tasks.vad import mini
+from tasks.vad import mini, realtest
 from tasks.vad.features import N_MELS, SAMPLE_RATE, power_spectrogram
 from tasks.vad.layout import read_esc50, read_marker, read_vctk
 from tasks.vad.metrics import frame_metrics
-from tasks.vad.mixing import SPLITS, AudioCache, Manifest, MixSpec, build_manifest, render
+from tasks.vad.mixing import SPLITS, AudioCache, Manifest, MixSpec, build_manifest, build_test_set, render
 from tasks.vad.models import CRNN, SmallTransformer
 
 
-TINY_DATA = {"corpus_scale": "tiny", "data_dir": str(Path(tempfile.gettempdir()) / "tradeoff-bench" / f"vad-tiny-v{mini.VERSION}")}
+TINY_DATA = {"corpus_scale": "tiny", "real_test": False, "data_dir": str(Path(tempfile.gettempdir()) / "tradeoff-bench" / f"vad-tiny-v{mini.VERSION}")}
 """Where the tiny variants (contract tests) keep their generated corpora: outside any checkout."""
 _RENDER_CHUNK = 64
 
@@ -67,7 +73,13 @@ class VadTask(Task):
     """An ESC-50 root; None: the generated esc50-mini under data_dir."""
     data_dir: str = "data"
     corpus_scale: Literal["mini", "tiny"] = "mini"
-    """Size of the generated corpora ("tiny": for tests)."""
+    """Size of the generated corpora ("tiny": for tests, always espeak + synthetic)."""
+    corpus_source: Literal["auto", "recorded", "espeak"] = "auto"
+    """Of the generated corpora: recorded (Debian packages), espeak (offline), auto (recorded if reachable)."""
+    real_test: bool = True
+    """Also score on the real-audio test set (where its packages can be had)."""
+    n_real: int = 120
+    """Mixtures of the real-audio test set."""
     mixture_seconds: float = 4.0
     n_train: int = 400
     n_val: int = 40
@@ -99,7 +111,7 @@ class VadTask(Task):
             raise ValueError(f"mels must be in [1, {N_MELS}], got {self.mels}")
         if min(self.conv, self.gru, self.d_model, self.ffn, self.layers, self.epochs, self.batch_size) < 1:
             raise ValueError("widths, layers, epochs and batch_size must be positive")
-        if min(self.n_train, self.n_val, self.n_test) < 1 or self.mixture_seconds <= 0:
+        if min(self.n_train, self.n_val, self.n_test, self.n_real) < 1 or self.mixture_seconds <= 0:
             raise ValueError("every split needs at least one mixture of positive length")
         for setting in ("speech_root", "noise_root"):
             root = getattr(self, setting)
@@ -110,9 +122,8 @@ class VadTask(Task):
     # --- identity ------------------------------------------------------------------------
     @property
     def corpus(self) -> str:
-        speech = read_marker(Path(self.speech_root), "vctk", 0)[0] if self.speech_root else mini.SPEECH_NAME
-        noise = read_marker(Path(self.noise_root), "esc50", 0)[0] if self.noise_root else mini.NOISE_NAME
-        return f"{speech}+{noise}"
+        speech_root, noise_root = self._sources
+        return f"{read_marker(speech_root, 'vctk', 0)[0]}+{read_marker(noise_root, 'esc50', 0)[0]}"
 
     @property
     def cost_unit(self) -> str:
@@ -120,14 +131,15 @@ class VadTask(Task):
 
     # --- data ----------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Generate the mini corpora if needed, build the manifest and the features of every split."""
+        """Generate the corpora if needed, build the manifest and the features of every split."""
         self._splits  # noqa: B018  (builds and caches)
+        self._real  # noqa: B018
 
     @cached_property
     def _sources(self) -> tuple[Path, Path]:
         speech, noise = self.speech_root, self.noise_root
         if speech is None or noise is None:
-            generated = mini.ensure_corpora(Path(self.data_dir), self.corpus_scale)
+            generated = mini.ensure_corpora(Path(self.data_dir), self.corpus_scale, source=self.corpus_source)
             speech, noise = speech or generated[0], noise or generated[1]
         return Path(speech), Path(noise)
 
@@ -144,24 +156,20 @@ class VadTask(Task):
 
     @cached_property
     def _splits(self) -> dict[str, _Split]:
-        splits = {}
-        for split in SPLITS:
-            entries = self.manifest.mixtures[split]
-            power, labels, audio = [], [], []
-            for start in range(0, len(entries), _RENDER_CHUNK):  # bounded peak memory on big corpora
-                rendered = [render(entry, self._cache) for entry in entries[start : start + _RENDER_CHUNK]]
-                waves = np.stack([r[0] for r in rendered])
-                power.append(power_spectrogram(torch.from_numpy(waves)))
-                labels.append(torch.from_numpy(np.stack([r[1] for r in rendered])))
-                audio += [waves] if split == "test" else []
-            splits[split] = _Split(
-                power=torch.cat(power),
-                labels=torch.cat(labels),
-                snr_db=np.array([e["snr_db"] for e in entries], dtype=np.float64),
-                audio=np.concatenate(audio) if audio else None,
-            )
+        splits = {split: _render(self.manifest.mixtures[split], self._cache, split == "test") for split in SPLITS}
         self._cache.clear()  # the features are what training needs; the audio can go
         return splits
+
+    @cached_property
+    def _real(self) -> _Split | None:
+        """The real-audio test set (tasks/vad/realtest.py), or None when off or unavailable."""
+        roots = realtest.ensure_real_test(Path(self.data_dir)) if self.real_test else None
+        if roots is None:
+            return None
+        cache = AudioCache(read_vctk(roots[0]), read_esc50(roots[1]))
+        spec = MixSpec(self.mixture_seconds, n_test=self.n_real, seed=self.data_seed)
+        manifest = build_test_set(cache.speech_corpus, cache.noise_corpus, spec, cache, realtest.TAG)
+        return _render(manifest.mixtures[realtest.TAG], cache, keep_audio=True)
 
     def batches(self, split: str, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> Iterator[Batch]:
         if split not in SPLITS:
@@ -204,7 +212,12 @@ class VadTask(Task):
         device = model_device(model)
         scores = [model(x.to(device)).float().cpu() for x, _ in self.batches(split, 32)]
         data = self._splits[split]
-        return frame_metrics(torch.cat(scores).numpy(), data.labels.numpy(), data.snr_db)
+        metrics = frame_metrics(torch.cat(scores).numpy(), data.labels.numpy(), data.snr_db)
+        if split == "test" and self._real is not None:
+            real = self._real
+            scores = [model(real.power[i : i + 32].to(device)).float().cpu() for i in range(0, len(real.labels), 32)]
+            metrics |= realtest.tagged(frame_metrics(torch.cat(scores).numpy(), real.labels.numpy(), real.snr_db))
+        return metrics
 
     @property
     def reference_metric(self) -> float:
@@ -218,12 +231,31 @@ class VadTask(Task):
         return predict_files(model, inputs, out_dir)
 
     def peers(self) -> list[Peer]:
-        """Silero VAD and WebRTC VAD (modes 0–3) on the test mixtures; computed once per task."""
+        """Silero VAD and WebRTC VAD (modes 0–3) on the test mixtures (and the real-audio test set)."""
         if self._peers is None:
             from tasks.vad.peers import silero_peer, webrtc_peers
 
-            test = self._splits["test"]
-            assert test.audio is not None
-            labels = test.labels.numpy()
-            self._peers = [silero_peer(test.audio, labels, test.snr_db), *webrtc_peers(test.audio, labels, test.snr_db)]
+            def measured(split: _Split) -> list[Peer]:
+                assert split.audio is not None
+                labels = split.labels.numpy()
+                return [silero_peer(split.audio, labels, split.snr_db), *webrtc_peers(split.audio, labels, split.snr_db)]
+
+            self._peers = measured(self._splits["test"])
+            if self._real is not None:
+                self._peers = [replace(peer, metrics=peer.metrics | realtest.tagged(real.metrics))
+                               for peer, real in zip(self._peers, measured(self._real))]
         return list(self._peers)
+
+
+def _render(entries: list[dict], cache: AudioCache, keep_audio: bool) -> _Split:
+    """Features and labels of manifest entries, rendered in bounded chunks (and the waveforms if asked)."""
+    power, labels, audio = [], [], []
+    for start in range(0, len(entries), _RENDER_CHUNK):  # bounded peak memory on big corpora
+        rendered = [render(entry, cache) for entry in entries[start : start + _RENDER_CHUNK]]
+        waves = np.stack([r[0] for r in rendered])
+        power.append(power_spectrogram(torch.from_numpy(waves)))
+        labels.append(torch.from_numpy(np.stack([r[1] for r in rendered])))
+        audio += [waves] if keep_audio else []
+    return _Split(power=torch.cat(power), labels=torch.cat(labels),
+                  snr_db=np.array([e["snr_db"] for e in entries], dtype=np.float64),
+                  audio=np.concatenate(audio) if audio else None)

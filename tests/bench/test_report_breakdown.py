@@ -159,3 +159,9 @@ def test_breakdown_files_are_deterministic(tmp_path: Path):
     second = write_report(recs, tmp_path / "b")
     for one, two in zip(first, second, strict=True):
         assert one.read_bytes() == two.read_bytes(), one.name
+
+
+def test_metric_order_puts_a_second_test_set_after_the_first_its_pooled_figure_first():
+    real = ["eer@real", "eer@real/snr<5", "eer@real/snr5-15", "eer@real/snr15-25", "eer@real/snr>=25"]
+    names = [*real[::-1], *SNR, "auc@real", "auc"]
+    assert metric_order(names, "eer") == [*SNR, *real, "auc", "auc@real"]

@@ -105,7 +105,7 @@ def test_generated_corpus_is_read_by_the_same_readers(tmp_path: Path) -> None:
     speech_root, noise_root = ensure_corpora(tmp_path, "tiny")
     assert (speech_root / "speaker-info.txt").is_file() and (noise_root / "meta" / "esc50.csv").is_file()
     speech, noise = read_vctk(speech_root), read_esc50(noise_root)
-    assert (speech.name, noise.name, speech.sample_rate) == ("vctk-mini", "esc50-mini", 16_000)
+    assert (speech.name, noise.name, speech.sample_rate) == ("vctk-mini (espeak)", "esc50-mini (synthetic)", 16_000)
     assert len(speech.speakers) == 6 and {c.fold for c in noise.clips} == {1, 2, 3, 4, 5}
     assert all(Path(noise_root / c.path).name.split("-")[0] == str(c.fold) for c in noise.clips)
     manifest, cache = _manifest(speech_root, noise_root, n=4)

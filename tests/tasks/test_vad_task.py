@@ -29,8 +29,8 @@ def tiny(**settings: object) -> VadTask:
 def test_the_generator_is_registered_and_names_its_corpora() -> None:
     assert "vad-mini" in CORPORA
     task = tiny()
-    assert task.corpus == "vctk-mini+esc50-mini"
-    assert task.manifest.corpora == {"speech": "vctk-mini", "noise": "esc50-mini"}
+    assert task.corpus == "vctk-mini (espeak)+esc50-mini (synthetic)"  # tiny: never the recorded corpus's name
+    assert task.manifest.corpora == {"speech": "vctk-mini (espeak)", "noise": "esc50-mini (synthetic)"}
 
 
 def test_same_seed_gives_the_same_manifest_and_mixtures() -> None:
@@ -79,7 +79,7 @@ def test_loading_data_does_not_move_the_training_rng() -> None:
 
 def test_real_roots_are_named_as_the_real_corpora(tmp_path: Path) -> None:
     speech, noise = ensure_corpora(Path(TINY_DATA["data_dir"]), "tiny")
-    assert VadTask(**SMALL, speech_root=str(tmp_path), noise_root=str(noise)).corpus == "vctk+esc50-mini"
+    assert VadTask(**SMALL, speech_root=str(tmp_path), noise_root=str(noise)).corpus == "vctk+esc50-mini (synthetic)"
 
 
 def test_generation_is_idempotent_and_refuses_a_foreign_corpus(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_generation_is_idempotent_and_refuses_a_foreign_corpus(tmp_path: Path) -
     listing = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     assert ensure_corpora(tmp_path, "tiny") == (speech, noise)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == listing
-    with pytest.raises(CorpusError, match="vctk-mini: exists but is not vctk-mini"):
+    with pytest.raises(CorpusError, match=r"vctk-mini-espeak: exists but is not vctk-mini \(espeak\)"):
         ensure_corpora(tmp_path, "tiny", seed=1)
 
 
@@ -101,7 +101,7 @@ def test_the_same_seed_generates_the_same_files_whatever_ran_before(tmp_path: Pa
     def digests(root: Path) -> dict[str, str]:
         return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
 
-    for name in ("vctk-mini", "esc50-mini"):
+    for name in ("vctk-mini-espeak", "esc50-mini-synthetic"):
         assert digests(tmp_path / "a" / name) == digests(tmp_path / "b" / name)
     assert first != second
 
@@ -110,10 +110,10 @@ def test_two_processes_generating_at_once_write_one_corpus(tmp_path: Path) -> No
     code = f"from pathlib import Path; from tasks.vad.mini import ensure_corpora; ensure_corpora(Path({str(tmp_path)!r}), 'tiny')"
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parents[2]) for _ in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".vad-mini.lock", "esc50-mini", "vctk-mini"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".vad-mini.lock", "esc50-mini-synthetic", "vctk-mini-espeak"]
     scale = SCALES["tiny"]
-    assert sum(len(u) for u in read_vctk(tmp_path / "vctk-mini").speakers.values()) == scale.speakers * scale.utterances
-    assert len(read_esc50(tmp_path / "esc50-mini").clips) == 5 * len(scale.categories)
+    assert sum(len(u) for u in read_vctk(tmp_path / "vctk-mini-espeak").speakers.values()) == scale.speakers * scale.utterances
+    assert len(read_esc50(tmp_path / "esc50-mini-synthetic").clips) == 5 * len(scale.categories)
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -172,12 +172,12 @@ def test_peers_are_finite_points_on_the_test_mixtures() -> None:
 
 @pytest.mark.slow
 def test_the_default_crnn_learns_on_the_mini_corpus(tmp_path: Path) -> None:
-    """The default recipe on the default corpus: well below chance, and better at high SNR."""
+    """The default recipe on the offline mini corpus (no network): well below chance, better at high SNR."""
     from bench.flops import count_macs
     from methods.base import RunContext
     from methods.training import fit
 
-    task = VadTask(data_dir=str(tmp_path))
+    task = VadTask(data_dir=str(tmp_path), corpus_source="espeak", real_test=False)
     task.prepare()
     torch.manual_seed(0)
     model = task.build_model()
