@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -236,6 +237,11 @@ class NoisyGatesMethod(Method):
                 train_seconds=result.seconds, train_epochs=result.epochs, trained=model.eval(),
             )
         ]  # fmt: skip
+
+    def build_candidate(self, task: Task, widths: Mapping[str, int], facts: Mapping[str, Any]) -> nn.Module:
+        """The model at `widths` with a fixed `ChannelScale` at every gate site, as `realise` leaves it
+        (the saved state holds the factors)."""
+        return task.build_model(dict(widths), gate=lambda knob, width, dim: ChannelScale(torch.ones(width), dim))
 
     def _warmup_steps(self, task: Task) -> int:
         if self.mode != "penalty" or self.warmup == 0:

@@ -29,10 +29,10 @@ def records() -> list[Record]:
     for seed, shift in ((0, 0.0), (1, 1.0)):
         found.append(record("dense", seed, "x1", 1000, 9.0 + shift, {"multipliers": [1.0], "widths": {}}, full))
         found.append(record("dcl", seed, "dcl-mels", 600, 9.5 + shift,
-                            {"kappa_min": 0.5, "knobs": ["mels"]}, {**full, "mels": 40}))
+                            {"mode": "penalty", "kappa_min": 0.5, "knobs": ["mels"]}, {**full, "mels": 40}))
         found.append(record("dense", seed, "x1-mels40", 600, 9.25 + shift,
                             {"multipliers": [1.0], "widths": {"mels": 40}}, {**full, "mels": 40}))
-        found.append(record("dcl", seed, "dcl", 300, 20.0, {"kappa_min": 0.5, "knobs": None}, full))  # all knobs
+        found.append(record("dcl", seed, "dcl", 300, 20.0, {"mode": "penalty", "kappa_min": 0.5, "knobs": None}, full))  # all knobs
     return found
 
 
