@@ -8,10 +8,9 @@ The built-in methods, and those installed distributions offer as entry points in
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from tasks.registry import Registry
+from tasks.registry import Registry, lazy_attributes
 
 if TYPE_CHECKING:
     from methods.base import Candidate, Method, RunContext
@@ -31,13 +30,7 @@ for _name, _target in {
     METHODS.register_lazy(_name, _target)
 METHODS.register_entry_points("tradeoff_bench.methods")
 
-_FROM_BASE = ("Candidate", "Method", "RunContext")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_BASE:
-        return getattr(importlib.import_module("methods.base"), name)
-    raise AttributeError(f"module 'methods' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, "methods.base", ("Candidate", "Method", "RunContext"))
 
 
 __all__ = ["METHODS", "Candidate", "Method", "RunContext"]

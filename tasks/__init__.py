@@ -9,12 +9,11 @@ module on first use. `GateFactory`, `Task` and
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tasks.corpora import CORPORA
 from tasks.metrics import METRICS, Metric, metric_spec
-from tasks.registry import Registry
+from tasks.registry import Registry, lazy_attributes
 
 if TYPE_CHECKING:
     from tasks.base import GateFactory, Task, TrainRecipe
@@ -32,13 +31,7 @@ for _name, _module in {"asvspoof2019-mini": "tasks.asvspoof.mini", "vad-mini": "
 TASKS.register_entry_points("tradeoff_bench.tasks")
 CORPORA.register_entry_points("tradeoff_bench.corpora")
 
-_FROM_BASE = ("GateFactory", "Task", "TrainRecipe")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_BASE:
-        return getattr(importlib.import_module("tasks.base"), name)
-    raise AttributeError(f"module 'tasks' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, "tasks.base", ("GateFactory", "Task", "TrainRecipe"))
 
 
 __all__ = ["CORPORA", "METRICS", "TASKS", "GateFactory", "Metric", "Task", "TrainRecipe", "metric_spec"]

@@ -142,6 +142,18 @@ class Registry(Generic[T]):
         return len(self._entries) + len(self._lazy)
 
 
+def lazy_attributes(package: str, module: str, names: tuple[str, ...]) -> Callable[[str], Any]:
+    """A package's `__getattr__` (PEP 562) that takes `names` from `module` on first use, so that
+    importing the package stays light (no torch) while `from package import Name` still works."""
+
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            return getattr(importlib.import_module(module), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
 def _location(obj: object) -> str:
     return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', '?')}"
 
