@@ -1,8 +1,9 @@
 """The interactive Pareto plot of one (task, corpus) for the site: a plotly figure as JSON.
 
 Per method (in the colour and marker of `bench.report.style`), in this trace order: the band from
-the best to the worst seed (two traces, the second filled to the first), the per-budget median
-front over seeds (`pareto.median_front`, the trace that carries the legend entry), then one marker
+the surface one seed attains to the one all seeds attain (two traces, the second filled to the
+first), the median attainment surface over seeds (`pareto.median_front`, the trace that carries the
+legend entry), then one marker
 trace per seed. All of a method's traces share its legend group, so clicking the method in the
 legend hides or shows them together; each trace's `meta` says `{"method", "seed", "role"}` (role:
 "band", "front", "seed" or "reference") for the page's seed toggles and for tests. Hovering a
@@ -69,8 +70,8 @@ def _method_traces(rows: pd.DataFrame, front: pd.DataFrame, method: str, style: 
     group = {"legendgroup": method, "showlegend": False}
     band = {"mode": "lines", "line": {"shape": "hv", "width": 0, "color": style.colour}, "hoverinfo": "skip",
             "meta": {"method": method, "seed": None, "role": "band"}, **group}
-    traces = [go.Scatter(x=front["cost_macs"], y=front["best"], name=f"{method} best seed", **band),
-              go.Scatter(x=front["cost_macs"], y=front["worst"], name=f"{method} worst seed", fill="tonexty",
+    traces = [go.Scatter(x=front["cost_macs"], y=front["best"], name=f"{method} attained by one seed", **band),
+              go.Scatter(x=front["cost_macs"], y=front["worst"], name=f"{method} attained by all seeds", fill="tonexty",
                          fillcolor=_rgba(style.colour, BAND_OPACITY), **band)]
     last = front.iloc[-1:] if len(front) else front
     traces.append(go.Scatter(
@@ -80,7 +81,7 @@ def _method_traces(rows: pd.DataFrame, front: pd.DataFrame, method: str, style: 
         line={"shape": "hv", "color": style.colour, "width": 2.5, "dash": "dash" if theoretical else "solid"},
         marker={"symbol": style.plotly_symbol, "size": [9] * len(front) + [0] * len(last),  # none at the edge
                 "color": style.colour, "line": {"color": "white", "width": 1}},
-        hovertemplate=f"<b>{method}</b>: median over seeds<br>MACs ≤ %{{x:.4~s}}<br>{metric} %{{y:.4~g}}"
+        hovertemplate=f"<b>{method}</b>: median attainment surface over seeds<br>MACs ≤ %{{x:.4~s}}<br>{metric} %{{y:.4~g}}"
                       "<br>seeds reaching this cost: %{customdata}<extra></extra>",
         meta={"method": method, "seed": None, "role": "front"}))
     for seed, mine in rows.groupby("seed", sort=True):

@@ -1,7 +1,8 @@
 """Static Pareto figures (PNG for reading, SVG for papers): one per (task, corpus) and a faceted overview.
 
-Each method is summarised over its seeds (`pareto.median_front`): a step line through the
-per-budget median with a band from the best to the worst seed (up to the costliest candidate), in the method's colour and marker
+Each method is summarised over its seeds by attainment surfaces (`pareto.median_front`, moocore's
+EAF): a step line along the median attainment surface with a band from the surface one seed attains
+to the one all seeds attain (up to the costliest candidate), in the method's colour and marker
 (`bench.report.style`), run on to the right edge of the data; every seed's candidates are small
 faint markers behind it. A method whose MACs are theoretical (unstructured sparsity) has a dashed
 front and says so in the legend. The metric axis spans the fronts (`bench.report.focus`); a
