@@ -317,13 +317,16 @@ def _report(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise StoreError(f"--to {out} exists and is not a folder")
     records = []
+    run_dirs = {}
     for run_dir in args.runs:
         if not (run_dir / "cells").is_dir():
             raise StoreError(f"{run_dir} is not a run directory (no cells/ folder): run `tradeoff-bench run` first")
-        records += list(Store(run_dir).records())
+        found = list(Store(run_dir).records())
+        run_dirs.update({record.record_id: run_dir for record in found})
+        records += found
     if not records:
         raise StoreError(f"no finished cells in {', '.join(map(str, args.runs))}")
-    written = write_report(records, out)
+    written = write_report(records, out, run_dirs=run_dirs)
     _warn_mixed_code(records)
     print(f"wrote {len(written)} files to {out}")
     return EXIT_OK

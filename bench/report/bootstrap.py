@@ -135,6 +135,21 @@ def board_replicates(rows: pd.DataFrame, run_dirs: Mapping[str, Path], n_resampl
     return out
 
 
+def with_intervals(board: pd.DataFrame, reps: Replicates, level: float = LEVEL) -> pd.DataFrame:
+    """`board` with its `metric_ci_*` columns filled from `reps`; rows it does not cover (failed
+    records, reference systems) get their reason."""
+    from bench.report.frame import PEERS
+
+    table = reps.intervals(level).set_index("record_id")
+    out = board.copy()
+    ids = out["record_id"]
+    for name in ("metric_ci_low", "metric_ci_high", "metric_ci_note"):
+        out[name] = ids.map(table[name]) if len(table) else np.nan
+    default = np.where(out["method"] == PEERS, "reference system", "no metric (failed)")
+    out["metric_ci_note"] = out["metric_ci_note"].where(ids.isin(table.index), default)
+    return out
+
+
 def _scores_path(row: object, run_dirs: Mapping[str, Path]) -> Path | None:
     run_dir = run_dirs.get(row.record_id)
     names = [p for p in (row.outputs or []) if Path(p).name == SCORES_FILE]

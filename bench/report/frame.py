@@ -12,7 +12,9 @@ Besides `bench.records.COLUMNS` a row carries:
   else the measured `macs`; divided by `full_macs`. `macs` and `macs_fraction` always stay the
   measured dense count, so a theoretical figure is never passed off as a measured one;
 - `metric_unit`, `metric_aggregate`, `ideal_metric`: from the metric's registered spec
-  (`tasks.metrics`); `ideal_metric` is the perfect value that the hypervolume maps to 0.
+  (`tasks.metrics`); `ideal_metric` is the perfect value that the hypervolume maps to 0;
+- `metric_ci_low`, `metric_ci_high`, `metric_ci_note`: the metric's 95 % bootstrap interval over
+  test items, or why there is none; empty here, filled by `bootstrap.with_intervals`.
 
 Records whose method is `PEERS` are a task's reference systems, not a method's candidates:
 `method_rows` leaves them out (leaderboards, hypervolumes, budgets, fronts, colours, candidates.csv)
@@ -36,7 +38,7 @@ PEERS = "peers"
 
 EXTRA_COLUMNS: tuple[str, ...] = (
     "metric", "macs_kind", "macs_theoretical", "cost_macs", "cost_fraction",
-    "metric_unit", "metric_aggregate", "ideal_metric",
+    "metric_unit", "metric_aggregate", "ideal_metric", "metric_ci_low", "metric_ci_high", "metric_ci_note",
 )
 FRAME_COLUMNS: tuple[str, ...] = COLUMNS + EXTRA_COLUMNS
 ROW_ORDER: list[str] = ["task", "corpus", "method", "seed", "cell_id", "status", "cost_macs", "label"]
@@ -44,12 +46,13 @@ ROW_ORDER: list[str] = ["task", "corpus", "method", "seed", "cell_id", "status",
 
 _INTEGERS = ("seed", "macs", "full_macs", "params", "bytes")
 _FLOATS = ("latency_ms", "reference_metric", "train_seconds", "train_epochs", "macs_fraction",
-           "metric", "macs_theoretical", "cost_macs", "cost_fraction", "ideal_metric")
+           "metric", "macs_theoretical", "cost_macs", "cost_fraction", "ideal_metric", "metric_ci_low",
+           "metric_ci_high")
 
 CANDIDATE_COLUMNS: tuple[str, ...] = (
     "task", "corpus", "method", "seed", "cell_id", "label", "macs", "macs_fraction", "macs_kind",
-    "macs_theoretical", "params", "bytes", "latency_ms", "metric", "train_seconds", "train_epochs",
-    "widths",
+    "macs_theoretical", "params", "bytes", "latency_ms", "metric", "metric_ci_low", "metric_ci_high", "metric_ci_note",
+    "train_seconds", "train_epochs", "widths",
 )
 
 
@@ -170,5 +173,8 @@ def _row(record: Record) -> dict[str, Any]:
         metric_unit=unit,
         metric_aggregate=aggregate,
         ideal_metric=ideal,
+        metric_ci_low=None,
+        metric_ci_high=None,
+        metric_ci_note="",
     )
     return data

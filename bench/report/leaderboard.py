@@ -16,7 +16,12 @@ Per method, over its seeds (a seed pools the candidates of all its cells):
   counted once per cell however many candidates it yielded), mean over seeds: what the method's
   whole front cost to produce;
 - `epochs`: per seed the largest `train_epochs` of a candidate, mean over seeds: the method's
-  training budget per model.
+  training budget per model;
+- `unconverged`: how many of its candidates say they had not converged (facts `converged` False);
+- `at_<b>_ci_low`, `at_<b>_ci_high`, `at_<b>_ci_over`: the 95 % interval of `at_<b>_<agg>` over seeds
+  and test items, and which of the two it covers (`bench.report.verdicts.budget_intervals`);
+- `vs_dense_<b>_diff`, `_ci_low`, `_ci_high`, `_pairs`, `_verdict` per verdict budget: the paired
+  difference to `dense` at matched cost (`bench.report.verdicts.dense_verdicts`); empty for `dense`.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ import numpy as np
 import pandas as pd
 
 from bench.report.frame import method_rows, ok_rows, peer_rows
+from bench.report.bootstrap import Replicates
 from bench.report.pareto import DEFAULT_BUDGETS, seed_budget_metrics, seed_hypervolumes
+from bench.report.verdicts import VERDICT_BUDGETS, budget_intervals, dense_verdicts
 
 
 @dataclass(frozen=True)
@@ -105,8 +112,13 @@ def _code_versions(board: pd.DataFrame) -> tuple[tuple[str, tuple[str, ...]], ..
     return tuple((version, tuple(sorted(ids))) for version, ids in sorted(cells.items()))
 
 
-def leaderboard(board: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS) -> pd.DataFrame:
-    """Numeric leaderboard of one (task, corpus) board of `records_frame` rows (see module doc)."""
+def leaderboard(board: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS,
+                replicates: Replicates | None = None,
+                verdict_budgets: Sequence[float] = VERDICT_BUDGETS) -> pd.DataFrame:
+    """Numeric leaderboard of one (task, corpus) board of `records_frame` rows (see module doc).
+
+    `replicates` are the candidates' bootstrap replicates over test items (`bootstrap.board_replicates`);
+    without them the intervals cover the seeds alone."""
     from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
 
     info = board_info(board)
@@ -114,6 +126,9 @@ def leaderboard(board: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS)
     ok = ok_rows(board)
     hv = seed_hypervolumes(ok)
     at_budget = seed_budget_metrics(ok, budgets)
+    replicates = replicates if replicates is not None else Replicates()
+    intervals = budget_intervals(ok, replicates, budgets, info.aggregate).set_index(["method", "budget"])
+    verdicts = dense_verdicts(ok, replicates, info.higher_is_better, verdict_budgets).set_index(["method", "budget"])
     per_seed = ok.groupby(["method", "seed"], sort=True).agg(epochs=("train_epochs", "max"))
     per_seed["seconds"] = (ok.drop_duplicates("cell_id").groupby(["method", "seed"], sort=True)["cell_seconds"]
                            .sum(min_count=1))
@@ -132,10 +147,16 @@ def leaderboard(board: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS)
         for budget in budgets:
             values = at_budget.loc[(at_budget["method"] == method) & (at_budget["budget"] == budget), "metric"]
             row.update(_spread(budget_column(budget), values, info.aggregate))
+            row.update(_prefixed(budget_column(budget), intervals, (method, float(budget)),
+                                 ["ci_low", "ci_high", "ci_over"]))
         row.update(_best(mine, info.higher_is_better))
         seeds = per_seed.loc[method] if method in per_seed.index.get_level_values(0) else per_seed.iloc[:0]
         row["train_seconds_mean"] = _mean(seeds["seconds"])
         row["epochs"] = _mean(seeds["epochs"])
+        row["unconverged"] = int(sum((facts or {}).get("converged") is False for facts in mine["facts"]))
+        for budget in verdict_budgets:
+            row.update(_prefixed(verdict_column(budget), verdicts, (method, float(budget)),
+                                 ["diff", "ci_low", "ci_high", "pairs", "verdict"]))
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
@@ -154,6 +175,21 @@ def failed_cells(board: pd.DataFrame) -> pd.DataFrame:
 def budget_column(budget: float) -> str:
     """Column prefix of a budget: 0.25 -> `at_0.25`."""
     return f"at_{budget:g}"
+
+
+def verdict_column(budget: float) -> str:
+    """Column prefix of a verdict budget: 0.5 -> `vs_dense_0.5`."""
+    return f"vs_dense_{budget:g}"
+
+
+def _prefixed(prefix: str, table: pd.DataFrame, key: tuple[str, float], names: list[str]) -> dict[str, Any]:
+    """`{prefix}_{name}` for the columns `names` of `table`'s row `key` (NaN, or "" for text, where none)."""
+    found = table.loc[key] if key in table.index else None
+    return {f"{prefix}_{name}": found[name] if found is not None else ("" if name in _TEXT else np.nan)
+            for name in names}
+
+
+_TEXT = ("ci_over", "verdict")
 
 
 def _spread(prefix: str, values: pd.Series, how: str, counts: bool = True) -> dict[str, float]:

@@ -94,14 +94,23 @@ def seed_hypervolumes(rows: pd.DataFrame) -> pd.DataFrame:
 def seed_budget_metrics(rows: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS) -> pd.DataFrame:
     """Best metric per (task, corpus, method, seed, budget) among candidates with
     cost_fraction <= budget (NaN where a seed has none)."""
+    return seed_budget_choices(rows, budgets).drop(columns="record_id")
+
+
+def seed_budget_choices(rows: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS) -> pd.DataFrame:
+    """Per (task, corpus, method, seed, budget) the `record_id` and `metric` of the seed's best
+    candidate with cost_fraction <= budget (ties: the cheaper; None and NaN where a seed has none)."""
     results = []
     for key, group in method_rows(rows).groupby(SEED_KEYS, sort=True):
         higher = bool(group["higher_is_better"].iloc[0])
+        ranked = group.assign(_score=-group["metric"] if higher else group["metric"])
+        ranked = ranked.sort_values(["_score", "cost_fraction", "record_id"], kind="mergesort")
         for budget in budgets:
-            within = group.loc[group["cost_fraction"] <= budget + BUDGET_TOLERANCE, "metric"]
-            best = (within.max() if higher else within.min()) if len(within) else np.nan
-            results.append((*key, float(budget), float(best)))
-    return pd.DataFrame(results, columns=[*SEED_KEYS, "budget", "metric"])
+            within = ranked[ranked["cost_fraction"] <= budget + BUDGET_TOLERANCE]
+            best = within.iloc[0] if len(within) else None
+            results.append((*key, float(budget), None if best is None else best["record_id"],
+                            np.nan if best is None else float(best["metric"])))
+    return pd.DataFrame(results, columns=[*SEED_KEYS, "budget", "record_id", "metric"])
 
 
 def front_rows(rows: pd.DataFrame) -> pd.DataFrame:

@@ -72,7 +72,8 @@ def _board(b: SiteBoard, styles: dict[str, MethodStyle], budgets: Sequence[float
     parts = [f'<section class="board" id="{anchor}">', f"<h2>{_esc(info.task)} ({_esc(info.corpus)})</h2>",
              '<ul class="facts">' + "".join(f"<li>{_code(line)}</li>" for line in header_lines(info)) + "</ul>",
              f'<div class="controls">Seeds shown: {toggles}</div>' if toggles else "",
-             '<p class="note">Lines: per-budget median over seeds, shaded from the best to the worst seed; '
+             '<p class="note">Lines: median attainment surface over seeds (reached by at least half of them), shaded '
+             "from the surface one seed reaches to the one every seed reaches; "
              "markers: every seed's candidates. Click a method in the legend to hide it, double-click to show it "
              "alone; the metric axis starts on the fronts, and the autoscale button shows every point.</p>",
              f'<div class="plot" id="plot-{anchor}" data-figure="figure-{anchor}"></div>',

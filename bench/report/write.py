@@ -27,13 +27,14 @@ same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from bench.files import atomic_write
 from bench.records import Record, slug
+from bench.report.bootstrap import board_replicates, with_intervals
 from bench.report.breakdown import (
     DEFAULT_BREAKDOWN_BUDGET,
     breakdown_latex,
@@ -42,7 +43,7 @@ from bench.report.breakdown import (
     breakdown_table,
 )
 from bench.report.format import leaderboard_latex, leaderboard_markdown
-from bench.report.frame import boards, candidates_table, method_rows, records_frame
+from bench.report.frame import boards, candidates_table, method_rows, ok_rows, records_frame
 from bench.report.leaderboard import board_info, failed_cells, leaderboard
 from bench.report.pareto import DEFAULT_BUDGETS
 from bench.report.paper import paper_markdown, paper_table
@@ -55,8 +56,12 @@ OPTIONAL_FILES = ("peers.csv", "breakdown.csv")
 
 
 def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[float] = DEFAULT_BUDGETS,
-                 breakdown_budget: float = DEFAULT_BREAKDOWN_BUDGET) -> list[Path]:
+                 breakdown_budget: float = DEFAULT_BREAKDOWN_BUDGET,
+                 run_dirs: Mapping[str, Path] | None = None) -> list[Path]:
     """Write the report of `records` under `out_dir`; returns the written paths (README last).
+
+    `run_dirs` maps record ids to their run directory, where the per-item scores files are
+    (`bench.report.bootstrap`); records without one get no item intervals and say so.
 
     `budgets` are the leaderboard's metric-at-budget columns; `breakdown_budget` the MACs fraction
     at which each seed's candidate is selected for the breakdown (see `bench.report.breakdown`).
@@ -74,7 +79,9 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
     for task, corpus, board in boards(frame):
         folder = task if several[task] == 1 else f"{task}__{slug(corpus)}"
         info = board_info(board)
-        table = leaderboard(board, budgets)
+        replicates = board_replicates(ok_rows(method_rows(board)), run_dirs or {})
+        board = with_intervals(board, replicates)
+        table = leaderboard(board, budgets, replicates)
         failed = failed_cells(board)
         peers = peer_table(board, breakdown_metrics(board))
         breakdown = breakdown_table(board, breakdown_budget)

@@ -1,0 +1,97 @@
+"""Intervals over seeds and test items, and paired verdicts against `dense` at matched cost.
+
+At a budget b (a fraction of the full dense model's MACs) each seed of a method is represented by
+its best candidate with MACs <= b (`pareto.seed_budget_choices`; the rule of the leaderboard's
+metric-at-budget columns). Its bootstrap replicates (`bench.report.bootstrap`) are the metric on
+resampled test sets, the same resampled sets for every candidate of the board.
+
+- **Method at a budget** (`budget_intervals`): each replicate resamples the seeds with replacement
+  and aggregates (the metric's aggregate, mean or median) the chosen candidates' replicate values:
+  a hierarchical bootstrap, seeds then items. The 95 % interval is its central percentile range.
+- **Versus dense** (`dense_verdicts`): pairs are the seeds where both the method and `dense` have a
+  candidate under the ceiling (the same seed, and the same test items since every candidate is
+  scored on the board's test set). Each replicate resamples the pairs and averages the paired
+  differences `method - dense` computed on the same resampled items. `diff` is the mean observed
+  difference. The verdict is `better` or `worse` when the 95 % interval excludes 0 (in the metric's
+  direction), else `not resolved`.
+
+A candidate without per-item scores contributes its observed metric to every replicate (no item
+resampling), and the `over` column says which sources of noise the interval covers; an interval
+over seeds alone needs at least two seeds (pairs) to give a verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from bench.report.bootstrap import LEVEL, N_RESAMPLES, SEED, Replicates, percentile_interval
+from bench.report.pareto import seed_budget_choices
+
+CONTROL = "dense"
+VERDICT_BUDGETS: tuple[float, ...] = (0.25, 0.5, 0.75)
+BETTER, WORSE, UNRESOLVED = "better", "worse", "not resolved"
+
+
+def budget_intervals(ok: pd.DataFrame, reps: Replicates, budgets: Sequence[float], aggregate: str,
+                     level: float = LEVEL) -> pd.DataFrame:
+    """method, budget, ci_low, ci_high, ci_over: per method and budget, the interval over seeds and items."""
+    choices = seed_budget_choices(ok, budgets).dropna(subset=["record_id"])
+    reduce = np.median if aggregate == "median" else np.mean
+    rows = []
+    for (method, budget), chosen in choices.groupby(["method", "budget"], sort=True):
+        matrix, over = _replicate_matrix(chosen, reps)
+        low, high = percentile_interval(reduce(_resample_seeds(matrix), axis=1), level)
+        rows.append((method, budget, low, high, over))
+    return pd.DataFrame(rows, columns=["method", "budget", "ci_low", "ci_high", "ci_over"])
+
+
+def dense_verdicts(ok: pd.DataFrame, reps: Replicates, higher_is_better: bool,
+                   budgets: Sequence[float] = VERDICT_BUDGETS, level: float = LEVEL) -> pd.DataFrame:
+    """method, budget, diff, ci_low, ci_high, pairs, over, verdict for every method but `dense`
+    (none when the board has no `dense` candidates)."""
+    choices = seed_budget_choices(ok, budgets).dropna(subset=["record_id"])
+    control = choices[choices["method"] == CONTROL]
+    rows = []
+    for (method, budget), chosen in choices[choices["method"] != CONTROL].groupby(["method", "budget"], sort=True):
+        paired = chosen.merge(control[control["budget"] == budget], on="seed", suffixes=("", "_dense"))
+        if paired.empty:
+            continue
+        mine, over_mine = _replicate_matrix(paired, reps)
+        theirs, over_theirs = _replicate_matrix(paired.assign(record_id=paired["record_id_dense"],
+                                                              metric=paired["metric_dense"]), reps)
+        diff = float((paired["metric"] - paired["metric_dense"]).mean())
+        low, high = percentile_interval(_resample_seeds(mine - theirs).mean(axis=1), level)
+        over = over_mine if over_mine == over_theirs else "seeds; items for some candidates"
+        verdict = _verdict(low, high, higher_is_better) if len(paired) > 1 or over == "seeds and items" else UNRESOLVED
+        rows.append((method, budget, diff, low, high, len(paired), over, verdict))
+    return pd.DataFrame(rows, columns=["method", "budget", "diff", "ci_low", "ci_high", "pairs", "over", "verdict"])
+
+
+def _replicate_matrix(chosen: pd.DataFrame, reps: Replicates) -> tuple[np.ndarray, str]:
+    """(seeds x resamples) replicate values of the chosen candidates, and which noise they cover."""
+    found = [reps.values.get(rid) for rid in chosen["record_id"]]
+    width = next((len(v) for v in found if v is not None), N_RESAMPLES)
+    matrix = np.stack([v if v is not None else np.full(width, metric) for v, metric in zip(found, chosen["metric"])])
+    have = sum(v is not None for v in found)
+    over = "seeds and items" if have == len(found) else ("seeds" if have == 0 else "seeds; items for some candidates")
+    return matrix, over
+
+
+def _resample_seeds(matrix: np.ndarray) -> np.ndarray:
+    """(resamples x seeds): replicate b draws the seeds with replacement and reads their column b."""
+    seeds, resamples = matrix.shape
+    draw = np.random.default_rng(SEED).integers(0, seeds, size=(resamples, seeds))
+    return matrix[draw, np.arange(resamples)[:, None]]
+
+
+def _verdict(low: float, high: float, higher_is_better: bool) -> str:
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return UNRESOLVED
+    if low > 0:
+        return BETTER if higher_is_better else WORSE
+    if high < 0:
+        return WORSE if higher_is_better else BETTER
+    return UNRESOLVED
