@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from bench.report.leaderboard import BoardInfo, budget_column
+from bench.report.leaderboard import BoardInfo, budget_column, verdict_column
+from bench.report.verdicts import BETTER, CONTROL, VERDICT_BUDGETS, WORSE
 
 DAGGER = "†"
 MISSING = "–"
@@ -29,7 +30,9 @@ def display_table(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]
     agg = info.aggregate
     headers = ["method", "seeds", "candidates", "hypervolume"]
     headers += [f"{name} @ ≤{budget * 100:g}% MACs" for budget in budgets]
-    headers += [f"best {name}", "at MACs", "train s / seed", "epochs", "failed cells"]
+    verdicts = [b for b in VERDICT_BUDGETS if f"{verdict_column(b)}_verdict" in table]
+    headers += [f"vs {CONTROL} @ ≤{budget * 100:g}%" for budget in verdicts]
+    headers += [f"best {name}", "at MACs", "train s / seed", "epochs", "unconverged", "failed cells"]
     rows = []
     for _, row in table.iterrows():
         cells = [row["method"] + (f" {DAGGER}" if row["macs_kind"] in ("theoretical", "mixed") else ""),
@@ -40,12 +43,42 @@ def display_table(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]
             cell = plus_minus(row[f"{prefix}_{agg}"], row[f"{prefix}_std"], ".4g", ".2g")
             if 0 < row[f"{prefix}_seeds"] < row["seeds"]:
                 cell += f" ({row[f'{prefix}_seeds']}/{row['seeds']} seeds)"
-            cells.append(cell)
+            cells.append(cell + interval(row.get(f"{prefix}_ci_low"), row.get(f"{prefix}_ci_high"), ".4g"))
+        cells += [verdict_cell(row, budget) for budget in verdicts]
         macs = si(row["best_macs"]) + (f" {DAGGER}" if row["best_macs_kind"] == "theoretical" else "")
         cells += [number(row["best_metric"], ".4g"), macs, number(row["train_seconds_mean"], ".1f"),
-                  number(row["epochs"], ".4g"), str(row["failed_cells"])]
+                  number(row["epochs"], ".4g"), str(row.get("unconverged", 0)), str(row["failed_cells"])]
         rows.append(cells)
     return headers, rows
+
+
+def interval(low: float | None, high: float | None, fmt: str) -> str:
+    """` [low, high]`, or nothing without both ends."""
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return ""
+    return f" [{format(float(low), fmt)}, {format(float(high), fmt)}]"
+
+
+def verdict_cell(row: pd.Series, budget: float) -> str:
+    """`better −1.2 [−2.0, −0.4] (3 pairs)`: the verdict, the paired difference and its 95 % CI."""
+    prefix = verdict_column(budget)
+    if not row[f"{prefix}_verdict"]:
+        return MISSING
+    pairs = int(row[f"{prefix}_pairs"])
+    return (f"{row[f'{prefix}_verdict']} {format(float(row[f'{prefix}_diff']), '+.3g')}"
+            f"{interval(row[f'{prefix}_ci_low'], row[f'{prefix}_ci_high'], '+.3g')} ({pairs} pair{'s' * (pairs != 1)})")
+
+
+def resolved_line(table: pd.DataFrame) -> str | None:
+    """How many method-vs-dense comparisons each verdict budget resolves, e.g. `25%: 2 of 6`."""
+    counts = []
+    for budget in VERDICT_BUDGETS:
+        verdicts = table.get(f"{verdict_column(budget)}_verdict", pd.Series(dtype=str))
+        compared = verdicts[verdicts != ""]
+        if len(compared):
+            resolved = int(compared.isin([BETTER, WORSE]).sum())
+            counts.append(f"≤{budget * 100:g}% MACs: {resolved} of {len(compared)}")
+    return f"Comparisons with `{CONTROL}` resolved: {'; '.join(counts)}" if counts else None
 
 
 def header_lines(info: BoardInfo) -> list[str]:
@@ -65,7 +98,11 @@ def header_lines(info: BoardInfo) -> list[str]:
         f"{name} = {ideal} maps to 0, so 1 is a zero-cost perfect model. Per seed, then mean ± std",
         f"Seeds: {info.seeds}; methods: {info.methods}; candidates: {info.candidates}"
         + (f"; reference points: {info.peers}" if info.peers else ""),
-        "Metric at a budget: the best candidate of a seed with MACs ≤ that fraction of the full model",
+        "Metric at a budget: the best candidate of a seed with MACs ≤ that fraction of the full model; "
+        "[brackets]: 95 % bootstrap CI over seeds and test items (whole items resampled, seed 0)",
+        f"vs {CONTROL}: at matched cost, the mean over seeds of (method − {CONTROL}) between each seed's best "
+        f"candidates under the ceiling, paired by seed and test item, with its 95 % CI; better / worse when the "
+        "CI excludes 0, else not resolved",
         *([f"Data: {'; '.join(info.corpus_notes)}"] if info.corpus_notes else []),
         *([mixed_code_note(info)] if info.mixes_code else []),
     ]
@@ -92,6 +129,9 @@ def leaderboard_markdown(table: pd.DataFrame, info: BoardInfo, failed: pd.DataFr
     title = "#" * level
     parts = [f"{title} {info.task} ({info.corpus})\n", *[f"- {line}" for line in header_lines(info)], ""]
     parts.append(markdown_table(headers, rows) if rows else "No methods.\n")
+    resolved = resolved_line(table)
+    if resolved:
+        parts.append(resolved + "\n")
     if (table.get("macs_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"])).any():
         parts.append(THEORETICAL_NOTE + "\n")
     parts += list(extra)

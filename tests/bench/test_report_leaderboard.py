@@ -8,7 +8,7 @@ import pytest
 
 from bench.records import Record
 from bench.report import board_info, failed_cells, leaderboard, records_frame
-from bench.report.format import leaderboard_latex, leaderboard_markdown
+from bench.report.format import display_table, leaderboard_latex, leaderboard_markdown
 
 FULL = 1000
 
@@ -100,8 +100,10 @@ def test_notes_on_the_data_are_stated_once_in_the_header():
 
 def test_latex_is_a_booktabs_tabular_with_escaped_cells():
     frame = board(grid())
-    tex = leaderboard_latex(leaderboard(frame), board_info(frame), (0.25, 0.5, 1.0))
-    assert "\\begin{tabular}{lrrrrrrrrrrr}" in tex
+    table = leaderboard(frame)
+    tex = leaderboard_latex(table, board_info(frame), (0.25, 0.5, 1.0))
+    headers, _ = display_table(table, board_info(frame), (0.25, 0.5, 1.0))
+    assert "\\begin{tabular}{l" + "r" * (len(headers) - 1) + "}" in tex
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
     assert "0.375 $\\pm$ 0.075" in tex
     assert "mse @ $\\le$25\\% MACs" in tex
