@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from bench.report.leaderboard import BoardInfo, budget_column, verdict_column
-from bench.report.verdicts import BETTER, CONTROL, VERDICT_BUDGETS, WORSE
+from bench.report.verdicts import BETTER, CONTROL, ITEMS_AND_SEEDS, VERDICT_BUDGETS, WORSE
 
 DAGGER = "†"
 MISSING = "–"
@@ -43,7 +43,8 @@ def display_table(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]
             cell = plus_minus(row[f"{prefix}_{agg}"], row[f"{prefix}_std"], ".4g", ".2g")
             if 0 < row[f"{prefix}_seeds"] < row["seeds"]:
                 cell += f" ({row[f'{prefix}_seeds']}/{row['seeds']} seeds)"
-            cells.append(cell + interval(row.get(f"{prefix}_ci_low"), row.get(f"{prefix}_ci_high"), ".4g"))
+            cells.append(cell + interval(row.get(f"{prefix}_ci_low"), row.get(f"{prefix}_ci_high"), ".4g")
+                         + coverage(row.get(f"{prefix}_ci_over")))
         cells += [verdict_cell(row, budget) for budget in verdicts]
         macs = si(row["best_macs"]) + (f" {DAGGER}" if row["best_macs_kind"] == "theoretical" else "")
         cells += [number(row["best_metric"], ".4g"), macs, number(row["train_seconds_mean"], ".1f"),
@@ -66,7 +67,13 @@ def verdict_cell(row: pd.Series, budget: float) -> str:
         return MISSING
     pairs = int(row[f"{prefix}_pairs"])
     return (f"{row[f'{prefix}_verdict']} {format(float(row[f'{prefix}_diff']), '+.3g')}"
-            f"{interval(row[f'{prefix}_ci_low'], row[f'{prefix}_ci_high'], '+.3g')} ({pairs} pair{'s' * (pairs != 1)})")
+            f"{interval(row[f'{prefix}_ci_low'], row[f'{prefix}_ci_high'], '+.3g')} ({pairs} pair{'s' * (pairs != 1)})"
+            f"{coverage(row[f'{prefix}_over'])}")
+
+
+def coverage(over: str | None) -> str:
+    """A mark on an interval that does not resample the test items (no per-item scores)."""
+    return "" if not isinstance(over, str) or over in ("", ITEMS_AND_SEEDS) else f" ({over.split(';')[0]} only)"
 
 
 def resolved_line(table: pd.DataFrame) -> str | None:
@@ -99,7 +106,8 @@ def header_lines(info: BoardInfo) -> list[str]:
         f"Seeds: {info.seeds}; methods: {info.methods}; candidates: {info.candidates}"
         + (f"; reference points: {info.peers}" if info.peers else ""),
         "Metric at a budget: the best candidate of a seed with MACs ≤ that fraction of the full model; "
-        "[brackets]: 95 % bootstrap CI over seeds and test items (whole items resampled, seed 0)",
+        "[brackets]: 95 % bootstrap CI over seeds and test items (whole items resampled, seed 0), "
+        "marked `(seeds only)` where candidates lack per-item scores",
         f"vs {CONTROL}: at matched cost, the mean over seeds of (method − {CONTROL}) between each seed's best "
         f"candidates under the ceiling, paired by seed and test item, with its 95 % CI; better / worse when the "
         "CI excludes 0, else not resolved",

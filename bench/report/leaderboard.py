@@ -20,7 +20,7 @@ Per method, over its seeds (a seed pools the candidates of all its cells):
 - `unconverged`: how many of its candidates say they had not converged (facts `converged` False);
 - `at_<b>_ci_low`, `at_<b>_ci_high`, `at_<b>_ci_over`: the 95 % interval of `at_<b>_<agg>` over seeds
   and test items, and which of the two it covers (`bench.report.verdicts.budget_intervals`);
-- `vs_dense_<b>_diff`, `_ci_low`, `_ci_high`, `_pairs`, `_verdict` per verdict budget: the paired
+- `vs_dense_<b>_diff`, `_ci_low`, `_ci_high`, `_pairs`, `_over`, `_verdict` per verdict budget: the paired
   difference to `dense` at matched cost (`bench.report.verdicts.dense_verdicts`); empty for `dense`.
 """
 
@@ -156,7 +156,7 @@ def leaderboard(board: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS,
         row["unconverged"] = int(sum((facts or {}).get("converged") is False for facts in mine["facts"]))
         for budget in verdict_budgets:
             row.update(_prefixed(verdict_column(budget), verdicts, (method, float(budget)),
-                                 ["diff", "ci_low", "ci_high", "pairs", "verdict"]))
+                                 ["diff", "ci_low", "ci_high", "pairs", "over", "verdict"]))
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
@@ -189,7 +189,7 @@ def _prefixed(prefix: str, table: pd.DataFrame, key: tuple[str, float], names: l
             for name in names}
 
 
-_TEXT = ("ci_over", "verdict")
+_TEXT = ("ci_over", "over", "verdict")
 
 
 def _spread(prefix: str, values: pd.Series, how: str, counts: bool = True) -> dict[str, float]:

@@ -16,8 +16,9 @@ resampled test sets, the same resampled sets for every candidate of the board.
   direction), else `not resolved`.
 
 A candidate without per-item scores contributes its observed metric to every replicate (no item
-resampling), and the `over` column says which sources of noise the interval covers; an interval
-over seeds alone needs at least two seeds (pairs) to give a verdict.
+resampling), and the `over` column says which sources of noise the interval covers. Only an interval
+over seeds and items gives a verdict: a percentile bootstrap of a handful of seeds alone is too
+narrow to trust, so without per-item scores every comparison stays `not resolved`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from bench.report.pareto import seed_budget_choices
 CONTROL = "dense"
 VERDICT_BUDGETS: tuple[float, ...] = (0.25, 0.5, 0.75)
 BETTER, WORSE, UNRESOLVED = "better", "worse", "not resolved"
+ITEMS_AND_SEEDS = "seeds and items"
 
 
 def budget_intervals(ok: pd.DataFrame, reps: Replicates, budgets: Sequence[float], aggregate: str,
@@ -65,7 +67,7 @@ def dense_verdicts(ok: pd.DataFrame, reps: Replicates, higher_is_better: bool,
         diff = float((paired["metric"] - paired["metric_dense"]).mean())
         low, high = percentile_interval(_resample_seeds(mine - theirs).mean(axis=1), level)
         over = over_mine if over_mine == over_theirs else "seeds; items for some candidates"
-        verdict = _verdict(low, high, higher_is_better) if len(paired) > 1 or over == "seeds and items" else UNRESOLVED
+        verdict = _verdict(low, high, higher_is_better) if over == ITEMS_AND_SEEDS else UNRESOLVED
         rows.append((method, budget, diff, low, high, len(paired), over, verdict))
     return pd.DataFrame(rows, columns=["method", "budget", "diff", "ci_low", "ci_high", "pairs", "over", "verdict"])
 
@@ -76,7 +78,7 @@ def _replicate_matrix(chosen: pd.DataFrame, reps: Replicates) -> tuple[np.ndarra
     width = next((len(v) for v in found if v is not None), N_RESAMPLES)
     matrix = np.stack([v if v is not None else np.full(width, metric) for v, metric in zip(found, chosen["metric"])])
     have = sum(v is not None for v in found)
-    over = "seeds and items" if have == len(found) else ("seeds" if have == 0 else "seeds; items for some candidates")
+    over = ITEMS_AND_SEEDS if have == len(found) else ("seeds" if have == 0 else "seeds; items for some candidates")
     return matrix, over
 
 
