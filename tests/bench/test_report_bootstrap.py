@@ -24,7 +24,7 @@ def detection_scores(rng: np.random.Generator, items: int, rows_per_item: int, s
 
 def observed(metric: str, item, label, score) -> float:
     stats = item_statistics(metric, item, label, score)
-    return float(resampled(stats, np.ones((1, len(stats.items)), np.float32), stats.items)[0])
+    return float(resampled(stats, np.ones((1, len(stats.items)), np.float32))[0])
 
 
 def test_histogram_eer_is_exact_with_every_score_a_bin_edge():
@@ -38,7 +38,7 @@ def test_histogram_eer_on_a_quantile_grid_is_within_its_bound():
     item, label, score = detection_scores(np.random.default_rng(1), 200, 400)  # 80,000 frame rows
     exact = 100 * equal_error_rate(score[label == 1], score[label == 0])[0]
     error = abs(observed("eer", item, label, score) - exact)
-    assert error <= 100 / bootstrap.GRID_BINS  # measured: well below the bound (0.05 pt)
+    assert error <= 200 / bootstrap.GRID_BINS and error < 0.02  # the bound is 0.2 pt; measured far below
     assert observed("auc", item, label, score) == pytest.approx(roc_auc(score[label == 1], score[label == 0]),
                                                                 abs=1e-3)
 
@@ -49,15 +49,15 @@ def test_mean_metric_is_the_row_mean_and_resamples_whole_items():
     stats = item_statistics("mse", item, np.full(6, np.nan), score)
     assert observed("mse", item, np.full(6, np.nan), score) == pytest.approx(score.mean())
     # item 0 twice, item 1 once: its three rows count twice, never split
-    value = resampled(stats, np.array([[2.0, 1.0, 0.0]], np.float32), stats.items)[0]
+    value = resampled(stats, np.array([[2.0, 1.0, 0.0]], np.float32))[0]
     assert value == pytest.approx((2 * 3.0 + 4.0) / 7)
 
 
-def test_weights_are_seeded_multinomial_draws_of_every_item():
-    weights = item_weights(50, 200, seed=3)
-    assert weights.shape == (200, 50) and (weights.sum(axis=1) == 50).all()
-    assert np.array_equal(weights, item_weights(50, 200, seed=3))
-    assert not np.array_equal(weights, item_weights(50, 200, seed=4))
+def test_an_items_weights_depend_only_on_the_seed_and_its_id():
+    weights = item_weights(np.arange(50), 2000, seed=3)
+    assert weights.shape == (2000, 50) and weights.mean() == pytest.approx(1.0, abs=0.02)  # Poisson(1)
+    assert np.array_equal(item_weights(np.array([7, 40]), 2000, seed=3), weights[:, [7, 40]])  # pairs any subset
+    assert not np.array_equal(weights, item_weights(np.arange(50), 2000, seed=4))
 
 
 def test_unknown_metric_and_bad_labels_are_clear_errors():
@@ -80,11 +80,13 @@ def test_board_replicates_cover_the_observed_metric_and_note_missing_files(tmp_p
     item, label, score = detection_scores(rng, 400, 20)
     path = write_scores(tmp_path, "a", item, label, score)
     rows = pd.DataFrame({"record_id": ["a", "b"], "primary_metric": ["eer", "eer"], "outputs": [[path], []]})
-    reps = board_replicates(rows, {"a": tmp_path, "b": tmp_path}, n_resamples=300)
+    reps = board_replicates(rows, {"a": tmp_path, "b": tmp_path}, n_resamples=300, cache=tmp_path / "cache")
     table = reps.intervals().set_index("record_id")
     low, high = table.loc["a", ["metric_ci_low", "metric_ci_high"]]
     point = observed("eer", item, label, score)
     assert low < point < high and high - low > 1.0  # 400 items: a CI of a few points, not zero
     assert table.loc["b", "metric_ci_note"] == "no per-item scores file" and np.isnan(table.loc["b", "metric_ci_low"])
-    again = board_replicates(rows, {"a": tmp_path, "b": tmp_path}, n_resamples=300)
-    assert np.array_equal(again.values["a"], reps.values["a"])
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 1
+    again = board_replicates(rows, {"a": tmp_path, "b": tmp_path}, n_resamples=300, cache=tmp_path / "cache")
+    fresh = board_replicates(rows, {"a": tmp_path, "b": tmp_path}, n_resamples=300, cache=tmp_path / "other")
+    assert np.array_equal(again.values["a"], reps.values["a"]) and np.array_equal(fresh.values["a"], reps.values["a"])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from bench.records import Record
 from bench.report import leaderboard, records_frame, write_report
@@ -50,7 +51,7 @@ def grid(tmp: Path) -> list[Record]:
 def test_verdicts_resolve_real_differences_and_not_noise(tmp_path: Path):
     frame = records_frame(grid(tmp_path))
     ok = ok_rows(frame)
-    reps = board_replicates(ok, {rid: tmp_path for rid in ok["record_id"]}, n_resamples=400)
+    reps = board_replicates(ok, {rid: tmp_path for rid in ok["record_id"]}, n_resamples=400, cache=tmp_path / "cache")
     verdicts = dense_verdicts(ok, reps, higher_is_better=False).set_index(["method", "budget"])
     assert verdicts.loc[("good", 0.5), "verdict"] == BETTER and verdicts.loc[("good", 0.5), "diff"] < 0
     assert verdicts.loc[("good", 0.5), "pairs"] == 3 and verdicts.loc[("good", 0.5), "over"] == "seeds and items"
@@ -74,11 +75,13 @@ def test_without_scores_a_single_seed_pair_is_never_resolved():
     assert verdicts["verdict"].tolist() == [UNRESOLVED] and verdicts["over"].tolist() == ["seeds"]
 
 
-def test_report_lists_intervals_verdicts_and_unconverged(tmp_path: Path):
+def test_report_lists_intervals_verdicts_and_unconverged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TRADEOFF_BENCH_CACHE", str(tmp_path / "cache"))
     records = grid(tmp_path / "run")
     frame = with_intervals(records_frame(records), board_replicates(ok_rows(records_frame(records)), {}))
     assert (frame["metric_ci_note"] == "no per-item scores file").all()  # no run directory given
     write_report(records, tmp_path / "out", run_dirs={r.record_id: tmp_path / "run" for r in records})
+    assert len(list((tmp_path / "cache" / "bootstrap").glob("*.npy"))) == len(records)
     text = (tmp_path / "out" / "vad" / "leaderboard.md").read_text()
     assert "Comparisons with `dense` resolved: ≤50% MACs: 2 of 3; ≤75% MACs: 2 of 3" in text
     candidates = pd.read_csv(tmp_path / "out" / "vad" / "candidates.csv")
