@@ -111,7 +111,7 @@ def item_statistics(metric: str, item: np.ndarray, label: np.ndarray, score: np.
 
 def resampled(stats: ItemStatistics, weights: np.ndarray) -> np.ndarray:
     """The metric under each row of item `weights` (resamples x the candidate's items)."""
-    summed = np.asarray(weights @ stats.matrix, dtype=np.float64)  # resamples x k
+    summed = np.asarray(weights @ stats.matrix)  # resamples x k, float32: counts stay exact below 2**24
     return stats.metric(summed)
 
 
