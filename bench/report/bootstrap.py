@@ -236,13 +236,15 @@ def _eer(items, index, label, score) -> ItemStatistics:
     matrix, k = _histograms(items, index, label, score)
 
     def metric(summed: np.ndarray) -> np.ndarray:
+        # thresholds at every bin edge; the first threshold of `tasks.scoring` (below every score: no
+        # miss, every false alarm) can only win a tie that the last one (every miss, no false alarm)
+        # wins with the same EER, so it is left out
         negative, positive, n_neg, n_pos = _rates(summed, k)
         with np.errstate(divide="ignore", invalid="ignore"):
-            miss = np.hstack([np.zeros_like(n_pos), np.cumsum(positive, axis=1) / n_pos])
-            false_alarm = np.hstack([np.ones_like(n_neg), 1 - np.cumsum(negative, axis=1) / n_neg])
-        best = np.argmin(np.abs(miss - false_alarm), axis=1)
-        pick = np.arange(len(summed))
-        return 100 * (miss[pick, best] + false_alarm[pick, best]) / 2
+            miss = np.cumsum(positive, axis=1) / n_pos
+            false_alarm = 1 - np.cumsum(negative, axis=1) / n_neg
+        best = np.argmin(np.abs(miss - false_alarm), axis=1)[:, None]
+        return 100 * (np.take_along_axis(miss, best, 1) + np.take_along_axis(false_alarm, best, 1))[:, 0] / 2
 
     return ItemStatistics(items, matrix, metric)
 

