@@ -33,6 +33,7 @@ def display_table(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]
     verdicts = [b for b in VERDICT_BUDGETS if f"{verdict_column(b)}_verdict" in table]
     headers += [f"vs {CONTROL} @ ≤{budget * 100:g}%" for budget in verdicts]
     headers += [f"best {name}", "at MACs", "train s / seed", "epochs", "unconverged", "failed cells"]
+    marked = has_item_intervals(table)  # a board without any per-item scores says so once, below the table
     rows = []
     for _, row in table.iterrows():
         cells = [row["method"] + (f" {DAGGER}" if row["macs_kind"] in ("theoretical", "mixed") else ""),
@@ -44,8 +45,8 @@ def display_table(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]
             if 0 < row[f"{prefix}_seeds"] < row["seeds"]:
                 cell += f" ({row[f'{prefix}_seeds']}/{row['seeds']} seeds)"
             cells.append(cell + interval(row.get(f"{prefix}_ci_low"), row.get(f"{prefix}_ci_high"), ".4g")
-                         + coverage(row.get(f"{prefix}_ci_over")))
-        cells += [verdict_cell(row, budget) for budget in verdicts]
+                         + coverage(row.get(f"{prefix}_ci_over"), marked))
+        cells += [verdict_cell(row, budget, marked) for budget in verdicts]
         macs = si(row["best_macs"]) + (f" {DAGGER}" if row["best_macs_kind"] == "theoretical" else "")
         cells += [number(row["best_metric"], ".4g"), macs, number(row["train_seconds_mean"], ".1f"),
                   number(row["epochs"], ".4g"), str(row.get("unconverged", 0)), str(row["failed_cells"])]
@@ -60,7 +61,7 @@ def interval(low: float | None, high: float | None, fmt: str) -> str:
     return f" [{format(float(low), fmt)}, {format(float(high), fmt)}]"
 
 
-def verdict_cell(row: pd.Series, budget: float) -> str:
+def verdict_cell(row: pd.Series, budget: float, marked: bool = True) -> str:
     """`better −1.2 [−2.0, −0.4] (3 pairs)`: the verdict, the paired difference and its 95 % CI."""
     prefix = verdict_column(budget)
     if not row[f"{prefix}_verdict"]:
@@ -68,12 +69,19 @@ def verdict_cell(row: pd.Series, budget: float) -> str:
     pairs = int(row[f"{prefix}_pairs"])
     return (f"{row[f'{prefix}_verdict']} {format(float(row[f'{prefix}_diff']), '+.3g')}"
             f"{interval(row[f'{prefix}_ci_low'], row[f'{prefix}_ci_high'], '+.3g')} ({pairs} pair{'s' * (pairs != 1)})"
-            f"{coverage(row[f'{prefix}_over'])}")
+            f"{coverage(row[f'{prefix}_over'], marked)}")
 
 
-def coverage(over: str | None) -> str:
+def coverage(over: str | None, marked: bool = True) -> str:
     """A mark on an interval that does not resample the test items (no per-item scores)."""
-    return "" if not isinstance(over, str) or over in ("", ITEMS_AND_SEEDS) else f" ({over.split(';')[0]} only)"
+    if not marked or not isinstance(over, str) or over in ("", ITEMS_AND_SEEDS):
+        return ""
+    return f" ({over.split(';')[0]} only)"
+
+
+def has_item_intervals(table: pd.DataFrame) -> bool:
+    """Whether any interval of the leaderboard resamples test items."""
+    return any((table[c] == ITEMS_AND_SEEDS).any() for c in table.columns if c.endswith("_over"))
 
 
 def resolved_line(table: pd.DataFrame) -> str | None:
@@ -85,7 +93,13 @@ def resolved_line(table: pd.DataFrame) -> str | None:
         if len(compared):
             resolved = int(compared.isin([BETTER, WORSE]).sum())
             counts.append(f"≤{budget * 100:g}% MACs: {resolved} of {len(compared)}")
-    return f"Comparisons with `{CONTROL}` resolved: {'; '.join(counts)}" if counts else None
+    if not counts:
+        return None
+    line = f"Comparisons with `{CONTROL}` resolved: {'; '.join(counts)}"
+    if not has_item_intervals(table):
+        line += (". No candidate of this table kept per-item scores: its intervals cover the seeds only, "
+                 "and without the test items no comparison is resolved")
+    return line
 
 
 def header_lines(info: BoardInfo) -> list[str]:

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from bench.records import Record
-from bench.report import leaderboard, records_frame, write_report
+from bench.report import board_info, failed_cells, leaderboard, records_frame, write_report
 from bench.report.bootstrap import board_replicates, with_intervals
+from bench.report.format import leaderboard_markdown
 from bench.report.frame import ok_rows
 from bench.report.verdicts import BETTER, UNRESOLVED, WORSE, budget_intervals, dense_verdicts
 
@@ -90,3 +91,11 @@ def test_report_lists_intervals_verdicts_and_unconverged(tmp_path: Path, monkeyp
     assert table.loc["bad", "unconverged"] == 1 and table.loc["good", "unconverged"] == 0
     assert table.loc["good", "vs_dense_0.5_verdict"] == BETTER
     assert table.loc["bad", "vs_dense_0.5_verdict"] == WORSE  # one seed, but 300 items resolve it
+
+
+def test_a_report_without_scores_says_so_once_and_resolves_nothing(tmp_path: Path):
+    records = grid(tmp_path / "run")
+    frame = records_frame(records)
+    text = leaderboard_markdown(leaderboard(frame), board_info(frame), failed_cells(frame), (0.5,))
+    assert "(seeds only)" not in text and "0 of 3" in text
+    assert "No candidate of this table kept per-item scores" in text
