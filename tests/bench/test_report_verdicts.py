@@ -97,5 +97,5 @@ def test_a_report_without_scores_says_so_once_and_resolves_nothing(tmp_path: Pat
     records = grid(tmp_path / "run")
     frame = records_frame(records)
     text = leaderboard_markdown(leaderboard(frame), board_info(frame), failed_cells(frame), (0.5,))
-    assert "(seeds only)" not in text and "0 of 3" in text
+    assert "] (seeds only)" not in text and "0 of 3" in text  # the header explains the mark; no cell has it
     assert "No candidate of this table kept per-item scores" in text
