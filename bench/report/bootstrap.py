@@ -8,7 +8,7 @@ w[b, i] ~ Poisson(1) times, drawn from a generator seeded by (`SEED`, i) alone. 
 any two candidates scored on the same test items saw the same resampled test set, which is what
 pairs them (see `bench.report.verdicts`), whatever else is on the board.
 
-Speed: each candidate is reduced once to per-item sufficient statistics, a sparse (items x k)
+Speed: each candidate is reduced once to per-item sufficient statistics, an (items x k)
 matrix, and every resample is then a row of weights times that matrix. For the detection metrics
 (`eer`, `auc`) the statistics are per-item class-conditional histograms of the scores on one grid of
 at most `GRID_BINS` bins per candidate (every distinct score when there are that few, else both
@@ -148,7 +148,7 @@ def board_replicates(rows: pd.DataFrame, run_dirs: Mapping[str, Path], n_resampl
             continue
         try:
             stats = item_statistics(row.primary_metric, *load_scores(path))
-        except KeyError as error:
+        except (KeyError, ValueError) as error:  # a metric without a statistic, a malformed file
             out.notes[row.record_id] = str(error.args[0])
             continue
         values = resampled(stats, item_weights(stats.items, n_resamples, seed))

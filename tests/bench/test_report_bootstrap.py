@@ -90,3 +90,12 @@ def test_board_replicates_cover_the_observed_metric_and_note_missing_files(tmp_p
     again = board_replicates(rows, {"a": tmp_path, "b": tmp_path}, n_resamples=300, cache=tmp_path / "cache")
     fresh = board_replicates(rows, {"a": tmp_path, "b": tmp_path}, n_resamples=300, cache=tmp_path / "other")
     assert np.array_equal(again.values["a"], reps.values["a"]) and np.array_equal(fresh.values["a"], reps.values["a"])
+
+
+def test_a_malformed_scores_file_is_a_note_not_a_crash(tmp_path: Path):
+    relative = "outputs/a/scores.npz"
+    (tmp_path / relative).parent.mkdir(parents=True)
+    np.savez_compressed(tmp_path / relative, item=np.arange(3), score=np.zeros(3))
+    rows = pd.DataFrame({"record_id": ["a"], "primary_metric": ["eer"], "outputs": [[relative]]})
+    table = board_replicates(rows, {"a": tmp_path}, cache=tmp_path / "cache").intervals()
+    assert "scores file lacks arrays ['label']" in table["metric_ci_note"].iloc[0]
