@@ -106,8 +106,6 @@ class ItemScores:
         if any(a.ndim != 1 for a in arrays.values()) or len({a.size for a in arrays.values()}) != 1:
             raise ValueError("item, label and score must be 1-D arrays of one length; got shapes "
                              + ", ".join(f"{k} {a.shape}" for k, a in arrays.items()))
-        if not np.isfinite(arrays["score"]).all():
-            raise ValueError("scores contain NaN or infinite values")
         for name, array in arrays.items():
             object.__setattr__(self, name, array)
 
