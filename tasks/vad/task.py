@@ -84,7 +84,8 @@ class VadTask(Task):
     mixture_seconds: float = 4.0
     n_train: int = 400
     n_val: int = 40
-    n_test: int = 200
+    n_test: int = 600
+    """Test mixtures: 600 bound one model's EER to a 95 % bootstrap half-width of about 0.9 pt (README)."""
     data_seed: int = 0
     """Seed of the speaker split and of the manifest (not of training)."""
     mels: int = N_MELS
