@@ -32,8 +32,8 @@ class Measurement:
     bytes: int
     latency_ms: float
     metrics: dict[str, float]
-    outputs: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
-    """`Task.outputs` of the model: file name -> text."""
+    outputs: dict[str, str | bytes] = dataclasses.field(default_factory=dict, repr=False)
+    """`Task.outputs` of the model: file name -> text or bytes."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -62,7 +62,7 @@ def measure_model(
         )
 
 
-def measure_metrics(model: nn.Module, task: Task) -> tuple[dict[str, float], dict[str, str]]:
+def measure_metrics(model: nn.Module, task: Task) -> tuple[dict[str, float], dict[str, str | bytes]]:
     """The task's metrics of `model` on its test split, and the files it keeps (`Task.outputs`),
     in eval mode where the model is. Raises ValueError when the primary metric is missing or not finite."""
     with eval_mode(model):

@@ -77,8 +77,8 @@ class Record:
     """For a record of `eval`: the corpus the model was trained on (`corpus` is the one evaluated on)."""
     train_task_settings: dict[str, Any] | None = None
     """For a record of `eval`: the task settings the model was trained with."""
-    attachments: dict[str, str] = field(default_factory=dict, repr=False, metadata={"transient": True})
-    """`{file name: text}` from `Task.outputs`, on its way from the cell to the store, which writes
+    attachments: dict[str, str | bytes] = field(default_factory=dict, repr=False, metadata={"transient": True})
+    """`{file name: text or bytes}` from `Task.outputs`, on its way from the cell to the store, which writes
     the files and lists them in `outputs`; never part of the JSON record."""
     weights: SavedModel | None = field(default=None, repr=False, metadata={"transient": True})
     """The candidate's saved model on its way from the cell to the store, which writes it to

@@ -3,7 +3,7 @@
 Layout of an output directory::
 
     records/<cell_id>-<label>.json   one per candidate (or one `-failed` record per failed cell)
-    outputs/<cell_id>-<label>/<file> files the task keeps per candidate (e.g. official score files)
+    outputs/<cell_id>-<label>/<file> files the task keeps per candidate (scores.npz, official score files)
     models/<cell_id>-<label>.<ext>   the candidate's saved model (`bench.artifacts`), unless turned off
     cells/<cell_id>.json             written last: the cell is finished, and which records it made
     cells/<cell_id>.lock             held while a runner works on the cell
@@ -119,7 +119,7 @@ class Store:
         """Write the cell's output files, models and records, then its marker (the commit point)."""
         for record in records:
             files = sorted(record.attachments.items())
-            record.outputs = [self._write_output(record, name, text) for name, text in files]
+            record.outputs = [self._write_output(record, name, content) for name, content in files]
             if record.weights is not None and self.save_models:
                 path = atomic_write(self.models_dir / f"{record.record_id}{record.weights.suffix}", record.weights.data)
                 record.model_file = str(path.relative_to(self.root))
@@ -158,11 +158,11 @@ class Store:
             raise SchemaError(f"{path}: {err}") from None
 
     # --- helpers ----------------------------------------------------------------------------
-    def _write_output(self, record: Record, name: str, text: str) -> str:
+    def _write_output(self, record: Record, name: str, content: str | bytes) -> str:
         """Write one output file of a record atomically; its path relative to the run directory."""
         if not name or name != Path(name).name or name.startswith("."):
             raise ValueError(f"output file name {name!r} of {record.record_id} must be a plain file name")
-        path = atomic_write(self.outputs_dir / record.record_id / name, text)
+        path = atomic_write(self.outputs_dir / record.record_id / name, content)
         return str(path.relative_to(self.root))
 
     def _marker(self, cell_id: str) -> Path:

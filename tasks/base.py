@@ -15,16 +15,18 @@ hidden size acts inside its recurrence: `tasks.rnn.gated_rnn`; tests/contract/te
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
 
-from tasks.metrics import metric_spec
+from tasks.metrics import ItemScores, metric_spec
 from tasks import TASKS as TASKS  # re-exported: tasks register through this module
 from tasks.registry import SettingError, did_you_mean
 
@@ -35,6 +37,7 @@ The channel axis is given as an index into the gated tensor (-1 after a Linear o
 a convolution), so a gate can mask, blend or measure channels without knowing the layer."""
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -171,10 +174,18 @@ class Task(ABC):
         it cannot give (e.g. no t-DCF without ASV scores). Stated in every record and leaderboard."""
         return []
 
-    def outputs(self, model: nn.Module) -> dict[str, str]:
-        """Files to keep beside the record of an evaluated model, `{file name: text}` (e.g. the
-        official score file of its test split, for the corpus's own scoring scripts). Default: none."""
-        return {}
+    def item_scores(self, model: nn.Module, split: str = "test") -> ItemScores | None:
+        """`model`'s per-item scores on `split` (tasks.metrics.ItemScores), from which the primary
+        metric's `from_scores` gives what `evaluate` reports, so a report can resample whole test
+        items. Default: None (the task keeps none)."""
+        return None
+
+    def outputs(self, model: nn.Module) -> dict[str, str | bytes]:
+        """Files to keep beside the record of an evaluated model, `{file name: text or bytes}`.
+        Default: the per-item scores of the test split as `scores.npz`, where the task has them;
+        a task may add its field's own files (e.g. an official score file)."""
+        scores = self.item_scores(model, "test")
+        return {} if scores is None else {ItemScores.FILE: scores.to_bytes()}
 
     def predict(self, model: nn.Module, inputs: Sequence[Path], out_dir: Path) -> list[Path]:
         """Run `model` on the audio files (or folders of them) `inputs` and write its predictions
@@ -189,6 +200,26 @@ class Task(ABC):
         return []
 
 
+class LastOutputs:
+    """The outputs of the last model run over a split, reused while that model's parameters and
+    buffers are unchanged (same storage, no in-place update): evaluating a model and keeping its
+    per-item scores then runs it over the split once."""
+
+    def __init__(self) -> None:
+        self._last: tuple[weakref.ref, tuple, Any] | None = None
+
+    def get(self, model: nn.Module, split: str, compute: Callable[[], T]) -> T:
+        key = (split, _state(model))
+        if self._last is not None and self._last[0]() is model and self._last[1] == key:
+            return self._last[2]
+        value = compute()
+        self._last = (weakref.ref(model), key, value)
+        return value
+
+
+def _state(model: nn.Module) -> tuple[tuple[int, int], ...]:
+    """Where each parameter and buffer lives and how often it was changed in place."""
+    return tuple((t.data_ptr(), t._version) for t in itertools.chain(model.parameters(), model.buffers()))
 
 
 def _json_native(value: Any) -> Any:

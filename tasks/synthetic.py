@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
-from tasks.base import TASKS, Batch, GateFactory, Task, TrainRecipe, model_device
+from tasks.base import TASKS, Batch, GateFactory, LastOutputs, Task, TrainRecipe, model_device
+from tasks.metrics import ItemScores
 from tasks.registry import Epochs
 
 SPLITS = ("train", "val", "test")
@@ -57,6 +59,7 @@ class SyntheticTask(Task):
             raise ValueError(f"teacher_width must be in [1, max_width={self.max_width}]")
         if self.depth < 1 or min(self.n_train, self.n_val, self.n_test) < 1:
             raise ValueError("depth and split sizes must be positive")
+        self._outputs = LastOutputs()
 
     @property
     def corpus(self) -> str:
@@ -148,15 +151,21 @@ class SyntheticTask(Task):
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return nn.functional.mse_loss(output, target)
 
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str = "test") -> dict[str, float]:
+        return {"mse": self.item_scores(model, split).metric("mse")}
+
+    def item_scores(self, model: nn.Module, split: str = "test") -> ItemScores:
+        """One row per example: its own mean squared error (examples weigh equally, so their mean is the MSE)."""
+        errors = self._outputs.get(model, split, lambda: self._errors(model, split))
+        return ItemScores(np.arange(errors.size), np.full(errors.size, np.nan), errors)
+
+    @torch.no_grad()
+    def _errors(self, model: nn.Module, split: str) -> np.ndarray:
         model.eval()
         device = model_device(model)
-        total, count = 0.0, 0
-        for x, y in self.batches(split, 1024):
-            total += nn.functional.mse_loss(model(x.to(device)), y.to(device), reduction="sum").item()
-            count += y.numel()
-        return {"mse": total / count}
+        errors = [(model(x.to(device)) - y.to(device)).square().flatten(1).mean(dim=1).float().cpu()
+                  for x, y in self.batches(split, 1024)]
+        return torch.cat(errors).numpy()
 
     @property
     def reference_metric(self) -> float:

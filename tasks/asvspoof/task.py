@@ -15,10 +15,8 @@ corpus (the folder holding `LA/`) or at a generated one.
 
 from __future__ import annotations
 
-import itertools
 import os
 import tempfile
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,7 +32,8 @@ from tasks.asvspoof.features import UTTERANCE_SAMPLES, FrontEnd
 from tasks.asvspoof.peers import published_peers
 from tasks.asvspoof.protocol import SPLITS
 from tasks.asvspoof.scorefile import ScoredTrial, format_score_file, score_metrics, write_score_file
-from tasks.base import TASKS, Batch, GateFactory, Peer, Task, TrainRecipe, model_device
+from tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
+from tasks.metrics import ItemScores
 from tasks.registry import Epochs, SettingError
 
 TINY_ROOT = Path(tempfile.gettempdir()) / f"tradeoff-bench-{os.getuid()}" / f"tiny-v{mini.GENERATOR_VERSION}"
@@ -86,7 +85,7 @@ class ASVspoofTask(Task):
         if self.max_utterances is not None and self.max_utterances < 2:
             raise ValueError("max_utterances must be at least 2 (both classes)")
         models.resnet_knobs(self.blocks, 1.0)  # validates the block counts
-        self._last_scores: tuple[weakref.ref, tuple, np.ndarray] | None = None
+        self._outputs = LastOutputs()
         if self.root is not None and not (Path(self.root) / "LA").is_dir():
             raise SettingError(
                 f"root {self.root}: no ASVspoof 2019 LA corpus there (no LA/ folder). Point `root` at the "
@@ -171,23 +170,18 @@ class ASVspoofTask(Task):
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return nn.functional.cross_entropy(output, target, weight=self._class_weights.to(output.device))
 
-    @torch.no_grad()
     def scores(self, model: nn.Module, split: str = "test") -> np.ndarray:
-        """CM scores (bona fide logit minus spoof logit) of every trial of `split`, in protocol order.
-
-        The last model's scores are kept while its parameters and buffers are unchanged (same
-        storage, no in-place update), so evaluating a model and then writing its score file runs
-        the model over the split once."""
+        """CM scores (bona fide logit minus spoof logit, float32 values) of every trial of `split`,
+        in protocol order; the last model's are reused (`LastOutputs`), so evaluating a model and
+        writing its score files runs it over the split once."""
         model.eval()
-        key = (split, _state(model))
-        if self._last_scores is not None and self._last_scores[0]() is model and self._last_scores[1] == key:
-            return self._last_scores[2]
+        return self._outputs.get(model, split, lambda: self._forward(model, split))
+
+    @torch.no_grad()
+    def _forward(self, model: nn.Module, split: str) -> np.ndarray:
         device = model_device(model)
-        out = [model(x.to(device)).float() for x, _ in self.batches(split, 128)]
-        logits = torch.cat(out).cpu()
-        scores = (logits[:, 1] - logits[:, 0]).double().numpy()
-        self._last_scores = (weakref.ref(model), key, scores)
-        return scores
+        logits = torch.cat([model(x.to(device)).float() for x, _ in self.batches(split, 128)]).cpu()
+        return (logits[:, 1] - logits[:, 0]).double().numpy()
 
     def evaluate(self, model: nn.Module, split: str = "test") -> dict[str, float]:
         partition = SPLITS[split]
@@ -201,10 +195,15 @@ class ASVspoofTask(Task):
         write_score_file(Path(path), trials, self.scores(model, split))
         return Path(path)
 
-    def outputs(self, model: nn.Module) -> dict[str, str]:
-        """The official CM score file of the eval partition, for the organisers' scoring scripts."""
+    def item_scores(self, model: nn.Module, split: str = "test") -> ItemScores:
+        """One row per trial (the item is its index in protocol order): 1 = bona fide, its CM score."""
+        scores = self.scores(model, split)
+        return ItemScores(np.arange(scores.size), self._split(split).y.numpy(), scores)
+
+    def outputs(self, model: nn.Module) -> dict[str, str | bytes]:
+        """`scores.npz`, and the official CM score file of the eval partition for the organisers' scripts."""
         trials = self._corpus.partitions[SPLITS["test"]].trials
-        return {"cm_scores.eval.txt": format_score_file(trials, self.scores(model, "test"))}
+        return super().outputs(model) | {"cm_scores.eval.txt": format_score_file(trials, self.scores(model, "test"))}
 
     def predict(self, model: nn.Module, inputs: Sequence[Path], out_dir: Path) -> list[Path]:
         """One CM score per audio file (`cm_scores.txt`, `UTT SCORE`), features standardised as in training."""
@@ -220,8 +219,3 @@ class ASVspoofTask(Task):
     def peers(self) -> list[Peer]:
         """Published anchors on the real corpus's full eval; none on a generated or subset corpus."""
         return published_peers() if self.corpus == "asvspoof2019-LA" else []
-
-
-def _state(model: nn.Module) -> tuple[tuple[int, int], ...]:
-    """Where each parameter and buffer lives and how often it was changed in place."""
-    return tuple((t.data_ptr(), t._version) for t in itertools.chain(model.parameters(), model.buffers()))

@@ -35,7 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from tasks.base import TASKS, Batch, GateFactory, Peer, Task, TrainRecipe, model_device
+from tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
+from tasks.metrics import ItemScores
 from tasks.registry import Epochs, SettingError
 from tasks.vad import mini, realtest
 from tasks.vad.features import N_MELS, SAMPLE_RATE, power_spectrogram
@@ -83,7 +84,8 @@ class VadTask(Task):
     mixture_seconds: float = 4.0
     n_train: int = 400
     n_val: int = 40
-    n_test: int = 200
+    n_test: int = 600
+    """Test mixtures: 600 bound one model's EER to a 95 % bootstrap half-width of about 0.9 pt (README)."""
     data_seed: int = 0
     """Seed of the speaker split and of the manifest (not of training)."""
     mels: int = N_MELS
@@ -118,6 +120,7 @@ class VadTask(Task):
             if root is not None and not Path(root).is_dir():
                 raise SettingError(f"{setting} {root}: no such folder")
         self._peers: list[Peer] | None = None
+        self._outputs = LastOutputs()
 
     # --- identity ------------------------------------------------------------------------
     @property
@@ -206,18 +209,25 @@ class VadTask(Task):
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return nn.functional.binary_cross_entropy_with_logits(output, target)
 
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str = "test") -> dict[str, float]:
-        model.eval()
-        device = model_device(model)
-        scores = [model(x.to(device)).float().cpu() for x, _ in self.batches(split, 32)]
         data = self._splits[split]
-        metrics = frame_metrics(torch.cat(scores).numpy(), data.labels.numpy(), data.snr_db)
+        metrics = frame_metrics(self._scores(model, split), data.labels.numpy(), data.snr_db)
         if split == "test" and self._real is not None:
             real = self._real
-            scores = [model(real.power[i : i + 32].to(device)).float().cpu() for i in range(0, len(real.labels), 32)]
-            metrics |= realtest.tagged(frame_metrics(torch.cat(scores).numpy(), real.labels.numpy(), real.snr_db))
+            metrics |= realtest.tagged(frame_metrics(_forward(model, real.power), real.labels.numpy(), real.snr_db))
         return metrics
+
+    def item_scores(self, model: nn.Module, split: str = "test") -> ItemScores:
+        """One row per frame of `split` (the item is its mixture's index): 1 = speech, the frame's logit."""
+        scores, labels = self._scores(model, split), self._splits[split].labels.numpy()
+        mixtures = np.repeat(np.arange(labels.shape[0]), labels.shape[1])
+        return ItemScores(mixtures, labels.ravel(), scores.ravel())
+
+    def _scores(self, model: nn.Module, split: str) -> np.ndarray:
+        """(mixtures, frames) logits of `split`; the last model's are reused (`LastOutputs`)."""
+        if split not in SPLITS:
+            raise ValueError(f"Unknown split {split!r}; expected one of {SPLITS}")
+        return self._outputs.get(model, split, lambda: _forward(model, self._splits[split].power))
 
     @property
     def reference_metric(self) -> float:
@@ -245,6 +255,17 @@ class VadTask(Task):
                 self._peers = [replace(peer, metrics=peer.metrics | realtest.tagged(real.metrics))
                                for peer, real in zip(self._peers, measured(self._real))]
         return list(self._peers)
+
+
+@torch.no_grad()
+def _forward(model: nn.Module, power: torch.Tensor, batch_size: int = 32) -> np.ndarray:
+    """(mixtures, frames) logits of `model` on power spectrograms, in eval mode, at float16 precision
+    (as float32): the EER is unchanged to 1e-9 on vad-mini's test set and `scores.npz` is 40 % smaller."""
+    model.eval()
+    device = model_device(model)
+    logits = torch.cat([model(power[i : i + batch_size].to(device)).float().cpu()
+                        for i in range(0, len(power), batch_size)])
+    return logits.clamp(-60_000, 60_000).half().float().numpy()  # float16 ends at 65,504
 
 
 def _render(entries: list[dict], cache: AudioCache, keep_audio: bool) -> _Split:

@@ -10,6 +10,7 @@ from bench.artifacts import ModelSpec, load_model, read_model_file, save_model
 from bench.cli import EXIT_ERROR, main
 from bench.measure import measure_metrics
 from bench.store import Store
+from tasks.metrics import ItemScores
 
 TINY = ["--task", "synthetic", "--task-set", "n_train=128", "--task-set", "n_val=32", "--task-set", "n_test=64",
         "--task-set", "epochs=1", "--no-progress"]
@@ -68,6 +69,9 @@ def test_eval_rescores_without_touching_the_run_and_reports_its_own_table(
         assert record.train_corpus == source.corpus and record.train_task_settings == source.task_settings
         assert record.task_settings["noise_std"] == 0.5 and record.metrics != source.metrics
         assert record.macs == source.macs and record.model_file is None
+        (kept,) = record.outputs  # its own per-item scores, of the data it was evaluated on
+        assert kept.endswith("scores.npz")
+        assert ItemScores.load(other / kept).metric("mse") == pytest.approx(record.metrics["mse"], abs=1e-9)
     code, out, _ = cli(["eval", str(run_dir), "--task-set", "noise_std=0.5", "--out", str(other)], capsys)
     assert code == 0 and "(2 finished earlier)" in out  # resumable: nothing is re-scored twice
     assert cli(["report", str(run_dir), str(other), "--to", str(tmp_path / "report")], capsys)[0] == 0

@@ -34,11 +34,12 @@ def test_records_survive_save_and_load(tmp_path: Path, cell) -> None:
 def test_output_files_are_written_beside_their_record_and_listed_in_it(tmp_path: Path, cell) -> None:
     store = Store(tmp_path).open()
     with_file = record(cell.cell_id, "x1")
-    with_file.attachments = {"scores.txt": "LA_E_1000000 - bonafide 1.5\n"}
+    with_file.attachments = {"scores.txt": "LA_E_1000000 - bonafide 1.5\n", "scores.npz": b"PK\x03\x04\x00\xff"}
     store.finish(cell, [record(cell.cell_id, "x0.5"), with_file])
     x05, x1 = Store(tmp_path).records()
-    assert x05.outputs == [] and x1.outputs == [f"outputs/{cell.cell_id}-x1/scores.txt"]
-    assert (tmp_path / x1.outputs[0]).read_text() == "LA_E_1000000 - bonafide 1.5\n"
+    assert x05.outputs == [] and x1.outputs == [f"outputs/{cell.cell_id}-x1/scores.{ext}" for ext in ("npz", "txt")]
+    assert (tmp_path / x1.outputs[1]).read_text() == "LA_E_1000000 - bonafide 1.5\n"
+    assert (tmp_path / x1.outputs[0]).read_bytes() == b"PK\x03\x04\x00\xff"  # bytes kept as they are
     stored = json.loads((store.records_dir / f"{x1.record_id}.json").read_text())
     assert "attachments" not in stored and x1.attachments == {}  # the text lives only in its file
     store.begin(cell)  # a re-run of the cell starts clean

@@ -1,13 +1,16 @@
 """Every registered task (in each of its tiny variants) must honour the Task contract."""
 
+import io
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from bench.flops import count_macs
 from tasks import TASKS, Task, metric_spec
+from tasks.metrics import ItemScores
 from tasks.registry import configure
 
 VARIANTS = [
@@ -80,7 +83,28 @@ def test_every_knob_has_a_gate_site_that_sees_its_channels(name: str, variant: d
 
 
 @pytest.mark.parametrize(("name", "variant"), VARIANTS)
-def test_outputs_are_named_text_files(name: str, variant: dict) -> None:
+def test_outputs_are_named_files(name: str, variant: dict) -> None:
     task = make(name, variant)
     outputs = task.outputs(task.build_model().eval())
-    assert all(isinstance(text, str) and file_name and "/" not in file_name for file_name, text in outputs.items())
+    assert all(isinstance(content, (str, bytes)) and file_name and "/" not in file_name
+               for file_name, content in outputs.items())
+
+
+@pytest.mark.parametrize(("name", "variant"), VARIANTS)
+def test_item_scores_give_the_evaluated_metric_and_are_kept(name: str, variant: dict) -> None:
+    task = make(name, variant)
+    torch.manual_seed(0)
+    model = task.build_model().eval()
+    reported = task.evaluate(model, "test")[task.primary_metric]
+    scores = task.item_scores(model, "test")
+    assert scores is not None, f"task {name!r} keeps no per-item scores"
+    assert scores.metric(task.primary_metric) == pytest.approx(reported, abs=1e-6)
+    assert scores.item.min() == 0 and np.array_equal(np.unique(scores.item), np.arange(scores.item.max() + 1))
+    kept = ItemScores.load(io.BytesIO(task.outputs(model)[ItemScores.FILE]))
+    for column in ("item", "label", "score"):
+        assert np.array_equal(getattr(kept, column), getattr(scores, column), equal_nan=True)
+    # a changed model is scored again, not served from the last one's outputs
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(-1.5)
+    assert not np.array_equal(task.item_scores(model, "test").score, scores.score)

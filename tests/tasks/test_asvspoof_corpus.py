@@ -18,6 +18,7 @@ from tasks.asvspoof import ASVspoofTask, mini, vocoders
 from tasks.asvspoof.peers import published_peers
 from tasks.asvspoof.protocol import PARTITIONS, read_protocol
 from tasks.corpora import CORPORA
+from tasks.metrics import ItemScores
 from tasks.registry import configure
 
 
@@ -183,7 +184,7 @@ def test_recorded_speech_can_replace_espeak(tmp_path: Path) -> None:
     assert len(task._corpus.partitions["eval"].trials) == 4 + 4 * 2
 
 
-def test_a_grid_cell_keeps_each_models_official_score_file(tiny: ASVspoofTask, tmp_path: Path) -> None:
+def test_a_grid_cell_keeps_each_models_score_files(tiny: ASVspoofTask, tmp_path: Path) -> None:
     from bench.grid import resolve_cell
     from bench.runner import execute_cell
     from bench.store import Store
@@ -195,6 +196,41 @@ def test_a_grid_cell_keeps_each_models_official_score_file(tiny: ASVspoofTask, t
     eval_trials = tiny._corpus.partitions["eval"].trials
     for record in Store(tmp_path).records():
         assert record.corpus_notes == ["generated corpus: no ASV scores, so EER only (no t-DCF)"]
-        (path,) = record.outputs
-        lines = (tmp_path / path).read_text().splitlines()
-        assert path.endswith("cm_scores.eval.txt") and [line.split()[0] for line in lines] == [t.utt for t in eval_trials]
+        official, kept = sorted(record.outputs)
+        lines = (tmp_path / official).read_text().splitlines()
+        assert official.endswith("cm_scores.eval.txt") and [line.split()[0] for line in lines] == [t.utt for t in eval_trials]
+        scores = ItemScores.load(tmp_path / kept)
+        assert kept.endswith("scores.npz") and scores.metric("eer") == pytest.approx(record.metrics["eer"], abs=1e-9)
+        assert scores.label.tolist() == [float(t.bonafide) for t in eval_trials]
+        assert scores.score.tolist() == [float(line.split()[3]) for line in lines]  # the same scores, as float32
+
+
+def test_a_bigger_eval_leaves_train_and_dev_as_they_were(tiny: ASVspoofTask, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    small = mini.SIZES["tiny"]
+    bigger = mini.MiniSize(small.bonafide | {"eval": 2 * small.bonafide["eval"]},
+                           small.per_attack | {"eval": 2 * small.per_attack["eval"]}, small.speakers)
+    monkeypatch.setitem(mini.SIZES, "tiny", bigger)
+    mini.generate(tmp_path, 0, "tiny")
+    before, after = partition_trials(tiny.corpus_root), partition_trials(tmp_path)
+    assert before["train"] == after["train"] and before["dev"] == after["dev"]
+    assert len(after["eval"]) == 2 * len(before["eval"])
+    for partition in ("train", "dev"):
+        folder = Path("LA") / PARTITIONS[partition][0] / "flac"
+        for trial in before[partition]:
+            a, _ = soundfile.read(str(tiny.corpus_root / folder / f"{trial.utt}.flac"))
+            b, _ = soundfile.read(str(tmp_path / folder / f"{trial.utt}.flac"))
+            np.testing.assert_array_equal(a, b)
+
+
+def test_an_older_version_of_the_corpus_is_regenerated(tmp_path: Path) -> None:
+    mini.generate(tmp_path, 0, "tiny")
+    marker = tmp_path / "LA" / mini.MARKER
+    old = json.loads(marker.read_text()) | {"version": mini.GENERATOR_VERSION - 1}
+    marker.write_text(json.dumps(old))
+    mini.generate(tmp_path, 0, "tiny")
+    assert json.loads(marker.read_text())["version"] == mini.GENERATOR_VERSION
+    assert not list(tmp_path.glob(f".{mini.NAME}.partial-*"))
+    marker.write_text(json.dumps(old | {"version": mini.GENERATOR_VERSION + 1}))  # a newer one is not ours to replace
+    with pytest.raises(mini.CorpusExistsError, match="generated with"):
+        mini.generate(tmp_path, 0, "tiny")

@@ -48,6 +48,12 @@ def test_the_test_set_does_not_depend_on_the_training_set_size() -> None:
     assert tiny().manifest.mixtures["test"] == tiny(n_train=3).manifest.mixtures["test"]
 
 
+def test_a_bigger_test_set_keeps_train_val_and_its_first_mixtures() -> None:
+    small, big = tiny().manifest.mixtures, tiny(n_test=16).manifest.mixtures
+    assert small["train"] == big["train"] and small["val"] == big["val"]
+    assert big["test"][:8] == small["test"] and len(big["test"]) == 16
+
+
 def test_splits_are_speaker_and_fold_disjoint() -> None:
     manifest = tiny().manifest
     speakers = {split: set(s) for split, s in manifest.speakers.items()}
