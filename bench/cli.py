@@ -112,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rerun-stale", action="store_true", help="run again finished cells whose records "
                      "were made by other code (another commit, or other uncommitted changes)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="one progress line per training epoch on stderr (local executor; Ray workers' output is not shown)")
     run.add_argument("--no-save-models", action="store_true",
                      help="do not keep each candidate's weights in RUN/models/ (for huge grids)")
     run.set_defaults(command=_run)
@@ -204,9 +206,12 @@ def _list_corpora(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from bench.driver import run_grid
     from bench.plugins import load_plugins
+    from bench.runner import show_training_log
     from bench.store import Store
 
     load_plugins(args.plugin)
+    if args.verbose:
+        show_training_log()
     make_executor = _executor_factory(args)
     try:
         cells, out = _plan(args)

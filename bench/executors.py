@@ -8,6 +8,7 @@ records are written by the driver as results arrive, so workers need no shared f
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import pickle
@@ -22,7 +23,7 @@ from typing import Protocol
 
 from bench.grid import Cell
 from bench.records import Record
-from bench.runner import execute_cell, failure_record, timeout_record, warm_up
+from bench.runner import TRAINING_LOG, execute_cell, failure_record, show_training_log, timeout_record, warm_up
 
 
 class Executor(Protocol):
@@ -184,7 +185,8 @@ class _Slot:
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
-        process = context.Process(target=_worker_main, args=(theirs, os.getpid(), self._plugins), name="bench-worker")
+        verbose = TRAINING_LOG.isEnabledFor(logging.INFO)  # a spawned worker shows training lines as this process does
+        process = context.Process(target=_worker_main, args=(theirs, os.getpid(), self._plugins, verbose), name="bench-worker")
         process.start()
         theirs.close()
         self._process, self._conn = process, ours
@@ -221,10 +223,12 @@ class _Slot:
         self._discard()
 
 
-def _worker_main(conn: Connection, parent_pid: int, plugins: tuple[str, ...] = ()) -> None:
+def _worker_main(conn: Connection, parent_pid: int, plugins: tuple[str, ...] = (), verbose: bool = False) -> None:
     """A worker's life: run the cells it is sent until told to stop or its driver is gone."""
     from bench.plugins import load_plugins
 
+    if verbose:
+        show_training_log()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     load_plugins(plugins)

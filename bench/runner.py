@@ -9,18 +9,40 @@ kernels may sum in a different order with a different thread count, so executors
 
 from __future__ import annotations
 
+import logging
 import random
+import sys
 import time
 import traceback
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from bench.grid import Cell
+from bench.history import TRAIN_CSV, history_csv
 from bench.provenance import provenance
 from bench.records import Record
 from methods import Candidate, RunContext
 from tasks import Task
+
+TRAINING_LOG = logging.getLogger("tradeoff_bench.training")
+"""Where methods' progress lines (`RunContext.log`: one per epoch) go; silent unless `show_training_log`."""
+
+
+def show_training_log() -> None:
+    """Print training progress lines on stderr (`run -v`; worker processes call it too)."""
+    if not TRAINING_LOG.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        TRAINING_LOG.addHandler(handler)
+    TRAINING_LOG.setLevel(logging.INFO)
+
+
+def training_logger(cell: Cell) -> Callable[[str], None]:
+    """`RunContext.log` for `cell`: its lines name the cell."""
+    prefix = f"[{cell.task}/{cell.method} seed={cell.seed} {cell.cell_id[:8]}]"
+    return lambda message: TRAINING_LOG.info("%s %s", prefix, message)
 
 
 def seed_everything(seed: int) -> None:
@@ -68,7 +90,7 @@ def _execute(cell: Cell, device: str) -> list[Record]:
         task.prepare()
         method.check(task)
         seed_everything(cell.seed)
-        ctx = RunContext(seed=cell.seed, count_macs=count_macs, device=device)
+        ctx = RunContext(seed=cell.seed, count_macs=count_macs, device=device, log=training_logger(cell))
         run_started = time.perf_counter()
         candidates = method.run(task, ctx)
         cell_seconds = time.perf_counter() - run_started
@@ -134,10 +156,16 @@ def _measured(
         widths=dict(candidate.widths),
         facts=dict(candidate.facts),
         provenance=provenance(device),
-        attachments=figures.outputs,
+        attachments={**_history_attachment(candidate), **figures.outputs},
     )
     record.weights = save_model(candidate.model, ModelSpec.of(record))
     return record
+
+
+def _history_attachment(candidate: Candidate) -> dict[str, str]:
+    """`train.csv` from the candidate's per-epoch history, when it has one (a task output of that name wins)."""
+    history = candidate.facts.get("history")
+    return {TRAIN_CSV: history_csv(history)} if history else {}
 
 
 def failure_record(

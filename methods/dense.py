@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from methods.base import METHODS, Candidate, Method, RunContext
-from methods.training import fit
+from methods.training import fit, training_facts
 from tasks.base import Task
 from tasks.registry import Epochs
 
@@ -57,7 +57,7 @@ class Dense(Method):
                     model=model,
                     label=f"x{multiplier:g}" + "".join(f"-{knob}{width}" for knob, width in sorted(self.widths.items())),
                     widths=widths,
-                    facts={"multiplier": multiplier, "history": result.history},
+                    facts={"multiplier": multiplier, **training_facts(result)},
                     train_seconds=result.seconds,
                     train_epochs=result.epochs,
                 )

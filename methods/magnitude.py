@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from methods.base import METHODS, Candidate, Method, RunContext
-from methods.training import fit, pretrain_dense
+from methods.training import fit, pretrain_dense, training_facts
 from tasks.base import Task
 from tasks.registry import Count, Epochs
 
@@ -65,14 +65,15 @@ class Magnitude(Method):
         for index, target in enumerate(sorted(self.targets)):
             pruned = copy.deepcopy(model).eval()
             pruner = Pruner(pruned, example, scope=self.scope, step_fraction=self.step_fraction)
-            seconds, macs, history = dense.seconds, full_macs, list(dense.history)
+            seconds, macs, phases = dense.seconds, full_macs, [dense.fitted]
             for stage in range(1, self.steps + 1):
                 goal = full_macs * (1 - (1 - target) * stage / self.steps)
                 macs = prune_to(pruner, goal, macs, lambda: ctx.count_macs(pruned.eval(), example))
                 ctx.log(f"target {target:g} stage {stage}: {macs / full_macs:.3f} of full MACs")
                 if finetune:
                     tuned = fit(pruned, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage)
-                    seconds, history = seconds + tuned.seconds, history + tuned.history
+                    seconds = seconds + tuned.seconds
+                    phases.append(tuned)
                     pruner.model.eval()
             macs = ctx.count_macs(pruned.eval(), example)
             candidates.append(
@@ -87,7 +88,7 @@ class Magnitude(Method):
                         "layer_widths": layer_widths(pruned),
                         "scope": self.scope,
                         "steps": self.steps,
-                        "history": history,
+                        **training_facts(*phases),
                     },
                     train_seconds=seconds,
                     train_epochs=pretrain + self.steps * finetune,

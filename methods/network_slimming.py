@@ -23,7 +23,7 @@ from methods.base import METHODS, Candidate, Method, RunContext
 from methods.channels import KnobAxes, along, fold_gate, knob_axes, threshold_widths
 from methods.dcl.complexity import fit_complexity
 from methods.slicing import extract
-from methods.training import fit
+from methods.training import fit, training_facts
 from tasks.base import Task, model_device
 from tasks.registry import Count, Epochs
 
@@ -148,7 +148,7 @@ class NetworkSlimming(Method):
                         "achieved_fraction": macs / complexity.full_macs,
                         "l1": self.l1,
                         "finetune_epochs": tune_epochs,
-                        "history": trained.history + (tuned.history if tuned else []),
+                        **training_facts(trained, *([tuned] if tuned else [])),
                     },
                     train_seconds=trained.seconds + (tuned.seconds if tuned else 0.0),
                     train_epochs=train_epochs + tune_epochs,

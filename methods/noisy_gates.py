@@ -33,7 +33,7 @@ from methods.channels import ChannelScale, KnobAxes, along, knob_axes, permute_k
 from methods.dcl.complexity import ComplexityModel, fit_complexity
 from methods.dcl.method import DCLObjective
 from methods.slicing import extract
-from methods.training import count_steps, fit, rounded_widths
+from methods.training import count_steps, fit, rounded_widths, training_facts
 from tasks.base import Task
 from tasks.registry import Epochs
 
@@ -92,6 +92,15 @@ class NoisyGates:
     def kept_widths(self) -> dict[str, int]:
         """Channels whose evaluation gate is open (μ > 0), at least one per knob."""
         return {k: max(1, int((mu.detach() > 0).sum())) for k, mu in self.mus.items()}
+
+    def final_widths(self, complexity: ComplexityModel, budget: float | None) -> dict[str, int]:
+        """The widths extraction would give now: the kept widths, capped as `close_to_budget_` caps
+        them when there is a `budget`."""
+        kept = self.kept_widths()
+        if budget is None:
+            return kept
+        cap = threshold_widths({k: mu.detach().cpu() for k, mu in self.mus.items()}, complexity, budget)
+        return {k: max(1, min(width, cap[k])) for k, width in kept.items()}
 
     @torch.no_grad()
     def close_to_budget_(self, complexity: ComplexityModel, budget: float) -> int:
@@ -211,6 +220,7 @@ class NoisyGatesMethod(Method):
         result = fit(
             model, task, ctx, epochs=self.epochs, step_loss=objective.loss, param_groups=groups,
             after_step=objective.after_step, epoch_facts=lambda: {"E[K]": rounded_widths(gates.effective_widths())},
+            structure=lambda: gates.final_widths(complexity, self.budget if self.mode == "budget" else None),
         )  # fmt: skip
         widths = gates.kept_widths()
         closed = 0
@@ -224,7 +234,7 @@ class NoisyGatesMethod(Method):
             "expected_K": {k: v.item() for k, v in gates.effective_widths().items()},
             "predicted_macs": complexity.exact(widths),
             "achieved_fraction": macs / complexity.full_macs,
-            "history": result.history,
+            **training_facts(result),
         }
         if self.mode == "budget":
             facts["closed_at_extraction"] = closed

@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from methods.base import METHODS, Candidate, Method, MacCounter, RunContext
-from methods.training import fit
+from methods.training import FitResult, fit, training_facts
 from tasks.base import Task
 from tasks.registry import Epochs
 
@@ -95,17 +95,17 @@ class Quantization(Method):
         for index, mode in enumerate(self.modes):
             start = time.perf_counter()
             float_model = copy.deepcopy(model)
-            epochs = trained.epochs
+            epochs, phases = trained.epochs, [trained]
             if mode == "dynamic":
                 quantized, fallback = _dynamic(float_model), None
             elif mode == "static":
                 quantized, fallback = self._static(float_model, task, example)
             else:
-                quantized, fallback, float_model = self._qat(float_model, task, ctx, example, seed_offset=index + 1)
-                epochs += self.qat_epochs
+                quantized, fallback, float_model, tuned = self._qat(float_model, task, ctx, example, seed_offset=index + 1)
+                epochs, phases = epochs + self.qat_epochs, phases + [tuned]
             seconds = trained.seconds + time.perf_counter() - start
             facts = quantization_facts(float_model, quantized, example, ctx.count_macs)
-            facts.update(mode=mode, backend=self.backend, fallback=fallback, history=trained.history)
+            facts.update(mode=mode, backend=self.backend, fallback=fallback, **training_facts(*phases))
             candidates.append(
                 Candidate(
                     model=quantized.eval(),
@@ -150,21 +150,21 @@ class Quantization(Method):
 
     def _qat(
         self, model: nn.Module, task: Task, ctx: RunContext, example: torch.Tensor, *, seed_offset: int
-    ) -> tuple[nn.Module, str | None, nn.Module]:
-        """(quantised model, fallback reason, float model it was converted from)."""
+    ) -> tuple[nn.Module, str | None, nn.Module, FitResult]:
+        """(quantised model, fallback reason, float model it was converted from, the fine-tuning fit)."""
         from torch.ao.quantization.quantize_fx import convert_fx, prepare_qat_fx
 
         try:
             prepared = prepare_qat_fx(copy.deepcopy(model).train(), layer_qconfig_mapping(self.backend, qat=True), (example,))
         except Exception as error:
-            fit(model, task, ctx, epochs=self.qat_epochs, seed_offset=seed_offset)
+            tuned = fit(model, task, ctx, epochs=self.qat_epochs, seed_offset=seed_offset)
             model.to("cpu").eval()
-            return _dynamic(model), f"FX tracing failed ({type(error).__name__}): float fine-tuning + dynamic", model
-        # no dev metric: evaluating would feed the observers dev data
-        fit(prepared, task, ctx, epochs=self.qat_epochs, dev=False, seed_offset=seed_offset)
+            return _dynamic(model), f"FX tracing failed ({type(error).__name__}): float fine-tuning + dynamic", model, tuned
+        # no dev metric (evaluating would feed the observers dev data), so no selection: the last epoch is kept
+        tuned = fit(prepared, task, ctx, epochs=self.qat_epochs, dev=False, seed_offset=seed_offset)
         prepared.to("cpu").eval()
         float_model = _float_weights_of(prepared, model)
-        return _dynamic(convert_fx(prepared), (nn.GRU, nn.LSTM)), None, float_model
+        return _dynamic(convert_fx(prepared), (nn.GRU, nn.LSTM)), None, float_model, tuned
 
 
 def layer_qconfig_mapping(backend: str, *, qat: bool) -> Any:

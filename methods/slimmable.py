@@ -38,7 +38,7 @@ from torch import nn
 
 from methods.base import METHODS, Candidate, Method, RunContext
 from methods.slicing import extract, leading_slices
-from methods.training import fit
+from methods.training import fit, training_facts
 from tasks.base import Task, model_device
 from tasks.registry import Epochs
 
@@ -128,7 +128,7 @@ class Slimmable(Method):
                     widths=widths,
                     facts={
                         "multiplier": multiplier, "sandwich": self.sandwich, "distill": self.distill,
-                        "history": result.history,
+                        **training_facts(result),
                     },
                     train_seconds=result.seconds + time.perf_counter() - start,
                     train_epochs=result.epochs,

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from methods.base import METHODS, Candidate, Method, RunContext
-from methods.training import fit, pretrain_dense
+from methods.training import fit, pretrain_dense, training_facts
 from tasks.base import Task
 from tasks.registry import Count, Epochs
 
@@ -110,7 +110,7 @@ class MagnitudeUnstructured(Method):
         for index, sparsity in enumerate(sorted(self.sparsities)):
             sparse = copy.deepcopy(model)
             params = prunable_weights(sparse)
-            seconds, history = dense.seconds, list(dense.history)
+            seconds, phases = dense.seconds, [dense.fitted]
             for stage in range(1, self.steps + 1):
                 # amount is a share of the weights still unpruned: reach sparsity·stage/steps overall
                 done = sparsity * (stage - 1) / self.steps
@@ -118,7 +118,8 @@ class MagnitudeUnstructured(Method):
                 prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=(goal - done) / (1 - done))
                 if finetune:  # the masks stay on: pruned weights stay zero while the rest adapt
                     tuned = fit(sparse, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage)
-                    seconds, history = seconds + tuned.seconds, history + tuned.history
+                    seconds = seconds + tuned.seconds
+                    phases.append(tuned)
             for module, name in params:
                 prune.remove(module, name)
             sparse.eval()
@@ -133,7 +134,7 @@ class MagnitudeUnstructured(Method):
                         "macs_kind": "theoretical",
                         "macs_theoretical": macs,
                         "steps": self.steps,
-                        "history": history,
+                        **training_facts(*phases),
                     },
                     train_seconds=seconds,
                     train_epochs=pretrain + self.steps * finetune,

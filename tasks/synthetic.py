@@ -41,7 +41,8 @@ class SyntheticTask(Task):
     n_val: int = 1024
     n_test: int = 2048
     data_seed: int = 0
-    epochs: Epochs = 40
+    epochs: Epochs = 120
+    """Converged: the dense model's dev MSE after 120 epochs is within 0.5 % of 160's (80: 3 % above)."""
     batch_size: int = 128
     lr: float = 3e-3
 

@@ -43,7 +43,7 @@ from methods.dcl.budget import ceiling_widths, check_reachable
 from methods.dcl.complexity import ComplexityModel, fit_complexity
 from methods.dcl.layer import DCLGates, check_kappa_min, kept_width
 from methods.slicing import extract
-from methods.training import count_steps, fit, rounded_widths
+from methods.training import count_steps, fit, rounded_widths, training_facts
 from tasks.base import Task
 from tasks.registry import Epochs
 
@@ -128,6 +128,7 @@ class DCL(Method):
         result = fit(
             model, task, ctx, epochs=self.epochs, step_loss=objective.loss, param_groups=groups,
             after_step=after_step, epoch_facts=lambda: {"K": rounded_widths(gates.effective_widths())},
+            structure=lambda: self._extracted_widths(task, complexity, gates),
         )  # fmt: skip
         widths = self._extracted_widths(task, complexity, gates)
         gates.fix_widths_(widths)
@@ -136,7 +137,7 @@ class DCL(Method):
             "kappa": {k: v.item() for k, v in gates.kappas().items()},
             "mode": self.mode,
             "predicted_macs": complexity.exact(widths),
-            "history": result.history,
+            **training_facts(result),
         }
         if self.mode == "budget":
             facts["target_fraction"] = self.budget

@@ -67,6 +67,7 @@ class ASVspoofTask(Task):
     stem_pool: bool = True
     """ResNet stem: a 3×3 convolution with this stride, then (if set) a 3×3 max pool of stride 2."""
     epochs: Epochs = 5
+    """The dev EER of the dense ResNet reaches its floor (0 %) by epoch 2 of 5 or 10."""
     batch_size: int = 16
     lr: float = 3e-3
     weight_decay: float = 1e-4

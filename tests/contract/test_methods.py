@@ -72,7 +72,11 @@ def test_method_returns_realised_candidates(
             assert candidate.model(x).shape == expected_shape
             json.dumps(candidate.facts)
             history = candidate.facts["history"]  # per epoch, readable without re-running
-            assert history and all({"epoch", "loss"} <= set(entry) for entry in history)
+            assert history and all({"epoch", "loss", "selected"} <= set(entry) for entry in history)
+            assert isinstance(candidate.facts["selected_epoch"], int) and isinstance(candidate.facts["converged"], bool)
+            if "widths" in history[-1]:  # widths moved while it trained: the epoch kept is at the candidate's
+                kept = [entry for entry in history if entry["selected"]][-1]
+                assert kept["widths"] == candidate.widths and kept["epoch"] == candidate.facts["selected_epoch"]
             assert candidate.train_epochs > 0
             if candidate.widths:
                 task_obj.resolve_widths(candidate.widths)  # valid knob names and ranges

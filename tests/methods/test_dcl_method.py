@@ -170,7 +170,10 @@ def test_run_returns_one_plain_extracted_candidate_with_its_facts(mode: str) -> 
     assert facts["predicted_macs"] == count_macs(model, task.example_input())
     history = facts["history"]
     assert [h["epoch"] for h in history] == [1, 2] and all({"loss", "dev", "K"} <= set(h) for h in history)
-    assert history[-1]["K"] == {k: round(v, 2) for k, v in facts["learned_K"].items()}
+    kept = history[facts["selected_epoch"] - 1]  # the best dev epoch at the final widths
+    assert kept["selected"] and kept["widths"] == candidate.widths == history[-1]["widths"]
+    assert kept["K"] == {k: round(v, 2) for k, v in facts["learned_K"].items()}
+    assert kept["dev"] == min(h["dev"] for h in history if h["widths"] == candidate.widths)
     assert facts["mode"] == mode and ("target_fraction" in facts) == (mode == "budget")
     assert candidate.label == ("dcl-penalty-a2" if mode == "penalty" else "dcl-budget-b0.5")
     assert candidate.train_epochs == 2 and candidate.train_seconds > 0
