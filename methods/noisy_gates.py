@@ -37,9 +37,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from methods.base import METHODS, Candidate, MacCounter, RunContext
+from methods.base import METHODS, Candidate, RunContext
 from methods.channels import ChannelScale, KnobAxes, along, knob_axes, permute_knob
-from methods.dcl.budget import ceiling_widths, check_budget, widen_to_budget
+from methods.dcl.budget import ceiling_widths, widen_to_budget
 from methods.dcl.complexity import ComplexityModel, fit_complexity
 from methods.dcl.objective import CostObjective, CostSettings
 from methods.slicing import extract
@@ -207,18 +207,10 @@ class NoisyGatesMethod(CostSettings):
         if not 0 < self.settle < 1:
             raise ValueError(f"settle must be in (0, 1), got {self.settle}")
 
-    def check(self, task: Task, count_macs: MacCounter | None = None) -> None:
-        """Reject unusable settings before training; with a MAC counter, also an unreachable budget."""
-        self._check_settings()
-        if not task.knobs:
-            raise ValueError(f"task {task.name!r} has no width knobs: noisy-gates gates a knob's channels")
-        if count_macs is not None:
-            self._check_reachable(task, fit_complexity(task, count_macs))
-
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         self.check(task)
         complexity = fit_complexity(task, ctx.count_macs)
-        self._check_reachable(task, complexity)
+        self.check_budget(task, complexity)
         axes = knob_axes(task)
         gates = NoisyGates(self.sigma)
         model = task.build_model(gate=gates)
@@ -254,10 +246,6 @@ class NoisyGatesMethod(CostSettings):
         """The model at `widths` with a fixed `ChannelScale` at every gate site, as `realise` leaves it
         (the saved state holds the factors)."""
         return task.build_model(dict(widths), gate=lambda knob, width, dim: ChannelScale(torch.ones(width), dim))
-
-    def _check_reachable(self, task: Task, complexity: ComplexityModel) -> None:
-        if self.mode == "budget":
-            check_budget(complexity, {k: 1 for k in task.knobs}, self.budget, "with one channel per knob")
 
 
 def realise(task: Task, model: nn.Module, axes: KnobAxes, gates: NoisyGates, widths: dict[str, int]) -> nn.Module:

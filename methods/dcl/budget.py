@@ -74,8 +74,8 @@ def check_budget(complexity: ComplexityModel, narrowest: Mapping[str, int], budg
     lowest = complexity.exact(dict(narrowest)) / complexity.full_macs
     if budget < lowest:
         raise ValueError(
-            f"budget {budget:g} is below {lowest:.4g}, the MACs fraction of the narrowest model {allowed_by} "
-            f"allows (widths {dict(narrowest)}); raise the budget"
+            f"budget {budget:g} is below {lowest:.4g}, the MACs fraction of the narrowest model allowed by "
+            f"{allowed_by} (widths {dict(narrowest)}); raise the budget"
         )
     check_reachable(complexity, narrowest, budget)
 

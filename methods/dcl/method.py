@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from methods.base import METHODS, Candidate, MacCounter, RunContext
-from methods.dcl.budget import ceiling_widths, check_budget
+from methods.dcl.budget import ceiling_widths
 from methods.dcl.complexity import ComplexityModel, fit_complexity
 from methods.dcl.layer import DCLGates, check_kappa_min, kept_width
 from methods.dcl.objective import CostObjective, CostSettings
@@ -75,18 +75,13 @@ class DCL(CostSettings):
             raise ValueError("knobs must name at least one knob (or be unset: every knob)")
 
     def check(self, task: Task, count_macs: MacCounter | None = None) -> None:
-        """Reject unusable settings before training; with a MAC counter, also an unreachable budget."""
-        self._check_settings()
-        if not task.knobs:
-            raise ValueError(f"task {task.name!r} has no width knobs: dcl learns the widths of knobs")
         task.check_knobs(self.knobs or ())
-        if count_macs is not None:
-            self._check_reachable(task, fit_complexity(task, count_macs))
+        super().check(task, count_macs)
 
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         self.check(task)
         complexity = fit_complexity(task, ctx.count_macs)
-        self._check_reachable(task, complexity)
+        self.check_budget(task, complexity)
         gates = DCLGates(self.kappa_min, self.knobs)
         model = task.build_model(gate=gates)
         steps = count_steps(task, self.epochs)
@@ -139,17 +134,16 @@ class DCL(CostSettings):
             return task.resolve_widths(gates.kept_widths())
         learned = {k: v.item() for k, v in gates.effective_widths().items()}
         fixed = {k: n for k, n in task.knobs.items() if k not in learned}
-        return ceiling_widths(complexity, learned, fixed, self.budget, self._narrowest(task))
+        return ceiling_widths(complexity, learned, fixed, self.budget, self.narrowest(task))
 
-    def _narrowest(self, task: Task) -> dict[str, int]:
+    def narrowest(self, task: Task) -> dict[str, int]:
         return {k: kept_width(self.kappa_min, n) if self._learns(k) else n for k, n in task.knobs.items()}
 
     def _learns(self, knob: str) -> bool:
         return self.knobs is None or knob in self.knobs
 
-    def _check_reachable(self, task: Task, complexity: ComplexityModel) -> None:
-        if self.mode == "budget":
-            check_budget(complexity, self._narrowest(task), self.budget, f"kappa_min={self.kappa_min:g}")
+    def narrowest_rule(self) -> str:
+        return f"kappa_min={self.kappa_min:g}"
 
 
 @torch.no_grad()

@@ -18,8 +18,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from methods.base import Method
-from methods.dcl.complexity import ComplexityModel
+from methods.base import MacCounter, Method
+from methods.dcl.budget import check_budget
+from methods.dcl.complexity import ComplexityModel, fit_complexity
 from tasks.base import Task
 from tasks.registry import Epochs
 
@@ -53,6 +54,27 @@ class CostSettings(Method):
             raise ValueError(f"warmup must be in [0, 1], got {self.warmup}")
         if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+
+    def check(self, task: Task, count_macs: MacCounter | None = None) -> None:
+        """Reject unusable settings before training; with a MAC counter, also an unreachable budget."""
+        self._check_settings()
+        if not task.knobs:
+            raise ValueError(f"task {task.name!r} has no width knobs, whose widths this method learns")
+        if count_macs is not None:
+            self.check_budget(task, fit_complexity(task, count_macs))
+
+    def check_budget(self, task: Task, complexity: ComplexityModel) -> None:
+        """Budget mode: refuse a budget below the narrowest allowed model's MACs or one no model meets closely."""
+        if self.mode == "budget":
+            check_budget(complexity, self.narrowest(task), self.budget, self.narrowest_rule())
+
+    def narrowest(self, task: Task) -> dict[str, int]:
+        """The narrowest widths the settings allow: one channel per knob unless a method says more."""
+        return {k: 1 for k in task.knobs}
+
+    def narrowest_rule(self) -> str:
+        """What sets `narrowest`, for a refusal."""
+        return "one open channel per knob"
 
     def cost_label(self, prefix: str) -> str:
         """`prefix`-penalty-a`α` or `prefix`-budget-b`b`: the candidate's label."""
