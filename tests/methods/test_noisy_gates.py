@@ -60,27 +60,30 @@ def test_extracted_model_equals_the_gated_model_and_the_complexity_model(family:
     assert count_macs(plain, task.example_input()) == fit_complexity(task, count_macs).exact(widths)
 
 
-def test_settling_keeps_the_highest_mu_channels_open_and_stops_the_noise() -> None:
+def test_settling_keeps_the_highest_mu_channels_open_and_closes_the_rest_for_good() -> None:
     gates = NoisyGates(sigma=0.5)
     gate = gates("k", 8, -1)
     before = torch.tensor([0.9, -0.4, 0.2, -1.5, 0.05, -0.1, 1.4, -0.8])
     with torch.no_grad():
         gates.mus["k"].copy_(before)
     changed = gates.settle_({"k": 5})  # the top five: 1.4, 0.9, 0.2, 0.05 and -0.1 (was shut)
-    mu = gates.mus["k"].detach()
-    kept = before.argsort(descending=True)[:5]
-    assert gates.kept_widths() == {"k": 5} and set(torch.nonzero(mu > 0).flatten().tolist()) == set(kept.tolist())
+    kept = set(before.argsort(descending=True)[:5].tolist())
     assert changed == {"k": 1}
-    assert torch.all(mu[kept] >= before[kept]) and mu[5] > 0.1  # opened as wide as its mean training gate
+
+    def open_gates() -> set[int]:
+        return set(torch.nonzero(gates.mus["k"] > 0).flatten().tolist())
+
+    assert gates.kept_widths() == {"k": 5} and open_gates() == kept
     gate.train()
-    x = torch.ones(2, 8)
-    torch.testing.assert_close(gate(x), gate.eval()(x))  # deterministic from now on
+    for _ in range(20):  # noise still moves the kept gates, never a closed one
+        gates.resample_()
+        z = gate(torch.ones(1, 8))[0]
+        assert all(z[c] == 0 for c in range(8) if c not in kept)
     with torch.no_grad():
-        gates.mus["k"].sub_(1.0)  # a step that would shut kept gates and move shut ones
+        gates.mus["k"].sub_(1.0)  # a step that would shut kept gates
+        gates.mus["k"][3] = 2.0  # and open a closed one
     gates.project_()
-    assert gates.kept_widths() == {"k": 5} and set(torch.nonzero(gates.mus["k"] > 0).flatten().tolist()) == set(
-        kept.tolist()
-    )
+    assert gates.kept_widths() == {"k": 5} and open_gates() == kept
 
 
 def test_bad_settings_are_rejected() -> None:
