@@ -1,17 +1,21 @@
 """A MAC budget as a ceiling: integer widths whose exact MACs lie in [b − tolerance, b] of the full model's.
 
-Before training, `check_reachable` refuses a budget that no width on the way from the narrowest
-allowed model to the full one meets (one knob's channel can cost more than the tolerance). After
-training, `ceiling_widths` rounds each learned K down or up: of the 2^n choices of ⌊K⌋ / ⌈K⌉ it
-keeps the one of most MACs within the budget, and if even every ⌊K⌋ is over it, it narrows the
-relatively widest knob one channel at a time until the model fits.
+Shared by the methods that learn widths against a budget (`dcl`, `noisy-gates`). Before training,
+`check_budget` refuses a budget below the narrowest allowed model or one that no width on the way
+from it to the full model meets (one knob's channel can cost more than the tolerance). After
+training, `ceiling_widths` rounds each learned width down or up: of the 2^n choices of ⌊K⌋ / ⌈K⌉
+it keeps the one of most MACs within the budget, and if even every ⌊K⌋ is over it, it narrows the
+relatively widest knob one channel at a time until the model fits. `widen_to_budget` then adds
+channels, the relatively narrowest knob first, while one still fits, for a method whose added
+channels are trained afterwards (noisy-gates' settle phase) and so may also lift a short rounding
+to the floor.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from methods.dcl.complexity import ComplexityModel
 
@@ -45,6 +49,35 @@ def ceiling_widths(
         knob = max(shrinkable, key=lambda k: widths[k] / full[k])
         widths = {**widths, knob: widths[knob] - 1}
     return widths
+
+
+def widen_to_budget(
+    complexity: ComplexityModel, widths: Mapping[str, int], knobs: Iterable[str], budget: float
+) -> dict[str, int]:
+    """`widths` with channels of `knobs` added one at a time, the relatively narrowest knob whose next
+    channel keeps the MACs ≤ budget · full first, until none fits (no knob above its full width)."""
+    cap, full = budget * complexity.full_macs, complexity.full_widths
+    widths = dict(widths)
+    while True:
+        fitting = [
+            k for k in knobs if widths[k] < full[k] and complexity.exact({**widths, k: widths[k] + 1}) <= cap
+        ]  # fmt: skip
+        if not fitting:
+            return widths
+        knob = min(fitting, key=lambda k: (widths[k] / full[k], k))
+        widths[knob] += 1
+
+
+def check_budget(complexity: ComplexityModel, narrowest: Mapping[str, int], budget: float, allowed_by: str) -> None:
+    """Refuse, before training, a budget below the MACs of the narrowest model that `allowed_by` (a
+    setting, or the rule) allows, or one no model from there to the full one meets closely."""
+    lowest = complexity.exact(dict(narrowest)) / complexity.full_macs
+    if budget < lowest:
+        raise ValueError(
+            f"budget {budget:g} is below {lowest:.4g}, the MACs fraction of the narrowest model allowed by "
+            f"{allowed_by} (widths {dict(narrowest)}); raise the budget"
+        )
+    check_reachable(complexity, narrowest, budget)
 
 
 def check_reachable(complexity: ComplexityModel, lowest: Mapping[str, int], budget: float) -> None:

@@ -33,43 +33,31 @@ training.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
 import torch
 from torch import nn
 
-from methods.base import METHODS, Candidate, MacCounter, Method, RunContext
-from methods.dcl.budget import ceiling_widths, check_reachable
+from methods.base import METHODS, Candidate, MacCounter, RunContext
+from methods.dcl.budget import ceiling_widths
 from methods.dcl.complexity import ComplexityModel, fit_complexity
 from methods.dcl.layer import DCLGates, check_kappa_min, kept_width
+from methods.dcl.objective import CostObjective, CostSettings
 from methods.slicing import extract
 from methods.training import count_steps, fit, rounded_widths, training_facts
 from tasks.base import Task
-from tasks.registry import Epochs
 
 
 @METHODS.register("dcl")
 @dataclass
-class DCL(Method):
+class DCL(CostSettings):
     """Dynamic Complexity Layers at every width knob (Gómez & Bäckström 2026)."""
 
-    mode: Literal["penalty", "budget"] = "penalty"
-    alpha: float = 1.0
-    """Penalty mode: weight of the normalised MACs in the loss."""
-    budget: float = 0.5
-    """Budget mode: target MACs as a fraction of the full-width model's."""
     kappa_min: float = 0.125
     """Lower bound of every κ = K / full width."""
-    epochs: Epochs | None = None
-    """None: the task recipe's epochs."""
     kappa_lr_scale: float = 30.0
     """Budget mode: κ's Adam learning rate as a multiple of the weights'."""
     kappa_travel: float = 2.0
     """Penalty mode: κ's SGD learning rate times the run's number of steps, i.e. how far κ would move
     over the run under a constant net gradient of 1."""
-    warmup: float = 0.2
-    """Penalty mode: fraction of the training steps over which α ramps up linearly from 0, so the
-    widths are cut by what the trained network needs rather than collapsing while it is untrained."""
     budget_rho: float = 1e4
     """Budget mode: stiffness ρ of the quadratic penalty on the MACs fraction's distance to the target."""
     knobs: tuple[str, ...] | None = None
@@ -78,41 +66,26 @@ class DCL(Method):
 
     description = "learn widths during training with Dynamic Complexity Layers (penalty or MAC budget)"
 
-    def __post_init__(self) -> None:
-        self._check_settings()
-
     def _check_settings(self) -> None:
+        super()._check_settings()
         check_kappa_min(self.kappa_min)
-        if self.mode not in ("penalty", "budget"):
-            raise ValueError(f"mode must be 'penalty' or 'budget', got {self.mode!r}")
-        if not 0 < self.budget <= 1:
-            raise ValueError(f"budget must be a fraction of the dense MACs in (0, 1], got {self.budget}")
-        if self.alpha < 0 or min(self.kappa_lr_scale, self.kappa_travel, self.budget_rho) <= 0:
-            raise ValueError("alpha must be >= 0; kappa_lr_scale, kappa_travel and budget_rho > 0")
-        if not 0 <= self.warmup <= 1:
-            raise ValueError(f"warmup must be in [0, 1], got {self.warmup}")
-        if self.epochs is not None and self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if min(self.kappa_lr_scale, self.kappa_travel, self.budget_rho) <= 0:
+            raise ValueError("kappa_lr_scale, kappa_travel and budget_rho must be > 0")
         if self.knobs is not None and not self.knobs:
             raise ValueError("knobs must name at least one knob (or be unset: every knob)")
 
     def check(self, task: Task, count_macs: MacCounter | None = None) -> None:
-        """Reject unusable settings before training; with a MAC counter, also an unreachable budget."""
-        self._check_settings()
-        if not task.knobs:
-            raise ValueError(f"task {task.name!r} has no width knobs: dcl learns the widths of knobs")
         task.check_knobs(self.knobs or ())
-        if count_macs is not None:
-            self._check_reachable(task, fit_complexity(task, count_macs))
+        super().check(task, count_macs)
 
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         self.check(task)
         complexity = fit_complexity(task, ctx.count_macs)
-        self._check_reachable(task, complexity)
+        self.check_budget(task, complexity)
         gates = DCLGates(self.kappa_min, self.knobs)
         model = task.build_model(gate=gates)
         steps = count_steps(task, self.epochs)
-        objective = DCLObjective(self, task, gates, complexity, warmup_steps=round(self.warmup * steps))
+        objective = DCLObjective(self, task, gates, complexity, steps)
         kappas = list(gates.kappas().values())
         kappa_lr = self.kappa_travel / steps
 
@@ -141,7 +114,7 @@ class DCL(Method):
         }
         if self.mode == "budget":
             facts["target_fraction"] = self.budget
-        label = f"dcl-penalty-a{self.alpha:g}" if self.mode == "penalty" else f"dcl-budget-b{self.budget:g}"
+        label = self.cost_label("dcl")
         if self.knobs is not None:
             label += "-" + "+".join(self.knobs)
         return [
@@ -162,25 +135,16 @@ class DCL(Method):
             return task.resolve_widths(gates.kept_widths())
         learned = {k: v.item() for k, v in gates.effective_widths().items()}
         fixed = {k: n for k, n in task.knobs.items() if k not in learned}
-        return ceiling_widths(complexity, learned, fixed, self.budget, self._narrowest(task))
+        return ceiling_widths(complexity, learned, fixed, self.budget, self.narrowest(task))
 
-    def _narrowest(self, task: Task) -> dict[str, int]:
+    def narrowest(self, task: Task) -> dict[str, int]:
         return {k: kept_width(self.kappa_min, n) if self._learns(k) else n for k, n in task.knobs.items()}
 
     def _learns(self, knob: str) -> bool:
         return self.knobs is None or knob in self.knobs
 
-    def _check_reachable(self, task: Task, complexity: ComplexityModel) -> None:
-        if self.mode != "budget":
-            return
-        narrowest = self._narrowest(task)
-        lowest = complexity.exact(narrowest) / complexity.full_macs
-        if self.budget < lowest:
-            raise ValueError(
-                f"budget {self.budget:g} is below {lowest:.4g}, the MACs fraction of the narrowest model "
-                f"kappa_min={self.kappa_min:g} allows (widths {narrowest}); lower kappa_min or raise the budget"
-            )
-        check_reachable(complexity, narrowest, self.budget)
+    def narrowest_rule(self) -> str:
+        return f"kappa_min={self.kappa_min:g}"
 
 
 @torch.no_grad()
@@ -193,37 +157,14 @@ def _sgd_step_(params: list[nn.Parameter], lr: float) -> None:
 
 
 
-class DCLObjective:
-    """The step loss of one run (penalty or budget) and its after-step hook (κ projection)."""
+class DCLObjective(CostObjective):
+    """The shared cost objective on the DCLs' K (budget mode: the quadratic alone, λ = 0), κ projected
+    onto [κ_min, 1] after each step."""
 
-    def __init__(
-        self,
-        method: DCL,
-        task: Task,
-        gates: DCLGates,
-        complexity: ComplexityModel,
-        warmup_steps: int = 0,
-    ) -> None:
-        self.method, self.task, self.gates, self.complexity = method, task, gates, complexity
-        self.warmup_steps, self.steps = warmup_steps, 0
-
-    def cost(self, offset: float = 0.0) -> torch.Tensor:
-        """MACs(K + offset) / MACs(full width), differentiable in every κ; knobs without a DCL at full width."""
-        learned = {k: w + offset for k, w in self.gates.effective_widths().items()}
-        like = next(iter(learned.values()))
-        widths = {k: learned[k] if k in learned else like.new_tensor(float(n)) for k, n in self.task.knobs.items()}
-        return self.complexity(widths) / self.complexity.full_macs
-
-    def penalty_weight(self) -> float:
-        """α of the current step, ramped up from 0 over the warm-up."""
-        return self.method.alpha * min(1.0, (self.steps + 1) / (self.warmup_steps + 1))
-
-    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        task_loss = self.task.loss(model(x), y)
-        if self.method.mode == "penalty":
-            return task_loss + self.penalty_weight() * self.cost()
-        return task_loss + 0.5 * self.method.budget_rho * (self.cost() - self.method.budget) ** 2
+    def __init__(self, method: DCL, task: Task, gates: DCLGates, complexity: ComplexityModel, steps: int = 0) -> None:
+        super().__init__(method, task, complexity, gates.effective_widths, steps, rho=method.budget_rho)
+        self.gates = gates
 
     def after_step(self) -> None:
         self.gates.project_()
-        self.steps += 1
+        super().after_step()

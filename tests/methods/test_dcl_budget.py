@@ -6,7 +6,7 @@ import math
 import pytest
 
 from bench.flops import count_macs
-from methods.dcl.budget import TOLERANCE, ceiling_widths, check_reachable
+from methods.dcl.budget import TOLERANCE, ceiling_widths, check_reachable, widen_to_budget
 from methods.dcl.complexity import fit_complexity
 from tasks.synthetic import SyntheticTask
 
@@ -29,6 +29,17 @@ def test_the_richest_rounding_under_the_budget_is_chosen(budget: float, learned:
     else:  # every ⌊K⌋ is over: narrowed one channel at a time, so one channel more would not fit
         assert all(widths[k] <= math.floor(v) for k, v in learned.items())
         assert any(COMPLEXITY.exact({**widths, k: widths[k] + 1}) > cap for k in learned)
+
+
+@pytest.mark.parametrize("budget", [0.25, 0.5, 0.75])
+def test_widening_adds_channels_while_one_still_fits(budget: float) -> None:
+    cap = budget * COMPLEXITY.full_macs
+    widths = widen_to_budget(COMPLEXITY, {"hidden1": 2, "hidden2": 1}, ["hidden1", "hidden2"], budget)
+    assert widths["hidden1"] >= 2 and COMPLEXITY.exact(widths) <= cap
+    assert all(COMPLEXITY.exact({**widths, k: widths[k] + 1}) > cap for k in widths if widths[k] < 16)
+    assert COMPLEXITY.exact(widths) >= (budget - TOLERANCE) * COMPLEXITY.full_macs
+    only_two = widen_to_budget(COMPLEXITY, {"hidden1": 2, "hidden2": 1}, ["hidden2"], budget)
+    assert only_two["hidden1"] == 2  # knobs not named keep their width
 
 
 def test_fixed_knobs_keep_their_width() -> None:
