@@ -108,15 +108,6 @@ class NoisyGates:
         """Channels whose evaluation gate is open (μ > 0), at least one per knob."""
         return {k: max(1, int((mu.detach() > 0).sum())) for k, mu in self.mus.items()}
 
-    def final_widths(self, complexity: ComplexityModel, budget: float | None) -> dict[str, int]:
-        """The widths extraction would give now: the kept widths, capped as `close_to_budget_` caps
-        them when there is a `budget`."""
-        kept = self.kept_widths()
-        if budget is None:
-            return kept
-        cap = threshold_widths({k: mu.detach().cpu() for k, mu in self.mus.items()}, complexity, budget)
-        return {k: max(1, min(width, cap[k])) for k, width in kept.items()}
-
     @torch.no_grad()
     def settle_(self, widths: Mapping[str, int]) -> dict[str, int]:
         """Keep each knob's `widths[knob]` highest-μ channels open (μ ≥ MU_OPEN) and close the others
@@ -230,7 +221,7 @@ class NoisyGatesMethod(CostSettings):
         result = fit(
             model, task, ctx, epochs=self.epochs, step_loss=objective.loss, param_groups=groups,
             after_step=objective.after_step, epoch_facts=lambda: {"E[K]": rounded_widths(gates.effective_widths())},
-            structure=lambda: gates.final_widths(complexity, self.budget if self.mode == "budget" else None),
+            structure=gates.kept_widths,
         )  # fmt: skip
         widths = gates.kept_widths()
         realised = realise(task, model, axes, gates, widths)
