@@ -6,11 +6,8 @@ cost in the facts (`macs_kind="theoretical"`, `macs_theoretical`):
 
     macs_theoretical = Σ_prunable (dense MACs of the weight × its nonzero fraction) + other MACs
 
-The dense MACs of each prunable weight are counted honestly with forward hooks: a Linear's weight
-is applied once per output position (numel(output) / out_features), a convolution's once per
-output position (numel(output) / out_channels, groups in the weight shape), an RNN's weight_ih /
-weight_hh once per step. "Other MACs" are the model's measured MACs minus all prunable MACs
-(normalisation, attention products, the mel matrix product), which sparsity leaves unchanged.
+The bench's counter gives both (`count_macs(..., sparse=True)` scales each Linear, convolution and
+recurrent layer's MACs by its weights' nonzero share), so claimed and measured costs share one counter.
 Epoch fairness as in `magnitude`: pretrain + steps·finetune = the task recipe's epochs by default.
 """
 
@@ -40,47 +37,10 @@ def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
     return found
 
 
-def weight_macs(model: nn.Module, example: torch.Tensor) -> dict[tuple[int, str], int]:
-    """(id(module), weight name) -> dense MACs of that weight on `example` (see module docstring)."""
-    macs: dict[tuple[int, str], int] = {}
-    hooks = []
-
-    def hook(module: nn.Module, inputs: tuple, output: object) -> None:
-        if isinstance(module, nn.RNNBase):
-            x = inputs[0]
-            steps = x.shape[1 if module.batch_first else 0] * (x.shape[0 if module.batch_first else 1] if x.dim() == 3 else 1)
-            for name, param in module.named_parameters(recurse=False):
-                if name.startswith("weight_"):
-                    macs[(id(module), name)] = macs.get((id(module), name), 0) + steps * param.numel()
-            return
-        weight = module.weight
-        channels = weight.shape[0] if isinstance(module, nn.Linear) else module.out_channels
-        positions = output.numel() // channels
-        macs[(id(module), "weight")] = macs.get((id(module), "weight"), 0) + positions * weight.numel()
-
-    for module in model.modules():
-        if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase)):
-            hooks.append(module.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            model.eval()(example)
-    finally:
-        for handle in hooks:
-            handle.remove()
-    return macs
-
-
-def theoretical_macs(model: nn.Module, example: torch.Tensor, dense_macs: int) -> tuple[float, float]:
-    """(theoretical MACs, nonzero fraction of prunable weights) of a model with zeroed weights."""
-    per_weight = weight_macs(model, example)
-    prunable = sum(per_weight.values())
-    sparse, nonzero, total = 0.0, 0, 0
-    for module, name in prunable_weights(model):
-        weight = getattr(module, name)
-        nz = int(torch.count_nonzero(weight))
-        nonzero, total = nonzero + nz, total + weight.numel()
-        sparse += per_weight.get((id(module), name), 0) * nz / weight.numel()
-    return sparse + (dense_macs - prunable), nonzero / total
+def nonzero_fraction(model: nn.Module) -> float:
+    """The share of nonzero entries over all prunable weights."""
+    weights = [getattr(module, name) for module, name in prunable_weights(model)]
+    return sum(int(torch.count_nonzero(w)) for w in weights) / sum(w.numel() for w in weights)
 
 
 @METHODS.register("magnitude-unstructured")
@@ -122,7 +82,7 @@ class MagnitudeUnstructured(Method):
             for module, name in params:
                 prune.remove(module, name)
             sparse.eval()
-            macs, nonzero = theoretical_macs(sparse, example, dense_macs)
+            macs, nonzero = ctx.count_macs(sparse, example, sparse=True), nonzero_fraction(sparse)
             candidates.append(
                 Candidate(
                     model=sparse,
