@@ -8,20 +8,19 @@ cost in the facts (`macs_kind="theoretical"`, `macs_theoretical`):
 
 The bench's counter gives both (`count_macs(..., sparse=True)` scales each Linear, convolution and
 recurrent layer's MACs by its weights' nonzero share), so claimed and measured costs share one counter.
-Epoch fairness as in `magnitude`: pretrain + steps·finetune = the task recipe's epochs by default.
+The loop and the epoch budget are `methods.compress`'s, as for `magnitude`.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from methods.base import METHODS, Candidate, Method, RunContext
-from methods.training import fit, pretrain_dense
+from methods.base import METHODS, Candidate, RunContext
+from methods.compress import CompressFinetune, Dense, Work
 from tasks.base import Task
 from tasks.registry import Count, Epochs
 
@@ -45,7 +44,7 @@ def nonzero_fraction(model: nn.Module) -> float:
 
 @METHODS.register("magnitude-unstructured")
 @dataclass
-class MagnitudeUnstructured(Method):
+class MagnitudeUnstructured(CompressFinetune):
     """Zero the globally smallest |w| of all prunable weights, iteratively, with fine-tuning."""
 
     sparsities: tuple[float, ...] = (0.5, 0.75, 0.9)
@@ -62,41 +61,35 @@ class MagnitudeUnstructured(Method):
         if self.steps < 1:
             raise ValueError("steps must be ≥ 1")
 
-    def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
-        dense = pretrain_dense(task, ctx, self.steps, self.pretrain_epochs, self.finetune_epochs)
-        model, example, dense_macs = dense.model, dense.example, dense.macs
-        pretrain, finetune = dense.pretrain_epochs, dense.finetune_epochs
-        candidates = []
-        for index, sparsity in enumerate(sorted(self.sparsities)):
-            sparse = copy.deepcopy(model)
-            params = prunable_weights(sparse)
-            seconds, history = dense.seconds, list(dense.history)
-            for stage in range(1, self.steps + 1):
-                # amount is a share of the weights still unpruned: reach sparsity·stage/steps overall
-                done = sparsity * (stage - 1) / self.steps
-                goal = sparsity * stage / self.steps
-                prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=(goal - done) / (1 - done))
-                if finetune:  # the masks stay on: pruned weights stay zero while the rest adapt
-                    tuned = fit(sparse, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage)
-                    seconds, history = seconds + tuned.seconds, history + tuned.history
-            for module, name in params:
-                prune.remove(module, name)
-            sparse.eval()
-            macs, nonzero = ctx.count_macs(sparse, example, sparse=True), nonzero_fraction(sparse)
-            candidates.append(
-                Candidate(
-                    model=sparse,
-                    label=f"sparse-{sparsity:g}",
-                    facts={
-                        "sparsity": sparsity,
-                        "nonzero_fraction": nonzero,
-                        "macs_kind": "theoretical",
-                        "macs_theoretical": macs,
-                        "steps": self.steps,
-                        "history": history,
-                    },
-                    train_seconds=seconds,
-                    train_epochs=pretrain + self.steps * finetune,
-                )
-            )
-        return candidates
+    def compress_targets(self) -> list[float]:
+        return sorted(self.sparsities)
+
+    def epoch_settings(self) -> tuple[int | None, int | None, int]:
+        return self.pretrain_epochs, self.finetune_epochs, self.steps
+
+    def begin(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> None:
+        work.state = prunable_weights(work.model)
+
+    def compress(self, task: Task, ctx: RunContext, dense: Dense, work: Work, stage: int) -> None:
+        """Zero weights up to sparsity·stage/steps overall; the masks stay on through fine-tuning, so
+        pruned weights stay zero while the rest adapt."""
+        done = work.target * (stage - 1) / self.steps
+        goal = work.target * stage / self.steps
+        # amount is a share of the weights still unpruned
+        prune.global_unstructured(work.state, pruning_method=prune.L1Unstructured, amount=(goal - done) / (1 - done))
+
+    def candidate(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> Candidate:
+        for module, name in work.state:
+            prune.remove(module, name)
+        sparse = work.model.eval()
+        return Candidate(
+            model=sparse,
+            label=f"sparse-{work.target:g}",
+            facts={
+                "sparsity": work.target,
+                "nonzero_fraction": nonzero_fraction(sparse),
+                "macs_kind": "theoretical",
+                "macs_theoretical": ctx.count_macs(sparse, dense.example, sparse=True),
+                "steps": self.steps,
+            },
+        )
