@@ -57,7 +57,7 @@ class ScaleGates:
         return ScaleGate(gamma, dim)
 
     def l1(self) -> torch.Tensor:
-        return sum(gamma.abs().sum() for gamma in self.gammas.values())
+        return torch.stack([gamma.abs().sum() for gamma in self.gammas.values()]).sum()
 
     def scores(self) -> dict[str, torch.Tensor]:
         """|γ| / max |γ| per knob: the importance the global threshold compares."""

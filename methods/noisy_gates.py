@@ -78,7 +78,7 @@ class NoisyGates:
         self.noise = {knob: torch.randn_like(mu) for knob, mu in self.mus.items()}
 
     def gate(self, knob: str, training: bool) -> torch.Tensor:
-        mu = self.mus[knob]
+        mu: torch.Tensor = self.mus[knob]
         if training:
             if knob not in self.noise:
                 self.resample_()
@@ -130,7 +130,9 @@ class NoisyGatesObjective(DCLObjective):
     the lowest-μ open gates (μ := 0) until they fit (a hard cap, as network-slimming's threshold),
     and the candidate records how many it closed."""
 
-    gates: NoisyGates
+    # this objective is built with noisy gates and a NoisyGatesMethod (DCL's duck type), never DCL's
+    gates: NoisyGates  # type: ignore[assignment]
+    method: NoisyGatesMethod  # type: ignore[assignment]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -203,7 +205,7 @@ class NoisyGatesMethod(Method):
         axes = knob_axes(task)
         gates = NoisyGates(self.sigma)
         model = task.build_model(gate=gates)
-        objective = NoisyGatesObjective(self, task, gates, complexity, warmup_steps=self._warmup_steps(task))  # type: ignore[arg-type]
+        objective = NoisyGatesObjective(self, task, gates, complexity, warmup_steps=self._warmup_steps(task))
         mus = list(gates.mus.values())
         weights = [p for p in model.parameters() if all(p is not mu for mu in mus)]
         lr = task.recipe.lr

@@ -27,7 +27,7 @@ from tasks.registry import Count, Epochs
 
 def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
     """(module, parameter name) of every Linear/conv weight and RNN weight_ih/weight_hh matrix."""
-    found = []
+    found: list[tuple[nn.Module, str]] = []
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
             found.append((module, "weight"))
