@@ -14,7 +14,7 @@ UV := .tools/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup lock check-lock test bench bench-perf clean
+.PHONY: setup lock check-lock lint test bench bench-perf clean
 
 setup: $(STAMP)
 
@@ -35,7 +35,13 @@ lock: | $(UV)
 check-lock: $(STAMP)
 	$(UV) sync --locked --extra dev --check --python $(PYTHON_EXE)
 
-test: $(STAMP)
+# ruff (lint and format) and mypy, configured in pyproject.toml; `make test` runs them first.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -108,10 +108,29 @@ reductions, max pooling, shape/indexing/copy/creation operators; each with its i
 
 
 def count_macs(
-    model: nn.Module, example_input: Inputs, *, extra_handles: Mapping[str, Handle | None] | None = None
+    model: nn.Module,
+    example_input: Inputs,
+    *,
+    sparse: bool = False,
+    extra_handles: Mapping[str, Handle | None] | None = None,
 ) -> int:
-    """Total MACs of one forward of `model` on `example_input` (eval mode, no_grad)."""
-    return sum(mac_breakdown(model, example_input, extra_handles=extra_handles).values())
+    """Total MACs of one forward of `model` on `example_input` (eval mode, no_grad).
+
+    `sparse=True` counts what sparse kernels would run: the MACs of each Linear, convolution and
+    recurrent layer scaled by the nonzero share of its weight matrices (each matrix of a recurrent
+    layer is applied once per step, so the layer's share is exact), other operators as counted.
+    """
+    by_operator, by_module = _analyse(model, example_input, extra_handles, by_module=sparse)
+    total = sum(by_operator.values())
+    if not sparse:
+        return total
+    saved = 0.0
+    for name, module in model.named_modules():
+        matrices = _weight_matrices(module)
+        if matrices and by_module.get(name):
+            zeros = sum(int(w.numel() - torch.count_nonzero(w)) for w in matrices)
+            saved += by_module[name] * zeros / sum(w.numel() for w in matrices)
+    return total - round(saved)
 
 
 def mac_breakdown(
@@ -121,6 +140,13 @@ def mac_breakdown(
 
     `extra_handles` adds or overrides handles for this call; None marks an operator as 0 MACs.
     """
+    return _analyse(model, example_input, extra_handles, by_module=False)[0]
+
+
+def _analyse(
+    model: nn.Module, example_input: Inputs, extra_handles: Mapping[str, Handle | None] | None, *, by_module: bool
+) -> tuple[dict[str, int], dict[str, int]]:
+    """(MACs by operator, MACs by module name: empty unless `by_module`) of one traced forward."""
     from fvcore.nn import FlopCountAnalysis
 
     with eval_mode(model), torch.no_grad(), warnings.catch_warnings():
@@ -131,10 +157,21 @@ def mac_breakdown(
         analysis.set_op_handle(**HANDLES)
         analysis.set_op_handle(**dict(extra_handles or {}))
         by_operator = analysis.by_operator()
+        modules = analysis.by_module() if by_module else {}
         unsupported = analysis.unsupported_ops()
     if unsupported:
         raise UnsupportedOperatorError(unsupported)
-    return {op: int(macs) for op, macs in sorted(by_operator.items())}
+    operators = {op: int(macs) for op, macs in sorted(by_operator.items())}
+    return operators, {name: int(macs) for name, macs in modules.items()}
+
+
+def _weight_matrices(module: nn.Module) -> list[torch.Tensor]:
+    """The weights whose zeros sparse kernels skip: a Linear's or convolution's, an RNN's `weight_*`."""
+    if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
+        return [module.weight]
+    if isinstance(module, nn.RNNBase):
+        return [p for name, p in module.named_parameters(recurse=False) if name.startswith("weight_")]
+    return []
 
 
 @contextmanager

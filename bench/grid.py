@@ -179,8 +179,10 @@ def plan_grid(spec: Mapping[str, Any]) -> list[Cell]:
 
 def unique_cells(cells: list[Cell]) -> list[Cell]:
     """`cells` without repeats, in order; an empty grid is an error."""
-    seen: set[str] = set()
-    unique = [c for c in cells if not (c.cell_id in seen or seen.add(c.cell_id))]
+    first: dict[str, Cell] = {}
+    for cell in cells:
+        first.setdefault(cell.cell_id, cell)
+    unique = list(first.values())
     if not unique:
         raise GridError("the grid has no cells")
     return unique

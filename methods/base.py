@@ -11,7 +11,7 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -42,8 +42,11 @@ class Candidate:
     eval mode, unless the method fine-tuned after extraction and says so: `facts["finetune_epochs"] > 0`."""
 
 
-MacCounter = Callable[[nn.Module, torch.Tensor], int]
-"""(model, example input) -> MACs, the same counter the bench measures candidates with."""
+class MacCounter(Protocol):
+    """(model, example input) -> MACs, the same counter the bench measures candidates with;
+    `sparse=True` counts only the multiply-adds of nonzero weights (what sparse kernels would run)."""
+
+    def __call__(self, model: nn.Module, example_input: torch.Tensor, *, sparse: bool = False) -> int: ...
 
 
 @dataclass(frozen=True)

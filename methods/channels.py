@@ -125,6 +125,8 @@ class ChannelScale(nn.Module):
     """x · s along the channel axis with a fixed `s`: a gate's evaluation-mode factor kept in a realised
     model where folding it into the consumers would not be exact (a residual sum, a norm, attention)."""
 
+    scale: torch.Tensor
+
     def __init__(self, scale: torch.Tensor, dim: int) -> None:
         super().__init__()
         self.register_buffer("scale", scale.detach().clone())

@@ -6,13 +6,12 @@ training behind it), prunes in `steps` stages: stage s aims at MACs ≤ full·(1
 reached by removing ~5 % of the prunable channels at a time (global ranking of mean-normalised
 group scores, or the same share of every layer) and counting MACs with the bench's own counter
 after every removal; `finetune_epochs` of training follow each stage. The output layer is never
-shrunk. Epoch fairness: by default the task recipe's epochs E are split so that
-pretrain + steps·finetune = E (finetune = ⌊E/2⌋ // steps), the budget `dense` and `dcl` get.
+shrunk. The loop and the epoch budget are `methods.compress`'s: pretrain + steps·finetune = the
+recipe's epochs E (finetune = round(E/2) // steps by default), the budget `dense` and `dcl` get.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -20,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
-from methods.base import METHODS, Candidate, Method, RunContext
-from methods.training import fit, pretrain_dense, training_facts
+from methods.base import METHODS, Candidate, RunContext
+from methods.compress import CompressFinetune, Dense, Work
+from methods.training import StepLoss
 from tasks.base import Task
 from tasks.registry import Count, Epochs
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 @METHODS.register("magnitude")
 @dataclass
-class Magnitude(Method):
+class Magnitude(CompressFinetune):
     """Prune channels of the smallest L2 magnitude until each MAC target is met."""
 
     targets: tuple[float, ...] = (0.25, 0.5, 0.75)
@@ -54,47 +54,47 @@ class Magnitude(Method):
         if self.steps < 1 or not 0 < self.step_fraction < 1:
             raise ValueError("steps must be ≥ 1 and step_fraction in (0, 1)")
 
-    def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
-        from methods.pruning_graph import Pruner, layer_widths  # torch_pruning: a heavy import
+    def compress_targets(self) -> list[float]:
+        return sorted(self.targets)
+
+    def epoch_settings(self) -> tuple[int | None, int | None, int]:
+        return self.pretrain_epochs, self.finetune_epochs, self.steps
+
+    def dense_model(self, task: Task, ctx: RunContext) -> tuple[nn.Module, StepLoss | None, Any]:
+        from methods.pruning_graph import Pruner  # torch_pruning: a heavy import
 
         self._check_reachable(task, ctx, Pruner)
-        dense = pretrain_dense(task, ctx, self.steps, self.pretrain_epochs, self.finetune_epochs)
-        model, example, full_macs = dense.model, dense.example, dense.macs
-        pretrain, finetune = dense.pretrain_epochs, dense.finetune_epochs
-        candidates = []
-        for index, target in enumerate(sorted(self.targets)):
-            pruned = copy.deepcopy(model).eval()
-            pruner = Pruner(pruned, example, scope=self.scope, step_fraction=self.step_fraction)
-            seconds, macs, phases = dense.seconds, full_macs, [dense.fitted]
-            for stage in range(1, self.steps + 1):
-                goal = full_macs * (1 - (1 - target) * stage / self.steps)
-                macs = prune_to(pruner, goal, macs, lambda: ctx.count_macs(pruned.eval(), example))
-                ctx.log(f"target {target:g} stage {stage}: {macs / full_macs:.3f} of full MACs")
-                if finetune:
-                    tuned = fit(pruned, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage)
-                    seconds = seconds + tuned.seconds
-                    phases.append(tuned)
-                    pruner.model.eval()
-            macs = ctx.count_macs(pruned.eval(), example)
-            candidates.append(
-                Candidate(
-                    model=pruned.eval(),
-                    label=f"mag-{self.scope}-{target:g}",
-                    widths=knob_widths(task, pruned),
-                    facts={
-                        "target_fraction": target,
-                        "achieved_fraction": macs / full_macs,
-                        "target_met": macs <= target * full_macs,
-                        "layer_widths": layer_widths(pruned),
-                        "scope": self.scope,
-                        "steps": self.steps,
-                        **training_facts(*phases),
-                    },
-                    train_seconds=seconds,
-                    train_epochs=pretrain + self.steps * finetune,
-                )
-            )
-        return candidates
+        return super().dense_model(task, ctx)
+
+    def begin(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> None:
+        from methods.pruning_graph import Pruner
+
+        work.state = _Pruning(Pruner(work.model, dense.example, scope=self.scope, step_fraction=self.step_fraction), dense.macs)
+
+    def compress(self, task: Task, ctx: RunContext, dense: Dense, work: Work, stage: int) -> None:
+        pruning: _Pruning = work.state
+        goal = dense.macs * (1 - (1 - work.target) * stage / self.steps)
+        count = lambda: ctx.count_macs(work.model.eval(), dense.example)  # noqa: E731
+        pruning.macs = prune_to(pruning.pruner, goal, pruning.macs, count)
+        ctx.log(f"target {work.target:g} stage {stage}: {pruning.macs / dense.macs:.3f} of full MACs")
+
+    def candidate(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> Candidate:
+        from methods.pruning_graph import layer_widths
+
+        macs = ctx.count_macs(work.model.eval(), dense.example)
+        return Candidate(
+            model=work.model.eval(),
+            label=f"mag-{self.scope}-{work.target:g}",
+            widths=knob_widths(task, work.model),
+            facts={
+                "target_fraction": work.target,
+                "achieved_fraction": macs / dense.macs,
+                "target_met": macs <= work.target * dense.macs,
+                "layer_widths": layer_widths(work.model),
+                "scope": self.scope,
+                "steps": self.steps,
+            },
+        )
 
     def build_candidate(self, task: Task, widths: Mapping[str, int], facts: Mapping[str, Any]) -> nn.Module:
         """The full model pruned to the candidate's per-layer widths (`facts["layer_widths"]`): its
@@ -128,6 +128,14 @@ class Magnitude(Method):
                 f"MAC targets {unreachable} are below {lowest:.4g}, the fraction of the most pruned model "
                 f"(every prunable layer at one channel; layers the dependency graph cannot prune keep their width)"
             )
+
+
+@dataclass
+class _Pruning:
+    """A target's pruner and the MACs its model has reached."""
+
+    pruner: Pruner
+    macs: int
 
 
 def prune_to(pruner: Pruner, goal: float, macs: int, count: Callable[[], int]) -> int:

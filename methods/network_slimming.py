@@ -7,29 +7,27 @@ each MAC target: channels are ranked by |γ| normalised by its knob's largest |�
 drift apart under L1 because a consumer can absorb any scale; normalising makes one global threshold
 compare like with like), the threshold is lowered channel by channel while the complexity model's
 MACs stay within the target, the kept channels are moved first, γ is folded into the consumers
-(`methods.channels`), the narrow model is extracted and fine-tuned. Pre-training plus fine-tuning
-equals the task recipe's epochs, as for every other method.
+(`methods.channels`), the narrow model is extracted and fine-tuned. The loop and the epoch budget
+are `methods.compress`'s (one stage; fine-tuning gets a quarter of the recipe's epochs by default).
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from methods.base import METHODS, Candidate, Method, RunContext
+from methods.base import METHODS, Candidate, RunContext
+from methods.compress import CompressFinetune, Dense, Work
 from methods.channels import KnobAxes, along, fold_gate, knob_axes, threshold_widths
-from methods.dcl.complexity import fit_complexity
+from methods.dcl.complexity import ComplexityModel, fit_complexity
 from methods.slicing import extract
-from methods.training import fit, training_facts
+from methods.training import StepLoss
 from tasks.base import Task, model_device
 from tasks.registry import Count, Epochs
-
-DEFAULT_FINETUNE_SHARE = 0.25
-"""Fine-tuning's share of the recipe's epochs when neither phase's epochs are set."""
-
 
 class ScaleGate(nn.Module):
     """x · γ along the channel axis; `gamma` is shared by the sites of one knob."""
@@ -59,7 +57,7 @@ class ScaleGates:
         return ScaleGate(gamma, dim)
 
     def l1(self) -> torch.Tensor:
-        return sum(gamma.abs().sum() for gamma in self.gammas.values())
+        return torch.stack([gamma.abs().sum() for gamma in self.gammas.values()]).sum()
 
     def scores(self) -> dict[str, torch.Tensor]:
         """|γ| / max |γ| per knob: the importance the global threshold compares."""
@@ -68,7 +66,7 @@ class ScaleGates:
 
 @METHODS.register("network-slimming")
 @dataclass
-class NetworkSlimming(Method):
+class NetworkSlimming(CompressFinetune):
     """Sparsify per-channel scales with L1, prune to each MAC target, fine-tune (Liu et al. 2017)."""
 
     l1: float = 1e-2
@@ -83,6 +81,7 @@ class NetworkSlimming(Method):
     """Fine-tuning epochs per candidate; None: the recipe's epochs less the training's (a quarter of
     the recipe when neither is set)."""
 
+    finetune_share: ClassVar[float] = 0.25
     description = "L1 on per-channel scales, prune to MAC targets, fine-tune (Liu et al. 2017)"
     tiny_settings = {"targets": (0.5,), "epochs": 1, "finetune_epochs": 1}
 
@@ -99,62 +98,54 @@ class NetworkSlimming(Method):
     def check(self, task: Task) -> None:
         if not task.knobs:
             raise ValueError(f"task {task.name!r} has no width knobs: network-slimming prunes a knob's channels")
-        self.phases(task)
+        super().check(task)
 
-    def phases(self, task: Task) -> tuple[int, int]:
-        """(sparsity-training epochs, fine-tuning epochs), together the recipe's epochs unless both are set."""
-        total = task.recipe.epochs
-        train, tune = self.epochs, self.finetune_epochs
-        if train is None and tune is None:
-            tune = min(total - 1, round(DEFAULT_FINETUNE_SHARE * total))
-        if train is None:
-            train = total - tune
-        elif tune is None:
-            tune = max(0, total - train)
-        if train < 1:
-            raise ValueError(f"finetune_epochs={tune} leaves no sparsity training within the recipe's {total} epochs")
-        return train, tune
+    def compress_targets(self) -> tuple[float, ...]:
+        return self.targets
 
-    def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
-        self.check(task)
-        train_epochs, tune_epochs = self.phases(task)
-        complexity = fit_complexity(task, ctx.count_macs)
-        axes = knob_axes(task)
+    def epoch_settings(self) -> tuple[int | None, int | None, int]:
+        return self.epochs, self.finetune_epochs, 1
+
+    def dense_model(self, task: Task, ctx: RunContext) -> tuple[nn.Module, StepLoss | None, Any]:
+        """The model with a scale gate at every knob site, trained with the L1 penalty on the scales."""
         gates = ScaleGates()
-        model = task.build_model(gate=gates)
         l1 = self.l1
 
         def step_loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             return task.loss(m(x), y) + l1 * gates.l1()
 
-        trained = fit(model, task, ctx, epochs=train_epochs, step_loss=step_loss)
-        scores = gates.scores()
-        candidates = []
-        for index, target in enumerate(self.targets):
-            widths = threshold_widths(scores, complexity, target)
-            pruned = prune(task, model, axes, gates, widths)
-            macs = int(ctx.count_macs(pruned, task.example_input().to(model_device(pruned))))
-            if macs != complexity.exact(widths):
-                raise RuntimeError(f"extracted model has {macs} MACs, the complexity model {complexity.exact(widths)}")
-            tuned = fit(pruned, task, ctx, epochs=tune_epochs, seed_offset=index + 1) if tune_epochs else None
-            pruned.eval()
-            candidates.append(
-                Candidate(
-                    model=pruned,
-                    label=f"slim-t{target:g}",
-                    widths=widths,
-                    facts={
-                        "target_fraction": target,
-                        "achieved_fraction": macs / complexity.full_macs,
-                        "l1": self.l1,
-                        "finetune_epochs": tune_epochs,
-                        **training_facts(trained, *([tuned] if tuned else [])),
-                    },
-                    train_seconds=trained.seconds + (tuned.seconds if tuned else 0.0),
-                    train_epochs=train_epochs + tune_epochs,
-                )
-            )
-        return candidates
+        return task.build_model(gate=gates), step_loss, _Slimming(gates, fit_complexity(task, ctx.count_macs), knob_axes(task))
+
+    def compress(self, task: Task, ctx: RunContext, dense: Dense, work: Work, stage: int) -> None:
+        slim: _Slimming = dense.state
+        work.state = widths = threshold_widths(slim.gates.scores(), slim.complexity, work.target)
+        work.model = prune(task, work.model, slim.axes, slim.gates, widths)
+        macs = int(ctx.count_macs(work.model, dense.example.to(model_device(work.model))))
+        if macs != slim.complexity.exact(widths):
+            raise RuntimeError(f"extracted model has {macs} MACs, the complexity model {slim.complexity.exact(widths)}")
+
+    def candidate(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> Candidate:
+        slim: _Slimming = dense.state
+        widths: dict[str, int] = work.state
+        return Candidate(
+            model=work.model,
+            label=f"slim-t{work.target:g}",
+            widths=widths,
+            facts={
+                "target_fraction": work.target,
+                "achieved_fraction": slim.complexity.exact(widths) / slim.complexity.full_macs,
+                "l1": self.l1,
+            },
+        )
+
+
+@dataclass(frozen=True)
+class _Slimming:
+    """What the pruning stage needs of the sparsity training."""
+
+    gates: ScaleGates
+    complexity: ComplexityModel
+    axes: KnobAxes
 
 
 def prune(task: Task, model: nn.Module, axes: KnobAxes, gates: ScaleGates, widths: dict[str, int]) -> nn.Module:

@@ -63,10 +63,10 @@ def rnn_pruners() -> dict[type, BasePruningFunc]:
 
 
 def _check_supported(layer: nn.RNNBase) -> None:
-    if layer.bidirectional or getattr(layer, "proj_size", 0):
+    if layer.bidirectional or layer.proj_size:
         raise NotImplementedError(
             f"cannot prune {type(layer).__name__} with bidirectional={layer.bidirectional}, "
-            f"proj_size={getattr(layer, 'proj_size', 0)}: only unidirectional RNNs without projection are supported"
+            f"proj_size={layer.proj_size}: only unidirectional RNNs without projection are supported"
         )
 
 

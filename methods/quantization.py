@@ -225,8 +225,9 @@ def _int8_tensors(module: nn.Module) -> list[torch.Tensor]:
     """The weights and biases of a quantised module (dynamic RNN, quantised Linear/Conv); else []."""
     if not type(module).__module__.startswith("torch.ao.nn."):
         return []
-    if hasattr(module, "get_weight") and hasattr(module, "get_bias"):  # dynamic GRU / LSTM
-        return [*module.get_weight().values(), *module.get_bias().values()]
+    get_weight, get_bias = getattr(module, "get_weight", None), getattr(module, "get_bias", None)
+    if get_weight is not None and get_bias is not None:  # dynamic GRU / LSTM
+        return [*get_weight().values(), *get_bias().values()]
     weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
     if callable(weight) and not isinstance(weight, torch.Tensor):
         tensors = [weight()]
@@ -266,7 +267,7 @@ def _float_weights_of(prepared: nn.Module, template: nn.Module) -> nn.Module:
     Fused QAT modules keep the same parameter names plus the folded BN under `.bn`; tensors whose
     names do not match are left as trained before QAT, which does not change the MAC count."""
     float_model = copy.deepcopy(template)
-    tuned = dict(prepared.named_parameters())
+    tuned: dict[str, torch.Tensor] = dict(prepared.named_parameters())
     tuned.update(prepared.named_buffers())
     with torch.no_grad():
         for name, tensor in list(float_model.named_parameters()) + list(float_model.named_buffers()):

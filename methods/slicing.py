@@ -26,9 +26,9 @@ def copy_leading_channels(src: nn.Module, dst: nn.Module, skip: Collection[str] 
     `dst`'s modules named in `skip`; any other name only in `dst`, a different number of dimensions
     or a `dst` dimension larger than `src`'s is an error.
     """
-    source = dict(src.named_parameters(remove_duplicate=False))
+    source: dict[str, torch.Tensor] = dict(src.named_parameters(remove_duplicate=False))
     source.update(src.named_buffers(remove_duplicate=False))
-    targets = dict(dst.named_parameters(remove_duplicate=False))
+    targets: dict[str, torch.Tensor] = dict(dst.named_parameters(remove_duplicate=False))
     targets.update(dst.named_buffers(remove_duplicate=False))
     slices = leading_slices(source, dst, skip=skip)
     with torch.no_grad():  # every tensor is checked before any is written
@@ -45,7 +45,7 @@ def leading_slices(
     `torch.func.functional_call` trains the wide tensors in `source` (slimmable training).
     """
     blocks = stacked_blocks(dst)
-    targets = list(dst.named_parameters(remove_duplicate=False))
+    targets: list[tuple[str, torch.Tensor]] = list(dst.named_parameters(remove_duplicate=False))
     if buffers:
         targets += list(dst.named_buffers(remove_duplicate=False))
     targets = [(name, t) for name, t in targets if name.rpartition(".")[0] not in skip]

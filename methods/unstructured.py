@@ -6,32 +6,28 @@ cost in the facts (`macs_kind="theoretical"`, `macs_theoretical`):
 
     macs_theoretical = Σ_prunable (dense MACs of the weight × its nonzero fraction) + other MACs
 
-The dense MACs of each prunable weight are counted honestly with forward hooks: a Linear's weight
-is applied once per output position (numel(output) / out_features), a convolution's once per
-output position (numel(output) / out_channels, groups in the weight shape), an RNN's weight_ih /
-weight_hh once per step. "Other MACs" are the model's measured MACs minus all prunable MACs
-(normalisation, attention products, the mel matrix product), which sparsity leaves unchanged.
-Epoch fairness as in `magnitude`: pretrain + steps·finetune = the task recipe's epochs by default.
+The bench's counter gives both (`count_macs(..., sparse=True)` scales each Linear, convolution and
+recurrent layer's MACs by its weights' nonzero share), so claimed and measured costs share one counter.
+The loop and the epoch budget are `methods.compress`'s, as for `magnitude`.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from methods.base import METHODS, Candidate, Method, RunContext
-from methods.training import fit, pretrain_dense, training_facts
+from methods.base import METHODS, Candidate, RunContext
+from methods.compress import CompressFinetune, Dense, Work
 from tasks.base import Task
 from tasks.registry import Count, Epochs
 
 
 def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
     """(module, parameter name) of every Linear/conv weight and RNN weight_ih/weight_hh matrix."""
-    found = []
+    found: list[tuple[nn.Module, str]] = []
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
             found.append((module, "weight"))
@@ -40,52 +36,15 @@ def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
     return found
 
 
-def weight_macs(model: nn.Module, example: torch.Tensor) -> dict[tuple[int, str], int]:
-    """(id(module), weight name) -> dense MACs of that weight on `example` (see module docstring)."""
-    macs: dict[tuple[int, str], int] = {}
-    hooks = []
-
-    def hook(module: nn.Module, inputs: tuple, output: object) -> None:
-        if isinstance(module, nn.RNNBase):
-            x = inputs[0]
-            steps = x.shape[1 if module.batch_first else 0] * (x.shape[0 if module.batch_first else 1] if x.dim() == 3 else 1)
-            for name, param in module.named_parameters(recurse=False):
-                if name.startswith("weight_"):
-                    macs[(id(module), name)] = macs.get((id(module), name), 0) + steps * param.numel()
-            return
-        weight = module.weight
-        channels = weight.shape[0] if isinstance(module, nn.Linear) else module.out_channels
-        positions = output.numel() // channels
-        macs[(id(module), "weight")] = macs.get((id(module), "weight"), 0) + positions * weight.numel()
-
-    for module in model.modules():
-        if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase)):
-            hooks.append(module.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            model.eval()(example)
-    finally:
-        for handle in hooks:
-            handle.remove()
-    return macs
-
-
-def theoretical_macs(model: nn.Module, example: torch.Tensor, dense_macs: int) -> tuple[float, float]:
-    """(theoretical MACs, nonzero fraction of prunable weights) of a model with zeroed weights."""
-    per_weight = weight_macs(model, example)
-    prunable = sum(per_weight.values())
-    sparse, nonzero, total = 0.0, 0, 0
-    for module, name in prunable_weights(model):
-        weight = getattr(module, name)
-        nz = int(torch.count_nonzero(weight))
-        nonzero, total = nonzero + nz, total + weight.numel()
-        sparse += per_weight.get((id(module), name), 0) * nz / weight.numel()
-    return sparse + (dense_macs - prunable), nonzero / total
+def nonzero_fraction(model: nn.Module) -> float:
+    """The share of nonzero entries over all prunable weights."""
+    weights = [getattr(module, name) for module, name in prunable_weights(model)]
+    return sum(int(torch.count_nonzero(w)) for w in weights) / sum(w.numel() for w in weights)
 
 
 @METHODS.register("magnitude-unstructured")
 @dataclass
-class MagnitudeUnstructured(Method):
+class MagnitudeUnstructured(CompressFinetune):
     """Zero the globally smallest |w| of all prunable weights, iteratively, with fine-tuning."""
 
     sparsities: tuple[float, ...] = (0.5, 0.75, 0.9)
@@ -102,42 +61,35 @@ class MagnitudeUnstructured(Method):
         if self.steps < 1:
             raise ValueError("steps must be ≥ 1")
 
-    def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
-        dense = pretrain_dense(task, ctx, self.steps, self.pretrain_epochs, self.finetune_epochs)
-        model, example, dense_macs = dense.model, dense.example, dense.macs
-        pretrain, finetune = dense.pretrain_epochs, dense.finetune_epochs
-        candidates = []
-        for index, sparsity in enumerate(sorted(self.sparsities)):
-            sparse = copy.deepcopy(model)
-            params = prunable_weights(sparse)
-            seconds, phases = dense.seconds, [dense.fitted]
-            for stage in range(1, self.steps + 1):
-                # amount is a share of the weights still unpruned: reach sparsity·stage/steps overall
-                done = sparsity * (stage - 1) / self.steps
-                goal = sparsity * stage / self.steps
-                prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=(goal - done) / (1 - done))
-                if finetune:  # the masks stay on: pruned weights stay zero while the rest adapt
-                    tuned = fit(sparse, task, ctx, epochs=finetune, seed_offset=1 + index * self.steps + stage)
-                    seconds = seconds + tuned.seconds
-                    phases.append(tuned)
-            for module, name in params:
-                prune.remove(module, name)
-            sparse.eval()
-            macs, nonzero = theoretical_macs(sparse, example, dense_macs)
-            candidates.append(
-                Candidate(
-                    model=sparse,
-                    label=f"sparse-{sparsity:g}",
-                    facts={
-                        "sparsity": sparsity,
-                        "nonzero_fraction": nonzero,
-                        "macs_kind": "theoretical",
-                        "macs_theoretical": macs,
-                        "steps": self.steps,
-                        **training_facts(*phases),
-                    },
-                    train_seconds=seconds,
-                    train_epochs=pretrain + self.steps * finetune,
-                )
-            )
-        return candidates
+    def compress_targets(self) -> list[float]:
+        return sorted(self.sparsities)
+
+    def epoch_settings(self) -> tuple[int | None, int | None, int]:
+        return self.pretrain_epochs, self.finetune_epochs, self.steps
+
+    def begin(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> None:
+        work.state = prunable_weights(work.model)
+
+    def compress(self, task: Task, ctx: RunContext, dense: Dense, work: Work, stage: int) -> None:
+        """Zero weights up to sparsity·stage/steps overall; the masks stay on through fine-tuning, so
+        pruned weights stay zero while the rest adapt."""
+        done = work.target * (stage - 1) / self.steps
+        goal = work.target * stage / self.steps
+        # amount is a share of the weights still unpruned
+        prune.global_unstructured(work.state, pruning_method=prune.L1Unstructured, amount=(goal - done) / (1 - done))
+
+    def candidate(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> Candidate:
+        for module, name in work.state:
+            prune.remove(module, name)
+        sparse = work.model.eval()
+        return Candidate(
+            model=sparse,
+            label=f"sparse-{work.target:g}",
+            facts={
+                "sparsity": work.target,
+                "nonzero_fraction": nonzero_fraction(sparse),
+                "macs_kind": "theoretical",
+                "macs_theoretical": ctx.count_macs(sparse, dense.example, sparse=True),
+                "steps": self.steps,
+            },
+        )

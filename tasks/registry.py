@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -128,7 +128,8 @@ class Registry(Generic[T]):
         module, _, attr = self._lazy[name].partition(":")
         loaded = importlib.import_module(module)
         if name in self._lazy and attr:  # the module did not register it itself
-            self.register(name)(functools.reduce(getattr, attr.split("."), loaded))
+            target: Any = functools.reduce(getattr, attr.split("."), loaded)
+            self.register(name)(target)
         if name in self._lazy:
             raise ValueError(f"importing {module} did not register {self.kind} {name!r}")
 
@@ -186,7 +187,7 @@ def configure(cls: type[T], settings: Mapping[str, Any], what: str) -> T:
     `what` names the thing in errors (e.g. "method 'dense'"). Values are checked against the
     field annotations; ints are accepted where floats are expected and lists where tuples are.
     """
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
+    fields = {f.name: f for f in dataclasses.fields(cast(Any, cls)) if f.init and not f.name.startswith("_")}
     hints = typing.get_type_hints(cls, include_extras=True)
     values: dict[str, Any] = {}
     for key, value in settings.items():

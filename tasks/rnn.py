@@ -28,19 +28,21 @@ def gated_rnn(rnn: nn.GRU | nn.LSTM, x: torch.Tensor, gate: nn.Module) -> torch.
     if isinstance(gate, nn.Identity):
         return rnn(x)[0]
     _check_supported(rnn)
-    scale = gate.channel_scale() if hasattr(gate, "channel_scale") else None
+    channel_scale = getattr(gate, "channel_scale", None)
+    scale = channel_scale() if channel_scale is not None else None
     if scale is not None:
         return _fused(rnn, x, scale.to(x)) * scale.to(x)
     blocks = 3 if rnn.mode == "GRU" else 4
     hidden = rnn.hidden_size
-    inputs = nn.functional.linear(x, rnn.weight_ih_l0, rnn.bias_ih_l0 if rnn.bias else None)
-    bias_hh = rnn.bias_hh_l0 if rnn.bias else x.new_zeros(blocks * hidden)
+    weight_ih, weight_hh = rnn.get_parameter("weight_ih_l0"), rnn.get_parameter("weight_hh_l0")
+    inputs = nn.functional.linear(x, weight_ih, rnn.get_parameter("bias_ih_l0") if rnn.bias else None)
+    bias_hh = rnn.get_parameter("bias_hh_l0") if rnn.bias else x.new_zeros(blocks * hidden)
     state = x.new_zeros(x.shape[0], hidden)
     cell = torch.zeros_like(state)
-    outputs = []
+    outputs: list[torch.Tensor] = []
     for step in range(x.shape[1]):
         # the zero initial state is read as zero by any gate: skip it (a DCL would blend noise into it)
-        recurrent = bias_hh if step == 0 else nn.functional.linear(outputs[-1], rnn.weight_hh_l0, bias_hh)
+        recurrent = bias_hh if step == 0 else nn.functional.linear(outputs[-1], weight_hh, bias_hh)
         if rnn.mode == "GRU":
             state = _gru_step(inputs[:, step], recurrent, state)
         else:
@@ -52,8 +54,8 @@ def gated_rnn(rnn: nn.GRU | nn.LSTM, x: torch.Tensor, gate: nn.Module) -> torch.
 def _fused(rnn: nn.GRU | nn.LSTM, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """The fused kernel (the call nn.GRU/nn.LSTM.forward makes, which fvcore's tracer also reads) with
     `weight_hh`'s columns scaled: the recurrence reads the state times `scale`."""
-    weights = [rnn.weight_ih_l0, rnn.weight_hh_l0 * scale]
-    weights += [rnn.bias_ih_l0, rnn.bias_hh_l0] if rnn.bias else []
+    weights = [rnn.get_parameter("weight_ih_l0"), rnn.get_parameter("weight_hh_l0") * scale]
+    weights += [rnn.get_parameter("bias_ih_l0"), rnn.get_parameter("bias_hh_l0")] if rnn.bias else []
     zeros = x.new_zeros(1, x.shape[0], rnn.hidden_size)
     if rnn.mode == "GRU":
         return torch._VF.gru(x, zeros, weights, rnn.bias, 1, 0.0, rnn.training, False, True)[0]
@@ -79,7 +81,7 @@ def _lstm_step(
 def _check_supported(rnn: nn.Module) -> None:
     if not isinstance(rnn, (nn.GRU, nn.LSTM)) or not rnn.batch_first:
         raise NotImplementedError(f"gated_rnn runs batch-first nn.GRU and nn.LSTM, got {rnn}")
-    if rnn.num_layers != 1 or rnn.bidirectional or getattr(rnn, "proj_size", 0):
+    if rnn.num_layers != 1 or rnn.bidirectional or rnn.proj_size:
         raise NotImplementedError(
             "gated_rnn gates one unidirectional layer without projection (one knob per layer's hidden size)"
         )

@@ -103,14 +103,15 @@ class SyntheticTask(Task):
         first, last = teacher[0], teacher[-1]
         with torch.no_grad():
             for layer in (first, last):
-                layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen))
-                layer.bias.copy_(0.1 * torch.randn(layer.bias.shape, generator=gen))
-            fan_in = first.weight[0].numel()
-            first.weight /= fan_in**0.5
+                weight, bias = layer.get_parameter("weight"), layer.get_parameter("bias")
+                weight.copy_(torch.randn(weight.shape, generator=gen))
+                bias.copy_(0.1 * torch.randn(bias.shape, generator=gen))
+            first_weight = first.get_parameter("weight")
+            first_weight.div_(first_weight[0].numel() ** 0.5)
             x = torch.randn(4096, *self._input_shape(), generator=gen)
             y = teacher(x)
-            last.weight /= y.std()  # unit output variance: the noise floor is noise_std**2
-            last.bias.zero_()
+            last.get_parameter("weight").div_(y.std())  # unit output variance: the noise floor is noise_std**2
+            last.get_parameter("bias").zero_()
         return teacher.eval()
 
     def batches(

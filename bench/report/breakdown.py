@@ -215,8 +215,9 @@ def _header(name: str) -> str:
 
 def _value(metrics: dict[str, Any] | None, name: str) -> float:
     value = (metrics or {}).get(name)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return float(value) if ok else math.nan
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return math.nan
 
 
 def _percent_pm(center: float, spread: float) -> str:

@@ -44,7 +44,7 @@ from bench.report.breakdown import (
 )
 from bench.report.format import leaderboard_latex, leaderboard_markdown
 from bench.report.frame import boards, candidates_table, method_rows, ok_rows, records_frame
-from bench.report.leaderboard import board_info, failed_cells, leaderboard
+from bench.report.leaderboard import BoardInfo, board_info, failed_cells, leaderboard
 from bench.report.pareto import DEFAULT_BUDGETS
 from bench.report.paper import paper_markdown, paper_table
 from bench.report.peers import peer_table, peers_latex, peers_markdown
@@ -86,14 +86,10 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
         peers = peer_table(board, breakdown_metrics(board))
         breakdown = breakdown_table(board, breakdown_budget)
 
-        def extra(level: int) -> list[str]:
-            blocks = [peers_markdown(peers, info, level), breakdown_markdown(breakdown, info, breakdown_budget, level)]
-            return [block for block in blocks if block]
-
         latex = [block for block in (peers_latex(peers, info), breakdown_latex(breakdown, info, breakdown_budget))
                  if block]
-        files = {
-            "leaderboard.md": leaderboard_markdown(table, info, failed, budgets, extra=extra(1)),
+        files: dict[str, str | bytes] = {
+            "leaderboard.md": leaderboard_markdown(table, info, failed, budgets, extra=_extra_markdown(peers, breakdown, info, breakdown_budget, 1)),
             "leaderboard.csv": _csv(table),
             "leaderboard.tex": leaderboard_latex(table, info, budgets, extra=latex),
             "candidates.csv": _csv(candidates_table(board)),
@@ -113,7 +109,7 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
                 (out_dir / folder / name).unlink(missing_ok=True)
         sections.append(f"- [{info.task} ({info.corpus})]({folder}/leaderboard.md)")
         sections.append(leaderboard_markdown(table, info, failed, budgets, image=f"{folder}/pareto.png", level=2,
-                                             extra=extra(2)))
+                                             extra=_extra_markdown(peers, breakdown, info, breakdown_budget, 2)))
     paper = paper_table(frame)
     if len(paper):
         written.append(atomic_write(out_dir / "paper.md", paper_markdown(paper)))
@@ -141,6 +137,12 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
     written.append(atomic_write(out_dir / "index.html", site_html(site, styles, budgets, breakdown_budget, overview)))
     written.append(atomic_write(out_dir / "README.md", "\n".join(index)))
     return written
+
+
+def _extra_markdown(peers: pd.DataFrame, breakdown: pd.DataFrame, info: BoardInfo, budget: float, level: int) -> list[str]:
+    """The peers and breakdown sections under a leaderboard at heading `level`, those not empty."""
+    blocks = [peers_markdown(peers, info, level), breakdown_markdown(breakdown, info, budget, level)]
+    return [block for block in blocks if block]
 
 
 def _csv(table: pd.DataFrame) -> str:

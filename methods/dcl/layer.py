@@ -52,6 +52,8 @@ def _root(u: torch.Tensor) -> torch.Tensor:
 class DynamicComplexityLayer(nn.Module):
     """Gate of one knob site; sites of the same knob share one κ (pass it as `kappa`)."""
 
+    running_var: torch.Tensor
+
     def __init__(
         self, width: int, dim: int, kappa_min: float, kappa: nn.Parameter | None = None, momentum: float = 0.1
     ) -> None:

@@ -30,7 +30,7 @@ class ScoredTrial:
     score: float
 
 
-def format_score_file(trials: Sequence[Trial], scores: Sequence[float]) -> str:
+def format_score_file(trials: Sequence[Trial], scores: Sequence[float] | np.ndarray) -> str:
     """CM scores (one per trial, in order) as the text of an official score file."""
     if len(trials) != len(scores):
         raise ValueError(f"{len(trials)} trials but {len(scores)} scores")
@@ -43,7 +43,7 @@ def format_score_file(trials: Sequence[Trial], scores: Sequence[float]) -> str:
     return "".join(lines)
 
 
-def write_score_file(path: Path, trials: Sequence[Trial], scores: Sequence[float]) -> None:
+def write_score_file(path: Path, trials: Sequence[Trial], scores: Sequence[float] | np.ndarray) -> None:
     """Write CM scores (one per trial, in order) atomically in the official format."""
     text = format_score_file(trials, scores)
     path = Path(path)

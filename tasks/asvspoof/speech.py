@@ -6,6 +6,7 @@ import json
 import tempfile
 from dataclasses import astuple, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,12 @@ class Speaker:
     """The recordings of a recorded speaker."""
 
 
+def _voice(speaker: Speaker) -> espeak.Voice:
+    if speaker.voice is None:
+        raise ValueError(f"speaker {speaker.speaker_id} has recordings, not an espeak-ng voice")
+    return speaker.voice
+
+
 def sentence(rng: np.random.Generator) -> str:
     template = _TEMPLATES[int(rng.integers(len(_TEMPLATES)))]
     return " ".join(_WORDS[w][int(rng.integers(len(_WORDS[w])))] if w in _WORDS else w for w in template.split())
@@ -62,7 +69,7 @@ class EspeakSpeech:
 
     def render(self, requests: list[tuple[Speaker, int]], rng: np.random.Generator) -> list[np.ndarray]:
         """One utterance (a random sentence) per (speaker, index), synthesised in a fresh interpreter."""
-        jobs = [[sentence(rng), astuple(s.voice), int(rng.integers(2**31))] for s, _ in requests]
+        jobs = [[sentence(rng), astuple(_voice(s)), int(rng.integers(2**31))] for s, _ in requests]
         with tempfile.TemporaryDirectory(prefix="asvspoof-speech-") as folder:
             jobs_path, out_path = Path(folder) / "jobs.json", Path(folder) / "speech.npz"
             jobs_path.write_text(json.dumps(jobs))
@@ -74,7 +81,7 @@ class EspeakSpeech:
 def synthesize_jobs(jobs_path: str, out_path: str) -> int:
     """Synthesise `[text, voice fields, seed]` jobs into an .npz of 16 kHz float32 waves `u0, u1, ...`."""
     jobs = json.loads(Path(jobs_path).read_text())
-    waves = {}
+    waves: dict[str, Any] = {}
     for i, (text, voice, seed) in enumerate(jobs):
         samples, rate = espeak.synthesize(text, espeak.Voice(*voice), seed)
         waves[f"u{i}"] = espeak.resample(samples, rate, SAMPLE_RATE).astype(np.float32)

@@ -35,6 +35,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -167,7 +168,7 @@ def _matches(path: Path, expected: dict[str, object]) -> bool:
 
 def _write_speech(root: Path, scale: str, seed: int) -> dict[str, object]:
     """`synthesize_speech` in a fresh interpreter, so the corpus is a function of the seed alone."""
-    return espeak.in_fresh_process("tasks.vad.mini:synthesize_speech", str(root), scale, str(seed))
+    return cast(dict[str, object], espeak.in_fresh_process("tasks.vad.mini:synthesize_speech", str(root), scale, str(seed)))
 
 
 def synthesize_speech(root: str | Path, scale_name: str, seed: int | str) -> dict[str, object]:
@@ -217,7 +218,7 @@ def _write_noise(root: Path, scale_name: str, seed: int) -> dict[str, object]:
     rng = np.random.default_rng([seed, 2])
     (root / "audio").mkdir()
     (root / "meta").mkdir()
-    rows = []
+    rows: list[list[object]] = []
     for fold in range(1, 6):
         for target in scale.categories:
             src = str(900_000 + len(rows))

@@ -211,7 +211,7 @@ class _Drawer:
                                     "snr_db": round(float(self.rng.uniform(*spec.snr_db)), 3),
                                     "level_dbfs": round(float(self.rng.uniform(*spec.level_dbfs)), 3)}
         tail = _frames(spec.edge_s[0]) * HOP
-        pos, parts = _frames(self.rng.uniform(*spec.edge_s)) * HOP, []
+        pos, parts = _frames(self.rng.uniform(*spec.edge_s)) * HOP, list[dict[str, object]]()
         while (room := length - tail - pos) >= MIN_SAMPLES:
             utterance, audio = self._draw(utterances, self.cache.speech, "speech")
             start, n = 0, audio.size
@@ -246,7 +246,7 @@ class _Drawer:
     def _draw(self, pool: list[T], load: Callable[[str], np.ndarray | Skip], kind: str) -> tuple[T, np.ndarray]:
         while pool:
             item = pool[int(self.rng.integers(len(pool)))]
-            audio = load(item.path)  # type: ignore[attr-defined]
+            audio = load(item.path)
             if not isinstance(audio, Skip):
                 return item, audio
             self.manifest.skipped.append(audio)

@@ -40,6 +40,8 @@ LOG_FLOOR = 1e-6
 class LogMel(nn.Module):
     """(B, N_FREQ, T) power -> (B, K, T) normalised log-mel of the K lowest of 80 bands."""
 
+    filterbank: torch.Tensor
+
     def __init__(self, n_mels: int) -> None:
         super().__init__()
         self.register_buffer("filterbank", mel_filterbank()[:, :n_mels].contiguous())

@@ -161,7 +161,8 @@ def church_bells(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     for at in range(int(rng.integers(0, step)), n, step):
         m = min(3 * sr, n - at)
         tt = np.arange(m) / sr
-        _add(x, at, sum(np.sin(2 * np.pi * base * r * tt) * np.exp(-tt / (2.5 / r)) for r in (0.5, 1, 1.2, 1.5, 2, 2.7)))
+        partials = (np.sin(2 * np.pi * base * r * tt) * np.exp(-tt / (2.5 / r)) for r in (0.5, 1, 1.2, 1.5, 2, 2.7))
+        _add(x, at, sum(partials, np.zeros(m)))
     return x
 
 

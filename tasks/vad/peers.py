@@ -57,6 +57,8 @@ def silero_frame_scores(audio: np.ndarray, model: torch.jit.ScriptModule | None 
 class SileroReplica(nn.Module):
     """Silero VAD's 16 kHz branch as a plain module, for MAC counting: input (B, 64 + 512) samples."""
 
+    basis: torch.Tensor
+
     def __init__(self, scripted: torch.jit.ScriptModule) -> None:
         super().__init__()
         branch = scripted._model

@@ -68,7 +68,11 @@ class SourceSet:
 
     @property
     def packages(self) -> list[str]:
-        return sorted({s.package for s in (*self.speech, *self.noise)})
+        return sorted({s.package for s in self.sources})
+
+    @property
+    def sources(self) -> tuple[SpeechSource | NoiseSource, ...]:
+        return (*self.speech, *self.noise)
 
 
 _KTUBERLING = "usr/share/ktuberling/sounds/*/*"
@@ -174,7 +178,7 @@ def sources_manifest(sources: SourceSet, packages: dict[str, Package]) -> list[d
     """One entry per source: package, version, licence, the files used and their role."""
     return [{"package": s.package, "version": packages[s.package].version, "licence": s.licence,
              "files": s.pattern, "role": "speech" if isinstance(s, SpeechSource) else f"non-speech ({s.category})"}
-            for s in (*sources.speech, *sources.noise)]
+            for s in sources.sources]
 
 
 def write_readme(root: Path, title: str, sources: SourceSet, packages: dict[str, Package]) -> None:

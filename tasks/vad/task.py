@@ -142,11 +142,10 @@ class VadTask(Task):
 
     @cached_property
     def _sources(self) -> tuple[Path, Path]:
-        speech, noise = self.speech_root, self.noise_root
-        if speech is None or noise is None:
-            generated = mini.ensure_corpora(Path(self.data_dir), self.corpus_scale, source=self.corpus_source)
-            speech, noise = speech or generated[0], noise or generated[1]
-        return Path(speech), Path(noise)
+        if self.speech_root is not None and self.noise_root is not None:
+            return Path(self.speech_root), Path(self.noise_root)
+        generated = mini.ensure_corpora(Path(self.data_dir), self.corpus_scale, source=self.corpus_source)
+        return Path(self.speech_root or generated[0]), Path(self.noise_root or generated[1])
 
     @cached_property
     def _cache(self) -> AudioCache:

@@ -290,3 +290,36 @@ def test_import_does_not_load_fvcore() -> None:
     root = Path(__file__).resolve().parents[2]
     code = "import sys, bench.flops; assert 'fvcore' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
+def test_sparse_count_by_hand_on_tiny_mlp() -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    x = torch.zeros(1, 4)
+    assert count_macs(model, x) == count_macs(model, x, sparse=True) == 4 * 8 + 8 * 2
+    with torch.no_grad():
+        model[0].weight[:4].zero_()  # 16 of 32 weights of the first layer
+    assert count_macs(model, x) == 48
+    assert count_macs(model, x, sparse=True) == 16 + 16
+
+
+def test_sparse_count_scales_conv_and_gru_by_their_nonzero_share() -> None:
+    class ConvGRU(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv1d(3, 6, 3, padding=1)
+            self.gru = nn.GRU(6, 5, num_layers=2, batch_first=True)
+            self.head = nn.Linear(5, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.gru(self.conv(x).transpose(1, 2))[0])
+
+    model, x = ConvGRU().eval(), torch.randn(1, 3, 7)
+    dense = count_macs(model, x)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    assert count_macs(model, x) == dense
+    assert count_macs(model, x, sparse=True) == 0  # every MAC of this model multiplies a weight
+    with torch.no_grad():
+        model.gru.weight_hh_l1.fill_(1.0)  # 5·5·3 per step, 7 steps
+    assert count_macs(model, x, sparse=True) == 7 * 3 * 5 * 5

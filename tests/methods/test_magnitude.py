@@ -10,7 +10,7 @@ from methods import RunContext
 from methods.magnitude import Magnitude
 from methods.pruning_graph import LayerCollapseError, check_widths, layer_widths
 from methods.pruning_rnn import rnn_pruners
-from methods.training import split_epochs
+from methods.compress import EpochBudget
 from tasks.synthetic import SyntheticTask
 
 TINY = {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2, "max_width": 16, "teacher_width": 4}
@@ -38,8 +38,11 @@ def test_claimed_macs_are_measured_and_meet_target(scope: str) -> None:
 
 def test_epoch_split_matches_recipe() -> None:
     task = SyntheticTask(**{**TINY, "epochs": 40})
-    pretrain, finetune = split_epochs(task.recipe.epochs, Magnitude(steps=3).steps, None, None)
-    assert pretrain + 3 * finetune == 40 and finetune > 0
+    budget = Magnitude(steps=3).budget(task)
+    assert budget.total == 40 and budget.stages == 3 and budget.finetune > 0
+    assert Magnitude(steps=3, pretrain_epochs=31).budget(task) == EpochBudget(31, 3, 3)
+    with pytest.raises(ValueError, match="no pre-training"):
+        Magnitude(steps=3, finetune_epochs=14).budget(task)
 
 
 class _ConvRNN(nn.Module):

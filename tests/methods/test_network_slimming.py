@@ -9,6 +9,7 @@ from bench.flops import count_macs
 from methods import RunContext
 from methods.channels import knob_axes, threshold_widths
 from methods.dcl.complexity import fit_complexity
+from methods.compress import EpochBudget
 from methods.network_slimming import NetworkSlimming, ScaleGates, prune
 from tasks.synthetic import SyntheticTask
 
@@ -66,11 +67,11 @@ def test_pruning_channels_whose_scale_is_zero_keeps_the_function(family: str) ->
 
 def test_the_phases_share_the_recipe_epochs() -> None:
     task = SyntheticTask(epochs=40)
-    assert NetworkSlimming().phases(task) == (30, 10)
-    assert NetworkSlimming(epochs=35).phases(task) == (35, 5)
-    assert NetworkSlimming(finetune_epochs=0).phases(task) == (40, 0)
-    with pytest.raises(ValueError, match="no sparsity training"):
-        NetworkSlimming(finetune_epochs=40).phases(task)
+    assert NetworkSlimming().budget(task) == EpochBudget(30, 10, 1)
+    assert NetworkSlimming(epochs=35).budget(task) == EpochBudget(35, 5, 1)
+    assert NetworkSlimming(finetune_epochs=0).budget(task) == EpochBudget(40, 0, 1)
+    with pytest.raises(ValueError, match="no pre-training"):
+        NetworkSlimming(finetune_epochs=40).budget(task)
 
 
 def test_bad_settings_are_rejected() -> None:

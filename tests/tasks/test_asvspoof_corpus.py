@@ -46,7 +46,7 @@ def test_generator_writes_the_real_layout_and_file_names(tiny: ASVspoofTask) -> 
         "ASVspoof2019.LA.cm.dev.trl.txt", "ASVspoof2019.LA.cm.eval.trl.txt", "ASVspoof2019.LA.cm.train.trn.txt",
     ]
     assert not (root / "LA" / "ASVspoof2019_LA_asv_scores").exists()  # never an invented ASV
-    for partition, (folder, protocol, letter) in PARTITIONS.items():
+    for folder, protocol, letter in PARTITIONS.values():
         lines = (root / "LA" / "ASVspoof2019_LA_cm_protocols" / protocol).read_text().splitlines()
         pattern = rf"LA_\d{{4}} LA_{letter}_\d{{7}} - (-|A\d\d) (bonafide|spoof)"
         assert all(re.fullmatch(pattern, line) for line in lines)

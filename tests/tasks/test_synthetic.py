@@ -21,7 +21,7 @@ def test_loading_data_does_not_move_the_training_rng() -> None:
     torch.manual_seed(0)
     expected = torch.rand(1)
     torch.manual_seed(0)
-    SyntheticTask(**SMALL).reference_metric
+    assert SyntheticTask(**SMALL).reference_metric is not None
     assert torch.equal(torch.rand(1), expected)
 
 
