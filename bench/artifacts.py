@@ -21,13 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import ArtifactError
-from bench.records import Record, SavedModel
+from tradeoff_bench.bench.errors import ArtifactError
+from tradeoff_bench.core.records import Record, SavedModel
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from tasks.base import Task
+    from tradeoff_bench.tasks.base import Task
 
 FORMAT_VERSION = 1
 SAFETENSORS, TORCH = ".safetensors", ".pt"
@@ -51,8 +51,16 @@ class ModelSpec:
 
     @classmethod
     def of(cls, record: Record) -> ModelSpec:
-        return cls(record.record_id, record.task, dict(record.task_settings), record.method,
-                   dict(record.settings), dict(record.widths), dict(record.facts), record.corpus)
+        return cls(
+            record.record_id,
+            record.task,
+            dict(record.task_settings),
+            record.method,
+            dict(record.settings),
+            dict(record.widths),
+            dict(record.facts),
+            record.corpus,
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -63,8 +71,10 @@ class ModelSpec:
             data = json.loads(text)
             version = data.get("format_version")
             if not isinstance(version, int) or version > FORMAT_VERSION:
-                raise ArtifactError(f"{where}: model file format {version!r} is newer than this suite's "
-                                    f"{FORMAT_VERSION}: upgrade tradeoff-bench")
+                raise ArtifactError(
+                    f"{where}: model file format {version!r} is newer than this suite's "
+                    f"{FORMAT_VERSION}: upgrade tradeoff-bench"
+                )
             return cls(**data)
         except (ValueError, TypeError, AttributeError) as err:
             raise ArtifactError(f"{where}: unreadable model description ({err})") from None
@@ -124,9 +134,9 @@ def read_model_file(path: str | Path) -> tuple[ModelSpec, dict[str, Any]]:
 def load_model(path: str | Path, *, task: Task | None = None) -> LoadedModel:
     """Rebuild the saved candidate at `path` for `task` (e.g. on other data; settings that change
     the model's shape make it fail to load), or for its task as it was trained."""
-    from methods import METHODS
-    from tasks import TASKS
-    from tasks.registry import configure
+    from tradeoff_bench.core.registry import configure
+    from tradeoff_bench.methods import METHODS
+    from tradeoff_bench.tasks import TASKS
 
     spec, state = read_model_file(path)
     if task is None:
@@ -139,8 +149,9 @@ def load_model(path: str | Path, *, task: Task | None = None) -> LoadedModel:
         model.load_state_dict(state)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[-1].strip()
-        raise ArtifactError(f"{path}: the saved weights do not fit the {spec.task} model with these "
-                            f"settings ({first})") from None
+        raise ArtifactError(
+            f"{path}: the saved weights do not fit the {spec.task} model with these settings ({first})"
+        ) from None
     return LoadedModel(model.eval(), task, spec)
 
 

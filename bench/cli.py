@@ -20,17 +20,26 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import ArtifactError, ExecutorError, GridError, PluginError, StoreError
-from bench.records import SchemaError
-from tasks.audio import AudioError
-from tasks.registry import SettingError, UnknownNameError
+from tradeoff_bench.bench.errors import ArtifactError, ExecutorError, GridError, PluginError, StoreError
+from tradeoff_bench.core.records import SchemaError
+from tradeoff_bench.core.registry import SettingError, UnknownNameError
+from tradeoff_bench.tasks.audio import AudioError
 
 if TYPE_CHECKING:
-    from bench.executors import Executor
-    from bench.grid import Cell
+    from tradeoff_bench.bench.executors import Executor
+    from tradeoff_bench.bench.grid import Cell
 
-USER_ERRORS = (ArtifactError, AudioError, ExecutorError, GridError, PluginError, SchemaError, StoreError, SettingError,
-               UnknownNameError)
+USER_ERRORS = (
+    ArtifactError,
+    AudioError,
+    ExecutorError,
+    GridError,
+    PluginError,
+    SchemaError,
+    StoreError,
+    SettingError,
+    UnknownNameError,
+)
 EXIT_OK, EXIT_CELLS_FAILED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
@@ -80,8 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradeoff-bench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     plugins = argparse.ArgumentParser(add_help=False)
-    plugins.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE",
-                         help="import a module or .py file that registers tasks or methods (repeatable)")
+    plugins.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE_OR_FILE",
+        help="import a module or .py file that registers tasks or methods (repeatable)",
+    )
 
     listing = sub.add_parser("list", parents=[plugins], help="list registered tasks, methods and metrics")
     listing.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern")
@@ -96,32 +110,74 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--task-set", action="append", default=[], metavar="KEY=VALUE", help="task setting")
     run.add_argument("--seeds", default="0", help="ad hoc: comma-separated seeds (default 0)")
     run.add_argument("--out", type=Path, help="output directory (default runs/<grid name> or runs/adhoc)")
-    run.add_argument("--executor", choices=("local", "ray"), default="local",
-                     help="where cells run: this machine (default) or a Ray cluster")
-    run.add_argument("--jobs", type=int, help="cells at once: local worker processes (default 1), "
-                     "or Ray cells in flight (default: as many as the cluster holds)")
-    run.add_argument("--ray-address", metavar="ADDR", help="Ray cluster to join (auto, or the head's "
-                     "host:6379; default $RAY_ADDRESS, else a local cluster is started)")
-    run.add_argument("--cpus-per-cell", type=float, metavar="C", help="CPU cores per cell, also its torch "
-                     "threads (default 1, under every executor: the same cell gives the same records)")
-    run.add_argument("--gpus-per-cell", type=float, default=0.0, metavar="G",
-                     help="GPUs per cell; above 0 cells run on CUDA (default 0)")
-    run.add_argument("--cell-timeout", type=float, metavar="SECONDS",
-                     help="wall-clock limit per cell; a cell past it is stopped and recorded as failed")
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where cells run: this machine (default) or a Ray cluster",
+    )
+    run.add_argument(
+        "--jobs",
+        type=int,
+        help="cells at once: local worker processes (default 1), "
+        "or Ray cells in flight (default: as many as the cluster holds)",
+    )
+    run.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="Ray cluster to join (auto, or the head's "
+        "host:6379; default $RAY_ADDRESS, else a local cluster is started)",
+    )
+    run.add_argument(
+        "--cpus-per-cell",
+        type=float,
+        metavar="C",
+        help="CPU cores per cell, also its torch "
+        "threads (default 1, under every executor: the same cell gives the same records)",
+    )
+    run.add_argument(
+        "--gpus-per-cell",
+        type=float,
+        default=0.0,
+        metavar="G",
+        help="GPUs per cell; above 0 cells run on CUDA (default 0)",
+    )
+    run.add_argument(
+        "--cell-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="wall-clock limit per cell; a cell past it is stopped and recorded as failed",
+    )
     run.add_argument("--retry-failed", action="store_true", help="run failed cells again")
-    run.add_argument("--rerun-stale", action="store_true", help="run again finished cells whose records "
-                     "were made by other code (another commit, or other uncommitted changes)")
+    run.add_argument(
+        "--rerun-stale",
+        action="store_true",
+        help="run again finished cells whose records "
+        "were made by other code (another commit, or other uncommitted changes)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("-v", "--verbose", action="store_true",
-                     help="one progress line per training epoch on stderr (local executor; Ray workers' output is not shown)")
-    run.add_argument("--no-save-models", action="store_true",
-                     help="do not keep each candidate's weights in RUN/models/ (for huge grids)")
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="one progress line per training epoch on stderr (local executor; Ray workers' output is not shown)",
+    )
+    run.add_argument(
+        "--no-save-models",
+        action="store_true",
+        help="do not keep each candidate's weights in RUN/models/ (for huge grids)",
+    )
     run.set_defaults(command=_run)
 
     evaluate = sub.add_parser("eval", help="re-score the saved candidates of a run on other data, without training")
     evaluate.add_argument("run_dir", metavar="RUN", type=Path, help="output directory of `run` (with models/)")
-    evaluate.add_argument("--task-set", action="append", default=[], metavar="KEY=VALUE",
-                          help="task setting to evaluate with (e.g. data_seed=1 or speech_root=DIR)")
+    evaluate.add_argument(
+        "--task-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="task setting to evaluate with (e.g. data_seed=1 or speech_root=DIR)",
+    )
     evaluate.add_argument("--out", type=Path, required=True, help="where the new records go (not RUN)")
     evaluate.set_defaults(command=_eval)
 
@@ -135,8 +191,10 @@ def _parser() -> argparse.ArgumentParser:
     corpora = data_sub.add_parser("list", help="list the corpora that can be generated")
     corpora.set_defaults(command=_list_corpora)
 
-    predict = sub.add_parser("predict", help="run a saved candidate on audio files (vad: RTTM + frame "
-                             "probabilities; asvspoof2019: a CM score file)")
+    predict = sub.add_parser(
+        "predict",
+        help="run a saved candidate on audio files (vad: RTTM + frame probabilities; asvspoof2019: a CM score file)",
+    )
     predict.add_argument("model", type=Path, help="a saved model (RUN/models/<record>.safetensors or .pt)")
     predict.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="WAV/FLAC files or folders")
     predict.add_argument("--out", type=Path, required=True, help="folder for the predictions")
@@ -150,16 +208,19 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write leaderboards and Pareto plots from a run directory")
     report.add_argument("runs", nargs="+", type=Path, help="output directories of `run`")
-    report.add_argument("--to", type=Path, help="where to write (default RUN/report; required for several runs; "
-                        "`make bench` publishes to results/)")
+    report.add_argument(
+        "--to",
+        type=Path,
+        help="where to write (default RUN/report; required for several runs; `make bench` publishes to results/)",
+    )
     report.set_defaults(command=_report)
     return parser
 
 
 def _list(args: argparse.Namespace) -> int:
-    from bench.plugins import load_plugins
-    from methods import METHODS
-    from tasks import METRICS, TASKS
+    from tradeoff_bench.bench.plugins import load_plugins
+    from tradeoff_bench.methods import METHODS
+    from tradeoff_bench.tasks import METRICS, TASKS
 
     load_plugins(args.plugin)
     kinds = ("tasks", "methods", "metrics") if args.kind == "all" else (args.kind,)
@@ -183,7 +244,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from tasks import CORPORA
+    from tradeoff_bench.tasks import CORPORA
 
     generator = CORPORA.get(args.corpus)
     if args.root.exists() and not args.root.is_dir():
@@ -194,7 +255,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _list_corpora(args: argparse.Namespace) -> int:
-    from tasks import CORPORA
+    from tradeoff_bench.tasks import CORPORA
 
     names = CORPORA.names()
     width = max((len(n) for n in names), default=0)
@@ -204,10 +265,10 @@ def _list_corpora(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.driver import run_grid
-    from bench.plugins import load_plugins
-    from bench.runner import show_training_log
-    from bench.store import Store
+    from tradeoff_bench.bench.driver import run_grid
+    from tradeoff_bench.bench.plugins import load_plugins
+    from tradeoff_bench.bench.runner import show_training_log
+    from tradeoff_bench.bench.store import Store
 
     load_plugins(args.plugin)
     if args.verbose:
@@ -218,8 +279,14 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as err:  # a grid path that is a folder, a task's data root checked as it is configured
         raise GridError(f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)) from None
     store = Store(out, save_models=not args.no_save_models)
-    summary = run_grid(cells, store, make_executor, retry_failed=args.retry_failed,
-                       rerun_stale=args.rerun_stale, progress=not args.no_progress)
+    summary = run_grid(
+        cells,
+        store,
+        make_executor,
+        retry_failed=args.retry_failed,
+        rerun_stale=args.rerun_stale,
+        progress=not args.no_progress,
+    )
     print(summary.describe())
     for record in summary.failed:
         print(f"  failed: {record.task}/{record.method} seed={record.seed}: {record.error}")
@@ -229,8 +296,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from bench.evaluate import evaluate_run
-    from bench.store import Store
+    from tradeoff_bench.bench.evaluate import evaluate_run
+    from tradeoff_bench.bench.store import Store
 
     if args.out.resolve() == args.run_dir.resolve():
         raise StoreError("--out must be another folder than RUN: eval never touches the training run's records")
@@ -243,7 +310,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from bench.predict import predict
+    from tradeoff_bench.bench.predict import predict
 
     if args.out.exists() and not args.out.is_dir():
         raise StoreError(f"--out {args.out} exists and is not a folder")
@@ -253,7 +320,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from bench.predict import export_onnx
+    from tradeoff_bench.bench.predict import export_onnx
 
     print(f"wrote {export_onnx(args.model, args.to)}")
     return EXIT_OK
@@ -261,7 +328,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> tuple[list[Cell], Path]:
     """The cells to run and the output directory, every name and setting checked."""
-    from bench.grid import load_grid, peers_cell, resolve_cell, unique_cells
+    from tradeoff_bench.bench.grid import load_grid, peers_cell, resolve_cell, unique_cells
 
     if args.grid is not None:
         if args.task or args.method or args.set or args.task_set:
@@ -278,8 +345,8 @@ def _plan(args: argparse.Namespace) -> tuple[list[Cell], Path]:
 
 def _executor_factory(args: argparse.Namespace) -> Callable[[], Executor]:
     """Check the executor flags (and that Ray is installed) before anything runs or is written."""
-    from bench.executors import LocalExecutor
-    from bench.plugins import loaded_plugins
+    from tradeoff_bench.bench.executors import LocalExecutor
+    from tradeoff_bench.bench.plugins import loaded_plugins
 
     if args.jobs is not None and args.jobs < 1:
         raise ExecutorError(f"--jobs must be at least 1, got {args.jobs}")
@@ -290,12 +357,17 @@ def _executor_factory(args: argparse.Namespace) -> Callable[[], Executor]:
     if not args.gpus_per_cell >= 0:
         raise ExecutorError(f"--gpus-per-cell must be 0 or more, got {args.gpus_per_cell:g}")
     if args.executor == "ray":
-        from bench.ray_executor import RayExecutor, import_ray
+        from tradeoff_bench.bench.ray_executor import RayExecutor, import_ray
 
         import_ray()
-        return lambda: RayExecutor(args.ray_address, cpus_per_cell=args.cpus_per_cell or 1,
-                                   gpus_per_cell=args.gpus_per_cell, cell_timeout=args.cell_timeout, jobs=args.jobs,
-                                   plugins=loaded_plugins())
+        return lambda: RayExecutor(
+            args.ray_address,
+            cpus_per_cell=args.cpus_per_cell or 1,
+            gpus_per_cell=args.gpus_per_cell,
+            cell_timeout=args.cell_timeout,
+            jobs=args.jobs,
+            plugins=loaded_plugins(),
+        )
     if args.ray_address is not None:
         raise ExecutorError("--ray-address needs --executor ray")
     if args.cpus_per_cell is not None and args.cpus_per_cell != int(args.cpus_per_cell):
@@ -308,13 +380,14 @@ def _executor_factory(args: argparse.Namespace) -> Callable[[], Executor]:
             raise ExecutorError("--gpus-per-cell needs a CUDA device, and torch sees none")
         device = "cuda"
     threads = int(args.cpus_per_cell or 1)
-    return lambda: LocalExecutor(args.jobs or 1, device, threads=threads, cell_timeout=args.cell_timeout,
-                                 plugins=loaded_plugins())
+    return lambda: LocalExecutor(
+        args.jobs or 1, device, threads=threads, cell_timeout=args.cell_timeout, plugins=loaded_plugins()
+    )
 
 
 def _report(args: argparse.Namespace) -> int:
-    from bench.report import write_report
-    from bench.store import Store
+    from tradeoff_bench.bench.report import write_report
+    from tradeoff_bench.bench.store import Store
 
     if args.to is None and len(args.runs) > 1:
         raise StoreError("several run directories need --to: where their joint report goes")
@@ -339,16 +412,19 @@ def _report(args: argparse.Namespace) -> int:
 
 def _warn_mixed_code(records: list[Any]) -> None:
     """One stderr line per table whose records come from more than one version of the code."""
-    from bench.provenance import code_version
-    from bench.report.frame import board_corpus
+    from tradeoff_bench.bench.provenance import code_version
+    from tradeoff_bench.bench.report.frame import board_corpus
 
     versions: dict[tuple[str, str], set[str]] = {}
     for record in records:
         versions.setdefault((record.task, board_corpus(record)), set()).add(code_version(record.provenance))
     for (task, corpus), found in sorted(versions.items()):
         if len(found) > 1:
-            print(f"warning: the {task} table ({corpus}) mixes records of {len(found)} code versions "
-                  f"({', '.join(sorted(found))}); its leaderboard lists which cells come from which", file=sys.stderr)
+            print(
+                f"warning: the {task} table ({corpus}) mixes records of {len(found)} code versions "
+                f"({', '.join(sorted(found))}); its leaderboard lists which cells come from which",
+                file=sys.stderr,
+            )
 
 
 def _parse_seeds(text: str) -> list[int]:

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
-from bench.executors import Executor
-from bench.grid import Cell
-from bench.provenance import same_code
-from bench.records import Record, SchemaError
-from bench.runner import failure_record
-from bench.store import Store
+from tradeoff_bench.bench.executors import Executor
+from tradeoff_bench.bench.grid import Cell
+from tradeoff_bench.bench.provenance import same_code
+from tradeoff_bench.bench.runner import failure_record
+from tradeoff_bench.bench.store import Store
+from tradeoff_bench.core.records import Record, SchemaError
 
 
 @dataclass
@@ -51,16 +51,21 @@ class GridSummary:
                 parts.append(f"{self.held_elsewhere} left to another runner")
             text = "; ".join(parts) + "."
         if self.stale:
-            text += (f" {self.stale} finished cells were made by other code than this checkout's: "
-                     "--rerun-stale runs them again.")
+            text += (
+                f" {self.stale} finished cells were made by other code than this checkout's: "
+                "--rerun-stale runs them again."
+            )
         return text
 
     def verdict(self) -> str:
         """The last line of a run: how many cells failed (the exit status is 1 when any did)."""
         if not self.failed_cells:
             return "0 cells failed."
-        earlier = (f", {self.failed_earlier} of them in an earlier run (--retry-failed runs them again)"
-                   if self.failed_earlier else "")
+        earlier = (
+            f", {self.failed_earlier} of them in an earlier run (--retry-failed runs them again)"
+            if self.failed_earlier
+            else ""
+        )
         return f"{self.failed_cells} cell{'s' if self.failed_cells != 1 else ''} failed{earlier}."
 
 

@@ -19,10 +19,10 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from bench.errors import StoreError
-from bench.grid import Cell
-from bench.records import Record
-from bench.store import Store
+from tradeoff_bench.bench.errors import StoreError
+from tradeoff_bench.bench.grid import Cell
+from tradeoff_bench.bench.store import Store
+from tradeoff_bench.core.records import Record
 
 
 @dataclass
@@ -49,18 +49,21 @@ def saved_candidates(run_dir: Path) -> list[Record]:
 
 def eval_cell(source: Record, overrides: Mapping[str, Any]) -> Cell:
     """The eval cell of `source`'s training cell, its task settings resolved with `overrides`."""
-    from bench.grid import resolve_cell
+    from tradeoff_bench.bench.grid import resolve_cell
 
-    trained = resolve_cell(source.task, {**source.task_settings, **overrides}, source.method, source.settings,
-                           source.seed)
+    trained = resolve_cell(
+        source.task, {**source.task_settings, **overrides}, source.method, source.settings, source.seed
+    )
     return dataclasses.replace(trained, source=source.cell_id)
 
 
 def evaluate_run(run_dir: Path, overrides: Mapping[str, Any], out: Store) -> EvalSummary:
     """Re-score every saved candidate of `run_dir` with `overrides`, writing records to `out`."""
     sources = saved_candidates(run_dir)
-    cells = [(eval_cell(group[0], overrides), group)
-             for group in (list(g) for _, g in groupby(sources, key=lambda r: r.cell_id))]
+    cells = [
+        (eval_cell(group[0], overrides), group)
+        for group in (list(g) for _, g in groupby(sources, key=lambda r: r.cell_id))
+    ]
     summary = EvalSummary(cells=len(cells))
     out.open()
     for cell, group in cells:
@@ -84,10 +87,10 @@ def rescore(cell: Cell, sources: list[Record], run_dir: Path, threads: int = 1) 
     record for the cell when anything fails."""
     import torch
 
-    from bench.artifacts import load_model
-    from bench.measure import measure_metrics
-    from bench.provenance import provenance
-    from bench.runner import failure_record
+    from tradeoff_bench.bench.artifacts import load_model
+    from tradeoff_bench.bench.measure import measure_metrics
+    from tradeoff_bench.bench.provenance import provenance
+    from tradeoff_bench.bench.runner import failure_record
 
     task = None
     previous = torch.get_num_threads()
@@ -100,13 +103,25 @@ def rescore(cell: Cell, sources: list[Record], run_dir: Path, threads: int = 1) 
             assert source.model_file is not None
             loaded = load_model(run_dir / source.model_file, task=task)
             metrics, outputs = measure_metrics(loaded.model, task)
-            records.append(dataclasses.replace(
-                source, cell_id=cell.cell_id, corpus=task.corpus, corpus_notes=task.corpus_notes(),
-                task_settings=dict(cell.task_settings), metrics=metrics, reference_metric=task.reference_metric,
-                outputs=[], model_file=None, source_record=source.record_id, train_corpus=source.corpus,
-                train_task_settings=dict(source.task_settings), provenance=provenance("cpu"),
-                attachments=outputs, weights=None,
-            ))
+            records.append(
+                dataclasses.replace(
+                    source,
+                    cell_id=cell.cell_id,
+                    corpus=task.corpus,
+                    corpus_notes=task.corpus_notes(),
+                    task_settings=dict(cell.task_settings),
+                    metrics=metrics,
+                    reference_metric=task.reference_metric,
+                    outputs=[],
+                    model_file=None,
+                    source_record=source.record_id,
+                    train_corpus=source.corpus,
+                    train_task_settings=dict(source.task_settings),
+                    provenance=provenance("cpu"),
+                    attachments=outputs,
+                    weights=None,
+                )
+            )
         return records
     except Exception as err:  # a cell that cannot be re-scored is a record, and the others go on
         return [failure_record(cell, err, task=task)]

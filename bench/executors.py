@@ -21,9 +21,16 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Protocol
 
-from bench.grid import Cell
-from bench.records import Record
-from bench.runner import TRAINING_LOG, execute_cell, failure_record, show_training_log, timeout_record, warm_up
+from tradeoff_bench.bench.grid import Cell
+from tradeoff_bench.bench.runner import (
+    TRAINING_LOG,
+    execute_cell,
+    failure_record,
+    show_training_log,
+    timeout_record,
+    warm_up,
+)
+from tradeoff_bench.core.records import Record
 
 
 class Executor(Protocol):
@@ -50,7 +57,12 @@ class LocalExecutor:
     """
 
     def __init__(
-        self, jobs: int = 1, device: str = "cpu", *, threads: int = 1, cell_timeout: float | None = None,
+        self,
+        jobs: int = 1,
+        device: str = "cpu",
+        *,
+        threads: int = 1,
+        cell_timeout: float | None = None,
         plugins: Sequence[str] = (),
     ) -> None:
         if jobs < 1:
@@ -124,8 +136,9 @@ class _Job:
 class _Slot:
     """One worker process and the thread that hands it cells and waits for its records."""
 
-    def __init__(self, jobs: queue.SimpleQueue[_Job | None], cell_timeout: float | None,
-                 plugins: tuple[str, ...]) -> None:
+    def __init__(
+        self, jobs: queue.SimpleQueue[_Job | None], cell_timeout: float | None, plugins: tuple[str, ...]
+    ) -> None:
         self._jobs = jobs
         self._timeout = cell_timeout
         self._plugins = plugins
@@ -150,7 +163,7 @@ class _Slot:
     def _loop(self) -> None:
         try:
             self._start()  # warm up (import torch, the registries) while the first cells queue
-        except Exception:  # noqa: BLE001  (retried for the first cell, which then records the failure)
+        except Exception:
             self._discard()
         while (job := self._jobs.get()) is not None:
             if not job.future.set_running_or_notify_cancel():
@@ -159,7 +172,7 @@ class _Slot:
                 self._busy = True
             try:
                 job.future.set_result(self._run(job))
-            except BaseException as err:  # noqa: BLE001  (handed to the driver, which records it)
+            except BaseException as err:
                 job.future.set_exception(err)
             finally:
                 with self._lock:
@@ -186,7 +199,9 @@ class _Slot:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         verbose = TRAINING_LOG.isEnabledFor(logging.INFO)  # a spawned worker shows training lines as this process does
-        process = context.Process(target=_worker_main, args=(theirs, os.getpid(), self._plugins, verbose), name="bench-worker")
+        process = context.Process(
+            target=_worker_main, args=(theirs, os.getpid(), self._plugins, verbose), name="bench-worker"
+        )
         process.start()
         theirs.close()
         self._process, self._conn = process, ours
@@ -225,7 +240,7 @@ class _Slot:
 
 def _worker_main(conn: Connection, parent_pid: int, plugins: tuple[str, ...] = (), verbose: bool = False) -> None:
     """A worker's life: run the cells it is sent until told to stop or its driver is gone."""
-    from bench.plugins import load_plugins
+    from tradeoff_bench.bench.plugins import load_plugins
 
     if verbose:
         show_training_log()

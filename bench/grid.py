@@ -33,14 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import GridError
-from methods import METHODS
-from tasks import TASKS
-from tasks.registry import configure, did_you_mean
+from tradeoff_bench.bench.errors import GridError
+from tradeoff_bench.core.registry import configure, did_you_mean
+from tradeoff_bench.methods import METHODS
+from tradeoff_bench.tasks import TASKS
 
 if TYPE_CHECKING:
-    from methods import Method
-    from tasks import Task
+    from tradeoff_bench.methods import Method
+    from tradeoff_bench.tasks import Task
 
 
 PEERS = "peers"
@@ -71,8 +71,14 @@ class Cell:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cell:
-        return cls(data["task"], data["task_settings"], data["method"], data["method_settings"], data["seed"],
-                   data.get("source"))
+        return cls(
+            data["task"],
+            data["task_settings"],
+            data["method"],
+            data["method_settings"],
+            data["seed"],
+            data.get("source"),
+        )
 
     @property
     def cell_id(self) -> str:
@@ -96,15 +102,16 @@ class Cell:
 
 def peers_cell(cell: Cell) -> Cell | None:
     """The cell evaluating the reference systems of `cell`'s task configuration, if it has any."""
-    from tasks.base import Task
+    from tradeoff_bench.tasks.base import Task
 
     if TASKS.get(cell.task).peers is Task.peers:
         return None
     return Cell(cell.task, cell.task_settings, PEERS, {}, 0)
 
 
-def resolve_cell(task: str, task_settings: Mapping[str, Any], method: str,
-                 method_settings: Mapping[str, Any], seed: int) -> Cell:
+def resolve_cell(
+    task: str, task_settings: Mapping[str, Any], method: str, method_settings: Mapping[str, Any], seed: int
+) -> Cell:
     """A cell with every default filled in; raises on unknown names or bad settings."""
     if method == PEERS:
         raise GridError(f"{PEERS!r} is not a method: a task's reference systems are added to every grid")
@@ -136,7 +143,7 @@ def load_grid(path: str | Path) -> list[Cell]:
 
 def _load_grid_plugins(spec: Mapping[str, Any], folder: Path) -> None:
     """Import the grid's `plugins` (files relative to the grid file) before its names are checked."""
-    from bench.plugins import load_plugins
+    from tradeoff_bench.bench.plugins import load_plugins
 
     plugins = spec.get("plugins", [])
     if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):

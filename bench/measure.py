@@ -2,7 +2,7 @@
 
 Candidates are measured in eval mode: the task's metrics on its test split (and the files it keeps,
 `Task.outputs`) where the model is, so a cell that trained on a GPU also evaluates there; then, on
-CPU, MACs on the task's `example_input` (bench.flops), every parameter, the size of the saved state
+CPU, MACs on the task's `example_input` (core.flops), every parameter, the size of the saved state
 dict and the median single-thread latency of one forward on `example_input`.
 """
 
@@ -19,8 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.flops import Inputs, count_macs, eval_mode
-from tasks.base import Task
+from tradeoff_bench.core.flops import Inputs, count_macs, eval_mode
+from tradeoff_bench.core.records import Attachment
+from tradeoff_bench.tasks.base import Task
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Measurement:
     bytes: int
     latency_ms: float
     metrics: dict[str, float]
-    outputs: dict[str, str | bytes] = dataclasses.field(default_factory=dict, repr=False)
+    outputs: dict[str, Attachment] = dataclasses.field(default_factory=dict, repr=False)
     """`Task.outputs` of the model: file name -> text or bytes."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,7 +55,9 @@ def measure_model(
         example = task.example_input()
         return Measurement(
             macs=count_macs(cost_model if cost_model is not None else model, example),
-            params=count_params(cost_model if cost_model is not None else model),  # int8 weights are packed, not parameters
+            params=count_params(
+                cost_model if cost_model is not None else model
+            ),  # int8 weights are packed, not parameters
             bytes=state_bytes(model),
             latency_ms=latency_ms(model, example, warmup=warmup, repeats=repeats),
             metrics=metrics,
@@ -88,9 +91,7 @@ def state_bytes(model: nn.Module) -> int:
     return buffer.getbuffer().nbytes
 
 
-def latency_ms(
-    model: nn.Module, example_input: Inputs, *, warmup: int, repeats: int, threads: int = 1
-) -> float:
+def latency_ms(model: nn.Module, example_input: Inputs, *, warmup: int, repeats: int, threads: int = 1) -> float:
     """Median wall time in ms of one forward on `example_input`, in eval mode under no_grad.
 
     Runs where the model is; uses `threads` intra-op threads and restores the previous setting.

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from bench.errors import PluginError
+from tradeoff_bench.bench.errors import PluginError
 
 ENV = "TRADEOFF_BENCH_PLUGINS"
 _LOADED: dict[str, None] = {}

@@ -8,13 +8,13 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.artifacts import is_quantized, load_model
-from bench.errors import ArtifactError
+from tradeoff_bench.bench.artifacts import is_quantized, load_model
+from tradeoff_bench.bench.errors import ArtifactError
 
 
 def predict(model_path: Path, inputs: Sequence[Path], out_dir: Path, task: str | None = None) -> list[Path]:
     """Run the saved candidate on audio files through its task's `Task.predict`; the files written."""
-    from tasks.base import Task
+    from tradeoff_bench.tasks.base import Task
 
     loaded = load_model(model_path)
     if task is not None and loaded.spec.task != task:
@@ -32,8 +32,10 @@ def export_onnx(model_path: Path, out: Path) -> Path:
     loaded = load_model(model_path)
     if is_quantized(loaded.model):
         mode = loaded.spec.facts.get("mode", "int8")
-        raise ArtifactError(f"{model_path}: a quantised candidate ({mode}); torch.ao int8 models do not export "
-                            "to ONNX: export a float candidate")
+        raise ArtifactError(
+            f"{model_path}: a quantised candidate ({mode}); torch.ao int8 models do not export "
+            "to ONNX: export a float candidate"
+        )
     try:
         import onnx  # noqa: F401  (what torch.onnx.export needs)
     except ImportError:
@@ -44,9 +46,15 @@ def export_onnx(model_path: Path, out: Path) -> Path:
     try:
         with warnings.catch_warnings():  # the tracer's notes on shape checks it turns into constants
             warnings.simplefilter("ignore")
-            torch.onnx.export(loaded.model, (loaded.task.example_input(),), tmp, dynamo=False,
-                              input_names=["input"], output_names=["output"],
-                              dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+            torch.onnx.export(
+                loaded.model,
+                (loaded.task.example_input(),),
+                tmp,
+                dynamo=False,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            )
         os.chmod(tmp, 0o644)  # mkstemp's file is private; an exported model is meant to be shared
         os.replace(tmp, out)
     finally:

@@ -31,12 +31,12 @@ def git_state() -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
-CODE_PACKAGES = ("bench", "methods", "tasks")
+CODE_PACKAGES = ("bench", "core", "methods", "tasks")
 
 
 @functools.cache
 def code_digest() -> str:
-    """Digest of the suite's own source (every .py file of bench/, methods/, tasks/ as it is on
+    """Digest of the suite's own source (every .py file of bench/, core/, methods/, tasks/ as it is on
     disk), so records say exactly which code made them, uncommitted changes included."""
     digest = hashlib.sha256()
     for package in CODE_PACKAGES:
@@ -61,8 +61,11 @@ def same_code(provenance: dict[str, Any]) -> bool:
     if provenance.get("code"):
         return provenance["code"] == code_digest()
     state = git_state()
-    return bool(state["commit"]) and provenance.get("commit") == state["commit"] and not (
-        provenance.get("dirty") or state["dirty"])
+    return (
+        bool(state["commit"])
+        and provenance.get("commit") == state["commit"]
+        and not (provenance.get("dirty") or state["dirty"])
+    )
 
 
 @functools.cache
@@ -99,5 +102,5 @@ def provenance(device: str = "cpu") -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "device": device,
         "platform": platform.platform(),
-        "time_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

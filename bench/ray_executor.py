@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from bench.errors import ExecutorError
-from bench.grid import Cell
-from bench.records import Record
-from bench.runner import execute_cell, timeout_record, warm_up
+from tradeoff_bench.bench.errors import ExecutorError
+from tradeoff_bench.bench.grid import Cell
+from tradeoff_bench.bench.runner import execute_cell, timeout_record, warm_up
+from tradeoff_bench.core.records import Record
 
 RAY_EXTRA = "install the ray extra: pip install 'tradeoff-bench[ray]'"
 
@@ -36,7 +36,10 @@ def import_ray() -> Any:
 def start_local_ray(num_cpus: int | None = None, num_gpus: int | None = None) -> None:
     """Start a quiet local Ray instance for this process: no dashboard, worker output not forwarded."""
     import_ray().init(
-        num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False,
+        num_cpus=num_cpus,
+        num_gpus=num_gpus,
+        include_dashboard=False,
+        log_to_driver=False,
         logging_level=logging.ERROR,
     )
 
@@ -80,9 +83,9 @@ class RayExecutor:
         except ExecutorError:
             self._disconnect()
             raise
-        self._task = ray.remote(
-            num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=0, num_returns="streaming"
-        )(_cell_task)
+        self._task = ray.remote(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=0, num_returns="streaming")(
+            _cell_task
+        )
         self._running: dict[Future[list[Record]], Any] = {}
         """Future -> the generator of its Ray task, for cells not finished yet."""
 
@@ -122,7 +125,7 @@ class RayExecutor:
 def _cell_task(cell: Cell, device: str, threads: int, plugins: tuple[str, ...] = ()) -> Iterator[list[Record] | None]:
     """One cell on a Ray worker: says it has started (once warmed up), then hands back the records.
     The worker imports the driver's plugins first (plugin files at the same path on every node)."""
-    from bench.plugins import load_plugins
+    from tradeoff_bench.bench.plugins import load_plugins
 
     load_plugins(plugins)
     warm_up()

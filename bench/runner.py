@@ -19,12 +19,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from bench.grid import Cell
-from bench.history import TRAIN_CSV, history_csv
-from bench.provenance import provenance
-from bench.records import Record
-from methods import Candidate, RunContext
-from tasks import Task
+from tradeoff_bench.bench.grid import Cell
+from tradeoff_bench.bench.history import TRAIN_CSV, history_csv
+from tradeoff_bench.bench.provenance import provenance
+from tradeoff_bench.core.records import Record
+from tradeoff_bench.methods import Candidate, RunContext
+from tradeoff_bench.tasks import Task
 
 TRAINING_LOG = logging.getLogger("tradeoff_bench.training")
 """Where methods' progress lines (`RunContext.log`: one per epoch) go; silent unless `show_training_log`."""
@@ -58,8 +58,8 @@ def warm_up() -> None:
     takes cells, so a cell's time limit measures the cell, not the worker's start-up."""
     import torch._dynamo  # noqa: F401
 
-    import bench.flops  # noqa: F401
-    import bench.measure  # noqa: F401
+    import tradeoff_bench.bench.measure
+    import tradeoff_bench.core.flops  # noqa: F401
 
 
 def execute_cell(cell: Cell, device: str = "cpu", threads: int | None = None) -> list[Record]:
@@ -78,7 +78,7 @@ def execute_cell(cell: Cell, device: str = "cpu", threads: int | None = None) ->
 
 
 def _execute(cell: Cell, device: str) -> list[Record]:
-    from bench.flops import count_macs
+    from tradeoff_bench.core.flops import count_macs
 
     task: Task | None = None
     started = time.perf_counter()
@@ -103,7 +103,7 @@ def _execute(cell: Cell, device: str) -> list[Record]:
 
 def _peer_records(cell: Cell, task: Task, device: str) -> list[Record]:
     """One record per reference system of the task, with the figures the task could establish."""
-    from bench.flops import count_macs
+    from tradeoff_bench.core.flops import count_macs
 
     task.prepare()
     full_macs = count_macs(task.build_model(), task.example_input())
@@ -132,11 +132,9 @@ def _check_candidates(candidates: list[Candidate]) -> None:
         raise RuntimeError(f"candidate labels are not unique: {labels}")
 
 
-def _measured(
-    cell: Cell, task: Task, candidate: Candidate, full_macs: int, cell_seconds: float, device: str
-) -> Record:
-    from bench.artifacts import ModelSpec, save_model
-    from bench.measure import measure_model
+def _measured(cell: Cell, task: Task, candidate: Candidate, full_macs: int, cell_seconds: float, device: str) -> Record:
+    from tradeoff_bench.bench.artifacts import ModelSpec, save_model
+    from tradeoff_bench.bench.measure import measure_model
 
     figures = measure_model(candidate.model, task, cost_model=candidate.cost_model)
     record = Record(

@@ -28,10 +28,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.errors import StoreError
-from bench.files import atomic_write
-from bench.grid import Cell
-from bench.records import Record, SchemaError
+from tradeoff_bench.bench.errors import StoreError
+from tradeoff_bench.bench.files import atomic_write
+from tradeoff_bench.bench.grid import Cell
+from tradeoff_bench.core.records import Record, SchemaError
 
 HOST = socket.gethostname()
 

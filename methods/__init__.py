@@ -10,27 +10,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tasks.registry import Registry, lazy_attributes
+from tradeoff_bench.core.registry import Registry, lazy_attributes
 
 if TYPE_CHECKING:
-    from methods.base import Candidate, Method, RunContext
+    from tradeoff_bench.methods.base import Candidate, Method, RunContext
 
 METHODS: Registry[type[Method]] = Registry("method")
 
 for _name, _target in {
-    "dcl": "methods.dcl.method:DCL",
-    "dense": "methods.dense:Dense",
-    "magnitude": "methods.magnitude:Magnitude",
-    "magnitude-unstructured": "methods.unstructured:MagnitudeUnstructured",
-    "network-slimming": "methods.network_slimming:NetworkSlimming",
-    "noisy-gates": "methods.noisy_gates:NoisyGatesMethod",
-    "quantization": "methods.quantization:Quantization",
-    "slimmable": "methods.slimmable:Slimmable",
+    "dcl": "tradeoff_bench.methods.dcl.method:DCL",
+    "dense": "tradeoff_bench.methods.dense:Dense",
+    "magnitude": "tradeoff_bench.methods.magnitude:Magnitude",
+    "magnitude-unstructured": "tradeoff_bench.methods.unstructured:MagnitudeUnstructured",
+    "network-slimming": "tradeoff_bench.methods.network_slimming:NetworkSlimming",
+    "noisy-gates": "tradeoff_bench.methods.noisy_gates:NoisyGatesMethod",
+    "quantization": "tradeoff_bench.methods.quantization:Quantization",
+    "slimmable": "tradeoff_bench.methods.slimmable:Slimmable",
 }.items():
     METHODS.register_lazy(_name, _target)
 METHODS.register_entry_points("tradeoff_bench.methods")
 
-__getattr__ = lazy_attributes(__name__, "methods.base", ("Candidate", "Method", "RunContext"))
+__getattr__ = lazy_attributes(__name__, "tradeoff_bench.methods.base", ("Candidate", "Method", "RunContext"))
 
 
 __all__ = ["METHODS", "Candidate", "Method", "RunContext"]

@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Protocol
 import torch
 from torch import nn
 
-from tasks.base import Task, _json_native
-from methods import METHODS as METHODS  # re-exported: methods register through this module
+from tradeoff_bench.methods import METHODS as METHODS  # re-exported: methods register through this module
+from tradeoff_bench.tasks.base import Task, _json_native
 
 
 @dataclass
@@ -86,4 +86,3 @@ class Method(ABC):
         """An untrained model of the structure of a candidate this method made (with these widths
         and facts), for its saved weights to be loaded into. Default: the task's model at `widths`."""
         return task.build_model(widths)
-

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from methods.dcl.complexity import ComplexityModel
-from methods.slicing import stacked_blocks
-from tasks.base import Task
+from tradeoff_bench.methods.dcl.complexity import ComplexityModel
+from tradeoff_bench.methods.slicing import stacked_blocks
+from tradeoff_bench.tasks.base import Task
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,9 @@ def knob_axes(task: Task) -> KnobAxes:
             for name, shape in reference.items():
                 other = shapes.get(name)
                 if other is None or len(other) != len(shape):
-                    raise ValueError(f"tensor {name!r} of task {task.name!r} changes rank or vanishes with knob {knob!r}")
+                    raise ValueError(
+                        f"tensor {name!r} of task {task.name!r} changes rank or vanishes with knob {knob!r}"
+                    )
                 for dim, (big, small) in enumerate(zip(shape, other)):
                     if big == small:
                         continue

@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from methods.base import Candidate, Method, RunContext
-from methods.training import FitResult, StepLoss, fit, training_facts
-from tasks.base import Task
+from tradeoff_bench.methods.base import Candidate, Method, RunContext
+from tradeoff_bench.methods.training import FitResult, StepLoss, fit, training_facts
+from tradeoff_bench.tasks.base import Task
 
 
 @dataclass(frozen=True)

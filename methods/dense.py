@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from methods.base import METHODS, Candidate, Method, RunContext
-from methods.training import fit, training_facts
-from tasks.base import Task
-from tasks.registry import Epochs
+from tradeoff_bench.core.registry import Epochs
+from tradeoff_bench.methods.base import METHODS, Candidate, Method, RunContext
+from tradeoff_bench.methods.training import fit, training_facts
+from tradeoff_bench.tasks.base import Task
 
 
 def scaled_widths(task: Task, multiplier: float, fixed: dict[str, int] | None = None) -> dict[str, int]:
@@ -42,7 +42,9 @@ class Dense(Method):
     def check(self, task: Task) -> None:
         for knob, width in self.widths.items():
             if knob not in task.knobs:
-                raise ValueError(f"dense widths: task {task.name!r} has no knob {knob!r} (knobs: {', '.join(task.knobs)})")
+                raise ValueError(
+                    f"dense widths: task {task.name!r} has no knob {knob!r} (knobs: {', '.join(task.knobs)})"
+                )
             if width > task.knobs[knob]:
                 raise ValueError(f"dense widths: {knob}={width} is wider than the full model's {task.knobs[knob]}")
 
@@ -55,7 +57,8 @@ class Dense(Method):
             candidates.append(
                 Candidate(
                     model=model,
-                    label=f"x{multiplier:g}" + "".join(f"-{knob}{width}" for knob, width in sorted(self.widths.items())),
+                    label=f"x{multiplier:g}"
+                    + "".join(f"-{knob}{width}" for knob, width in sorted(self.widths.items())),
                     widths=widths,
                     facts={"multiplier": multiplier, **training_facts(result)},
                     train_seconds=result.seconds,

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
-from methods.base import METHODS, Candidate, RunContext
-from methods.compress import CompressFinetune, Dense, Work
-from methods.training import StepLoss
-from tasks.base import Task
-from tasks.registry import Count, Epochs
+from tradeoff_bench.core.registry import Count, Epochs
+from tradeoff_bench.methods.base import METHODS, Candidate, RunContext
+from tradeoff_bench.methods.compress import CompressFinetune, Dense, Work
+from tradeoff_bench.methods.training import StepLoss
+from tradeoff_bench.tasks.base import Task
 
 if TYPE_CHECKING:
-    from methods.pruning_graph import Pruner
+    from tradeoff_bench.methods.pruning_graph import Pruner
 
 
 @METHODS.register("magnitude")
@@ -61,15 +61,17 @@ class Magnitude(CompressFinetune):
         return self.pretrain_epochs, self.finetune_epochs, self.steps
 
     def dense_model(self, task: Task, ctx: RunContext) -> tuple[nn.Module, StepLoss | None, Any]:
-        from methods.pruning_graph import Pruner  # torch_pruning: a heavy import
+        from tradeoff_bench.methods.pruning_graph import Pruner  # torch_pruning: a heavy import
 
         self._check_reachable(task, ctx, Pruner)
         return super().dense_model(task, ctx)
 
     def begin(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> None:
-        from methods.pruning_graph import Pruner
+        from tradeoff_bench.methods.pruning_graph import Pruner
 
-        work.state = _Pruning(Pruner(work.model, dense.example, scope=self.scope, step_fraction=self.step_fraction), dense.macs)
+        work.state = _Pruning(
+            Pruner(work.model, dense.example, scope=self.scope, step_fraction=self.step_fraction), dense.macs
+        )
 
     def compress(self, task: Task, ctx: RunContext, dense: Dense, work: Work, stage: int) -> None:
         pruning: _Pruning = work.state
@@ -79,7 +81,7 @@ class Magnitude(CompressFinetune):
         ctx.log(f"target {work.target:g} stage {stage}: {pruning.macs / dense.macs:.3f} of full MACs")
 
     def candidate(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> Candidate:
-        from methods.pruning_graph import layer_widths
+        from tradeoff_bench.methods.pruning_graph import layer_widths
 
         macs = ctx.count_macs(work.model.eval(), dense.example)
         return Candidate(
@@ -99,11 +101,12 @@ class Magnitude(CompressFinetune):
     def build_candidate(self, task: Task, widths: Mapping[str, int], facts: Mapping[str, Any]) -> nn.Module:
         """The full model pruned to the candidate's per-layer widths (`facts["layer_widths"]`): its
         layers need not match the knob widths, as the dependency graph prunes each group on its own."""
-        from methods.pruning_graph import Pruner
+        from tradeoff_bench.methods.pruning_graph import Pruner
 
         model = task.build_model().eval()
         Pruner(model, task.example_input(), scope=self.scope, step_fraction=self.step_fraction).shrink_to(
-            facts["layer_widths"])
+            facts["layer_widths"]
+        )
         return model
 
     def _check_reachable(self, task: Task, ctx: RunContext, pruner: type[Pruner]) -> None:
@@ -111,7 +114,7 @@ class Magnitude(CompressFinetune):
         its floor (pruning order does not change which layers can shrink). Where the dependency graph
         cannot take every layer to its floor at once (the LCNN's channel pairs), nothing is refused
         here and the candidate's `target_met` says whether pruning reached the target."""
-        from methods.pruning_graph import LayerCollapseError
+        from tradeoff_bench.methods.pruning_graph import LayerCollapseError
 
         example = task.example_input()
         with torch.random.fork_rng(devices=[]):

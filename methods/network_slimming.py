@@ -20,14 +20,15 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from methods.base import METHODS, Candidate, RunContext
-from methods.compress import CompressFinetune, Dense, Work
-from methods.channels import KnobAxes, along, fold_gate, knob_axes, threshold_widths
-from methods.dcl.complexity import ComplexityModel, fit_complexity
-from methods.slicing import extract
-from methods.training import StepLoss
-from tasks.base import Task, model_device
-from tasks.registry import Count, Epochs
+from tradeoff_bench.core.registry import Count, Epochs
+from tradeoff_bench.methods.base import METHODS, Candidate, RunContext
+from tradeoff_bench.methods.channels import KnobAxes, along, fold_gate, knob_axes, threshold_widths
+from tradeoff_bench.methods.compress import CompressFinetune, Dense, Work
+from tradeoff_bench.methods.dcl.complexity import ComplexityModel, fit_complexity
+from tradeoff_bench.methods.slicing import extract
+from tradeoff_bench.methods.training import StepLoss
+from tradeoff_bench.tasks.base import Task, model_device
+
 
 class ScaleGate(nn.Module):
     """x · γ along the channel axis; `gamma` is shared by the sites of one knob."""
@@ -114,7 +115,11 @@ class NetworkSlimming(CompressFinetune):
         def step_loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             return task.loss(m(x), y) + l1 * gates.l1()
 
-        return task.build_model(gate=gates), step_loss, _Slimming(gates, fit_complexity(task, ctx.count_macs), knob_axes(task))
+        return (
+            task.build_model(gate=gates),
+            step_loss,
+            _Slimming(gates, fit_complexity(task, ctx.count_macs), knob_axes(task)),
+        )
 
     def compress(self, task: Task, ctx: RunContext, dense: Dense, work: Work, stage: int) -> None:
         slim: _Slimming = dense.state

@@ -38,14 +38,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from methods.base import METHODS, Candidate, RunContext
-from methods.channels import ChannelScale, KnobAxes, along, knob_axes, permute_knob
-from methods.dcl.budget import ceiling_widths, widen_to_budget
-from methods.dcl.complexity import ComplexityModel, fit_complexity
-from methods.dcl.objective import CostObjective, CostSettings
-from methods.slicing import extract
-from methods.training import count_steps, fit, rounded_widths, training_facts
-from tasks.base import Task
+from tradeoff_bench.methods.base import METHODS, Candidate, RunContext
+from tradeoff_bench.methods.channels import ChannelScale, KnobAxes, along, knob_axes, permute_knob
+from tradeoff_bench.methods.dcl.budget import ceiling_widths, widen_to_budget
+from tradeoff_bench.methods.dcl.complexity import ComplexityModel, fit_complexity
+from tradeoff_bench.methods.dcl.objective import CostObjective, CostSettings
+from tradeoff_bench.methods.slicing import extract
+from tradeoff_bench.methods.training import count_steps, fit, rounded_widths, training_facts
+from tradeoff_bench.tasks.base import Task
 
 MU_INIT = 0.5
 """Yamada et al.'s initial μ: every gate half open, P(open) = Φ(0.5/σ)."""
@@ -92,7 +92,7 @@ class NoisyGates:
         self.noise = {knob: torch.randn_like(mu) for knob, mu in self.mus.items()}
 
     def gate(self, knob: str, training: bool) -> torch.Tensor:
-        mu = self.mus[knob]
+        mu: torch.Tensor = self.mus[knob]
         if training:
             if knob not in self.noise:
                 self.resample_()
@@ -146,7 +146,9 @@ class NoisyGatesObjective(CostObjective):
     room to hold the useful gates open and close the rest. The controller brings E[K] near b, not
     onto the kept widths' MACs; the settle step (`NoisyGatesMethod`) then fixes the widths."""
 
-    def __init__(self, method: NoisyGatesMethod, task: Task, gates: NoisyGates, complexity: ComplexityModel, steps: int):
+    def __init__(
+        self, method: NoisyGatesMethod, task: Task, gates: NoisyGates, complexity: ComplexityModel, steps: int
+    ):
         super().__init__(method, task, complexity, gates.effective_widths, steps, rho=method.budget_rho)
         self.gates, self.integral = gates, 0.0
         self.settle_at = steps - max(1, round(method.settle * steps)) if method.mode == "budget" else None
@@ -261,4 +263,3 @@ def realise(task: Task, model: nn.Module, axes: KnobAxes, gates: NoisyGates, wid
 
 def _normal_cdf(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (1 + torch.erf(x / math.sqrt(2)))
-

@@ -17,7 +17,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from methods.pruning_rnn import rnn_pruners
+from tradeoff_bench.methods.pruning_rnn import rnn_pruners
 
 PRUNABLE = (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase)
 
@@ -29,7 +29,9 @@ class LayerCollapseError(RuntimeError):
 def output_layers(model: nn.Module, example: torch.Tensor) -> list[nn.Module]:
     """The last prunable layer run in the forward pass: its outputs are the model's, never pruned."""
     order: list[nn.Module] = []
-    hooks = [m.register_forward_hook(lambda mod, i, o: order.append(mod)) for m in model.modules() if isinstance(m, PRUNABLE)]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o: order.append(mod)) for m in model.modules() if isinstance(m, PRUNABLE)
+    ]
     try:
         with torch.no_grad():
             model.eval()(example)
@@ -83,7 +85,10 @@ class Pruner:
 
     def _graph(self, model: nn.Module, ignored: list[nn.Module]) -> tp.DependencyGraph:
         return tp.DependencyGraph().build_dependency(
-            model, example_inputs=self.trace_input, customized_pruners=rnn_pruners(), verbose=False,
+            model,
+            example_inputs=self.trace_input,
+            customized_pruners=rnn_pruners(),
+            verbose=False,
         )
 
     def _groups(self, graph: tp.DependencyGraph, ignored: list[nn.Module]) -> list[tp.Group]:
@@ -98,9 +103,11 @@ class Pruner:
                 handler = graph.get_pruner_of_module(module).prune_out_channels
                 channels = graph.get_out_channels(module)
                 group = graph.get_pruning_group(module, handler, list(range(channels)))
-            except Exception:  # noqa: BLE001 -- the graph cannot group this layer: leave it
+            except Exception:
                 continue
-            shrunk = {dep.target.module for dep, _ in group if getattr(dep.handler, "__name__", "") == "prune_out_channels"}
+            shrunk = {
+                dep.target.module for dep, _ in group if getattr(dep.handler, "__name__", "") == "prune_out_channels"
+            }
             if shrunk & set(ignored):  # would shrink the model's output layer (or an unsafe one)
                 continue
             covered |= shrunk
@@ -135,7 +142,7 @@ class Pruner:
                     handler = graph.get_pruner_of_module(target).prune_out_channels
                     graph.get_pruning_group(target, handler, [channels - 1]).prune()
                     trial(self.example)
-            except Exception:  # noqa: BLE001 -- any failure makes the group unprunable
+            except Exception:
                 unsafe.add(root)
         return unsafe
 

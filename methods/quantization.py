@@ -41,17 +41,25 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from methods.base import METHODS, Candidate, Method, MacCounter, RunContext
-from methods.training import FitResult, fit, training_facts
-from tasks.base import Task
-from tasks.registry import Epochs
+from tradeoff_bench.core.registry import Epochs
+from tradeoff_bench.methods.base import METHODS, Candidate, MacCounter, Method, RunContext
+from tradeoff_bench.methods.training import FitResult, fit, training_facts
+from tradeoff_bench.tasks.base import Task
 
 Mode = Literal["dynamic", "static", "qat"]
 MODES = ("dynamic", "static", "qat")
 DYNAMIC_TYPES = (nn.Linear, nn.GRU, nn.LSTM)
 STATIC_TYPES = (
-    nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.ReLU,
-    nn.functional.relu, torch.relu,
+    nn.Linear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.ReLU,
+    nn.functional.relu,
+    torch.relu,
 )
 """Module and function types given a static int8 qconfig (weighted layers and what fuses into them)."""
 QPARAM_BYTES = 8
@@ -101,7 +109,9 @@ class Quantization(Method):
             elif mode == "static":
                 quantized, fallback = self._static(float_model, task, example)
             else:
-                quantized, fallback, float_model, tuned = self._qat(float_model, task, ctx, example, seed_offset=index + 1)
+                quantized, fallback, float_model, tuned = self._qat(
+                    float_model, task, ctx, example, seed_offset=index + 1
+                )
                 epochs, phases = epochs + self.qat_epochs, phases + [tuned]
             seconds = trained.seconds + time.perf_counter() - start
             facts = quantization_facts(float_model, quantized, example, ctx.count_macs)
@@ -142,7 +152,9 @@ class Quantization(Method):
         from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
         try:
-            prepared = prepare_fx(copy.deepcopy(model).eval(), layer_qconfig_mapping(self.backend, qat=False), (example,))
+            prepared = prepare_fx(
+                copy.deepcopy(model).eval(), layer_qconfig_mapping(self.backend, qat=False), (example,)
+            )
         except Exception as error:  # FX cannot trace the model: quantise what dynamic quantisation can
             return _dynamic(model), f"FX tracing failed ({type(error).__name__}): dynamic instead"
         _calibrate(prepared, task, self.calibration_batches)
@@ -155,11 +167,18 @@ class Quantization(Method):
         from torch.ao.quantization.quantize_fx import convert_fx, prepare_qat_fx
 
         try:
-            prepared = prepare_qat_fx(copy.deepcopy(model).train(), layer_qconfig_mapping(self.backend, qat=True), (example,))
+            prepared = prepare_qat_fx(
+                copy.deepcopy(model).train(), layer_qconfig_mapping(self.backend, qat=True), (example,)
+            )
         except Exception as error:
             tuned = fit(model, task, ctx, epochs=self.qat_epochs, seed_offset=seed_offset)
             model.to("cpu").eval()
-            return _dynamic(model), f"FX tracing failed ({type(error).__name__}): float fine-tuning + dynamic", model, tuned
+            return (
+                _dynamic(model),
+                f"FX tracing failed ({type(error).__name__}): float fine-tuning + dynamic",
+                model,
+                tuned,
+            )
         # no dev metric (evaluating would feed the observers dev data), so no selection: the last epoch is kept
         tuned = fit(prepared, task, ctx, epochs=self.qat_epochs, dev=False, seed_offset=seed_offset)
         prepared.to("cpu").eval()
@@ -181,12 +200,16 @@ def layer_qconfig_mapping(backend: str, *, qat: bool) -> Any:
     return mapping
 
 
-def quantization_facts(float_model: nn.Module, quantized: nn.Module, example: torch.Tensor, count_macs: MacCounter) -> dict[str, Any]:
+def quantization_facts(
+    float_model: nn.Module, quantized: nn.Module, example: torch.Tensor, count_macs: MacCounter
+) -> dict[str, Any]:
     """Bit-widths, bit-operations and stored weight bytes of `quantized`, converted from `float_model`."""
     names = quantized_module_names(quantized)
     macs = count_macs(float_model, example)
     float_modules = dict(float_model.named_modules())
-    quantized_macs = sum(_module_macs(float_model, [float_modules[n] for n in names if n in float_modules], example, count_macs))
+    quantized_macs = sum(
+        _module_macs(float_model, [float_modules[n] for n in names if n in float_modules], example, count_macs)
+    )
     quantized_macs = min(quantized_macs, macs)
     bits = 8 if names else 32
     return {
@@ -240,7 +263,11 @@ def _tensor_bytes(tensor: torch.Tensor) -> int:
     if not tensor.is_quantized:
         return tensor.numel() * tensor.element_size()
     scheme = tensor.qscheme()
-    per_channel = scheme in (torch.per_channel_affine, torch.per_channel_symmetric, torch.per_channel_affine_float_qparams)
+    per_channel = scheme in (
+        torch.per_channel_affine,
+        torch.per_channel_symmetric,
+        torch.per_channel_affine_float_qparams,
+    )
     qparams = tensor.q_per_channel_scales().numel() if per_channel else 1
     return tensor.numel() * tensor.element_size() + qparams * QPARAM_BYTES
 

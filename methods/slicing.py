@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 import torch
 from torch import nn
 
-from tasks.base import GateFactory, Task, model_device
+from tradeoff_bench.tasks.base import GateFactory, Task, model_device
 
 _RNN_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 _RNN_STACKED = ("weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l")

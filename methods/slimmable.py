@@ -36,11 +36,11 @@ from typing import Literal
 import torch
 from torch import nn
 
-from methods.base import METHODS, Candidate, Method, RunContext
-from methods.slicing import extract, leading_slices
-from methods.training import fit, training_facts
-from tasks.base import Task, model_device
-from tasks.registry import Epochs
+from tradeoff_bench.core.registry import Epochs
+from tradeoff_bench.methods.base import METHODS, Candidate, Method, RunContext
+from tradeoff_bench.methods.slicing import extract, leading_slices
+from tradeoff_bench.methods.training import fit, training_facts
+from tradeoff_bench.tasks.base import Task, model_device
 
 
 def uniform_widths(task: Task, multiplier: float) -> dict[str, int]:
@@ -127,7 +127,9 @@ class Slimmable(Method):
                     label=f"slim-x{multiplier:g}",
                     widths=widths,
                     facts={
-                        "multiplier": multiplier, "sandwich": self.sandwich, "distill": self.distill,
+                        "multiplier": multiplier,
+                        "sandwich": self.sandwich,
+                        "distill": self.distill,
                         **training_facts(result),
                     },
                     train_seconds=result.seconds + time.perf_counter() - start,
@@ -144,7 +146,9 @@ class Slimmable(Method):
         return task.loss(output, y)
 
 
-def recalibrate_batchnorm(model: nn.Module, task: Task, batches: int, *, seed: int = 0, batch_size: int | None = None) -> None:
+def recalibrate_batchnorm(
+    model: nn.Module, task: Task, batches: int, *, seed: int = 0, batch_size: int | None = None
+) -> None:
     """Recompute every BatchNorm's running statistics exactly over `batches` training batches.
 
     Statistics are reset and averaged with momentum=None (a cumulative mean) in train mode under

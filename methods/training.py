@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from methods.base import RunContext
-from tasks.base import Task
+from tradeoff_bench.methods.base import RunContext
+from tradeoff_bench.tasks.base import Task
 
 StepLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -92,7 +92,9 @@ def fit(
         scale = 0.5 * (1 + math.cos(math.pi * epoch / epochs))
         for group in optimizer.param_groups:
             group["lr"] = group["initial_lr"] * scale
-        batches = task.batches("train", recipe.batch_size, shuffle=True, seed=_shuffle_seed(ctx.seed, seed_offset, epoch))
+        batches = task.batches(
+            "train", recipe.batch_size, shuffle=True, seed=_shuffle_seed(ctx.seed, seed_offset, epoch)
+        )
         for x, y in batches:
             loss = loss_fn(model, x.to(device), y.to(device))
             if not torch.isfinite(loss):

@@ -19,10 +19,10 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from methods.base import METHODS, Candidate, RunContext
-from methods.compress import CompressFinetune, Dense, Work
-from tasks.base import Task
-from tasks.registry import Count, Epochs
+from tradeoff_bench.core.registry import Count, Epochs
+from tradeoff_bench.methods.base import METHODS, Candidate, RunContext
+from tradeoff_bench.methods.compress import CompressFinetune, Dense, Work
+from tradeoff_bench.tasks.base import Task
 
 
 def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
@@ -32,7 +32,9 @@ def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
         if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
             found.append((module, "weight"))
         elif isinstance(module, nn.RNNBase):
-            found += [(module, name) for name, _ in module.named_parameters(recurse=False) if name.startswith("weight_")]
+            found += [
+                (module, name) for name, _ in module.named_parameters(recurse=False) if name.startswith("weight_")
+            ]
     return found
 
 

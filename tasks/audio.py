@@ -55,6 +55,8 @@ def audio_files(inputs: Sequence[Path]) -> list[Path]:
     stems: dict[str, Path] = {}
     for path in files:
         if path.stem in stems:
-            raise AudioError(f"{path} and {stems[path.stem]} share the name {path.stem!r}, which names their predictions")
+            raise AudioError(
+                f"{path} and {stems[path.stem]} share the name {path.stem!r}, which names their predictions"
+            )
         stems[path.stem] = path
     return files

@@ -26,9 +26,9 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 
-from tasks.metrics import ItemScores, metric_spec
-from tasks import TASKS as TASKS  # re-exported: tasks register through this module
-from tasks.registry import SettingError, did_you_mean
+from tradeoff_bench.core.registry import SettingError, did_you_mean
+from tradeoff_bench.tasks import TASKS as TASKS  # re-exported: tasks register through this module
+from tradeoff_bench.tasks.metrics import ItemScores, metric_spec
 
 GateFactory = Callable[[str, int, int], nn.Module]
 """(knob name, width of the knob, channel axis of the tensor it sees) -> module applied there.
@@ -101,9 +101,7 @@ class Task(ABC):
         """Make the data ready (generate or validate it); idempotent. Default: nothing to do."""
 
     @abstractmethod
-    def batches(
-        self, split: str, batch_size: int, *, shuffle: bool = False, seed: int = 0
-    ) -> Iterator[Batch]:
+    def batches(self, split: str, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> Iterator[Batch]:
         """Iterate (input, target) batches of `split` in {'train', 'val', 'test'}."""
 
     @property
@@ -121,9 +119,7 @@ class Task(ABC):
     def _build(self, widths: dict[str, int], gate: GateFactory) -> nn.Module:
         """Build the model at resolved widths, with `gate(knob, width, dim)` at every knob's site."""
 
-    def build_model(
-        self, widths: Mapping[str, int] | None = None, gate: GateFactory | None = None
-    ) -> nn.Module:
+    def build_model(self, widths: Mapping[str, int] | None = None, gate: GateFactory | None = None) -> nn.Module:
         """A freshly initialised model; unspecified knobs take their full width."""
         return self._build(self.resolve_widths(widths), gate or no_gate)
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.registry import Registry
+from tradeoff_bench.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,9 @@ class CorpusGenerator:
 CORPORA: Registry[CorpusGenerator] = Registry("corpus")
 
 
-def register_corpus(name: str, description: str) -> Callable[[Callable[[Path, int], None]], Callable[[Path, int], None]]:
+def register_corpus(
+    name: str, description: str
+) -> Callable[[Callable[[Path, int], None]], Callable[[Path, int], None]]:
     """Decorator registering a generator function `(root, seed) -> None` under `name`."""
 
     def add(generate: Callable[[Path, int], None]) -> Callable[[Path, int], None]:

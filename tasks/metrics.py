@@ -18,8 +18,8 @@ from typing import BinaryIO, ClassVar
 
 import numpy as np
 
-from tasks.registry import Registry
-from tasks.scoring import equal_error_rate, roc_auc
+from tradeoff_bench.core.registry import Registry
+from tradeoff_bench.tasks.scoring import equal_error_rate, roc_auc
 
 FromScores = Callable[[np.ndarray, np.ndarray], float]
 """(label, score) over every row of `ItemScores` -> the metric's value."""
@@ -77,10 +77,12 @@ def mse_from_scores(label: np.ndarray, score: np.ndarray) -> float:
 
 
 register_metric(Metric("mse", higher_is_better=False, description="mean squared error", from_scores=mse_from_scores))
-register_metric(Metric("eer", higher_is_better=False, unit="%", description="equal error rate",
-                       from_scores=eer_from_scores))
-register_metric(Metric("auc", higher_is_better=True, ideal=1.0, description="area under the ROC curve",
-                       from_scores=auc_from_scores))
+register_metric(
+    Metric("eer", higher_is_better=False, unit="%", description="equal error rate", from_scores=eer_from_scores)
+)
+register_metric(
+    Metric("auc", higher_is_better=True, ideal=1.0, description="area under the ROC curve", from_scores=auc_from_scores)
+)
 register_metric(Metric("min_tdcf", higher_is_better=False, description="minimum tandem DCF"))
 register_metric(Metric("accuracy", higher_is_better=True, unit="%", ideal=100.0, description="accuracy"))
 
@@ -101,11 +103,16 @@ class ItemScores:
     FILE: ClassVar[str] = "scores.npz"
 
     def __post_init__(self) -> None:
-        arrays = {"item": np.asarray(self.item, dtype=np.int64), "label": np.asarray(self.label, dtype=np.float32),
-                  "score": np.asarray(self.score, dtype=np.float32)}
+        arrays: dict[str, np.ndarray] = {
+            "item": np.asarray(self.item, dtype=np.int64),
+            "label": np.asarray(self.label, dtype=np.float32),
+            "score": np.asarray(self.score, dtype=np.float32),
+        }
         if any(a.ndim != 1 for a in arrays.values()) or len({a.size for a in arrays.values()}) != 1:
-            raise ValueError("item, label and score must be 1-D arrays of one length; got shapes "
-                             + ", ".join(f"{k} {a.shape}" for k, a in arrays.items()))
+            raise ValueError(
+                "item, label and score must be 1-D arrays of one length; got shapes "
+                + ", ".join(f"{k} {a.shape}" for k, a in arrays.items())
+            )
         for name, array in arrays.items():
             object.__setattr__(self, name, array)
 

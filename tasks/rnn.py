@@ -70,9 +70,7 @@ def _gru_step(inputs: torch.Tensor, recurrent: torch.Tensor, state: torch.Tensor
     return new + update * (state - new)
 
 
-def _lstm_step(
-    inputs: torch.Tensor, recurrent: torch.Tensor, cell: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _lstm_step(inputs: torch.Tensor, recurrent: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     gate_i, gate_f, gate_g, gate_o = (inputs + recurrent).chunk(4, dim=-1)
     cell = torch.sigmoid(gate_f) * cell + torch.sigmoid(gate_i) * torch.tanh(gate_g)
     return torch.sigmoid(gate_o) * torch.tanh(cell), cell

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from tasks.base import TASKS, Batch, GateFactory, LastOutputs, Task, TrainRecipe, model_device
-from tasks.metrics import ItemScores
-from tasks.registry import Epochs
+from tradeoff_bench.core.registry import Epochs
+from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Task, TrainRecipe, model_device
+from tradeoff_bench.tasks.metrics import ItemScores
 
 SPLITS = ("train", "val", "test")
 
@@ -51,8 +51,17 @@ class SyntheticTask(Task):
     description = "regression onto a random teacher with a known hidden width r (test MSE)"
     tiny_variants = (
         {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2, "max_width": 16, "teacher_width": 4},
-        {"model": "conv", "depth": 2, "n_train": 128, "n_val": 32, "n_test": 64, "epochs": 1, "max_width": 8,
-         "teacher_width": 4, "length": 8},
+        {
+            "model": "conv",
+            "depth": 2,
+            "n_train": 128,
+            "n_val": 32,
+            "n_test": 64,
+            "epochs": 1,
+            "max_width": 8,
+            "teacher_width": 4,
+            "length": 8,
+        },
     )
 
     def __post_init__(self) -> None:
@@ -114,9 +123,7 @@ class SyntheticTask(Task):
             last.get_parameter("bias").zero_()
         return teacher.eval()
 
-    def batches(
-        self, split: str, batch_size: int, *, shuffle: bool = False, seed: int = 0
-    ) -> Iterator[Batch]:
+    def batches(self, split: str, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> Iterator[Batch]:
         if split not in SPLITS:
             raise ValueError(f"Unknown split {split!r}; expected one of {SPLITS}")
         x, y = self._data[split]
@@ -135,7 +142,11 @@ class SyntheticTask(Task):
         for i in range(depth):
             knob = f"hidden{i + 1}"
             channel_axis = -1 if self.model == "mlp" else 1
-            layers += [self._layer(width_in, widths[knob], first=i == 0), nn.ReLU(), gate(knob, widths[knob], channel_axis)]
+            layers += [
+                self._layer(width_in, widths[knob], first=i == 0),
+                nn.ReLU(),
+                gate(knob, widths[knob], channel_axis),
+            ]
             width_in = widths[knob]
         layers.append(self._layer(width_in, self.out_features, first=False))
         return nn.Sequential(*layers)
@@ -165,8 +176,10 @@ class SyntheticTask(Task):
     def _errors(self, model: nn.Module, split: str) -> np.ndarray:
         model.eval()
         device = model_device(model)
-        errors = [(model(x.to(device)) - y.to(device)).square().flatten(1).mean(dim=1).float().cpu()
-                  for x, y in self.batches(split, 1024)]
+        errors = [
+            (model(x.to(device)) - y.to(device)).square().flatten(1).mean(dim=1).float().cpu()
+            for x, y in self.batches(split, 1024)
+        ]
         return torch.cat(errors).numpy()
 
     @property

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from tasks.base import Batch, Task, TrainRecipe
+from tradeoff_bench.tasks.base import Batch, Task, TrainRecipe
 
 
 @dataclass

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.flops import count_macs
-from methods import METHODS, RunContext
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods import METHODS, RunContext
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

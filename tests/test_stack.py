@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from methods import METHODS
-from tasks import CORPORA, METRICS, TASKS
+from tradeoff_bench.methods import METHODS
+from tradeoff_bench.tasks import CORPORA, METRICS, TASKS
 
 LOCK = Path(__file__).resolve().parents[1] / "uv.lock"
 
@@ -47,12 +47,15 @@ def test_torchaudio_extension_loads_against_this_torch() -> None:
     assert torchaudio.functional.resample(signal, 16000, 8000).shape == (1, 800)
 
 
-@pytest.mark.parametrize(("registry", "name"), [
-    *((TASKS, n) for n in TASKS.names()),
-    *((METHODS, n) for n in METHODS.names()),
-    *((CORPORA, n) for n in CORPORA.names()),
-    *((METRICS, n) for n in METRICS.names()),
-])
+@pytest.mark.parametrize(
+    ("registry", "name"),
+    [
+        *((TASKS, n) for n in TASKS.names()),
+        *((METHODS, n) for n in METHODS.names()),
+        *((CORPORA, n) for n in CORPORA.names()),
+        *((METRICS, n) for n in METRICS.names()),
+    ],
+)
 def test_every_registered_entry_imports(registry: object, name: str) -> None:
     entry = registry.get(name)  # type: ignore[attr-defined]
     assert registry.describe(name) == getattr(entry, "description", "")  # type: ignore[attr-defined]

@@ -5,16 +5,16 @@ offline web page, with each task's reference points (peers) and a breakdown of i
 matplotlib load only when a plot is drawn, plotly when the page is written.
 """
 
-from bench.report.breakdown import (
+from tradeoff_bench.bench.report.breakdown import (
     DEFAULT_BREAKDOWN_BUDGET,
     breakdown_metrics,
     breakdown_table,
     metric_order,
     selected_candidates,
 )
-from bench.report.frame import PEERS, candidates_table, method_rows, peer_rows, records_frame
-from bench.report.leaderboard import BoardInfo, board_info, failed_cells, leaderboard
-from bench.report.pareto import (
+from tradeoff_bench.bench.report.frame import PEERS, candidates_table, method_rows, peer_rows, records_frame
+from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info, failed_cells, leaderboard
+from tradeoff_bench.bench.report.pareto import (
     DEFAULT_BUDGETS,
     hypervolume,
     median_front,
@@ -23,8 +23,8 @@ from bench.report.pareto import (
     seed_budget_metrics,
     seed_hypervolumes,
 )
-from bench.report.peers import peer_table
-from bench.report.write import write_report
+from tradeoff_bench.bench.report.peers import peer_table
+from tradeoff_bench.bench.report.write import write_report
 
 __all__ = [
     "DEFAULT_BREAKDOWN_BUDGET",

@@ -34,11 +34,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.files import atomic_write
+from tradeoff_bench.bench.files import atomic_write
 
 SCORES_FILE = "scores.npz"
 N_RESAMPLES = 1000
@@ -129,8 +130,13 @@ def _weights(items: bytes, n_resamples: int, seed: int) -> np.ndarray:
     return np.stack(columns, axis=1).astype(np.float32) if columns else np.zeros((n_resamples, 0), np.float32)
 
 
-def board_replicates(rows: pd.DataFrame, run_dirs: Mapping[str, Path], n_resamples: int = N_RESAMPLES,
-                     seed: int = SEED, cache: Path | None = None) -> Replicates:
+def board_replicates(
+    rows: pd.DataFrame,
+    run_dirs: Mapping[str, Path],
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+    cache: Path | None = None,
+) -> Replicates:
     """Replicates of every ok candidate of one board (rows of one task and corpus) that has a scores
     file; the others get a note. `run_dirs` maps record ids to their run directory. Replicates are
     cached in `cache` (default `cache_dir()`), keyed by the scores file (path, size, mtime), the
@@ -161,7 +167,7 @@ def board_replicates(rows: pd.DataFrame, run_dirs: Mapping[str, Path], n_resampl
 
 def cache_dir() -> Path:
     """Where replicates are cached: `$TRADEOFF_BENCH_CACHE/bootstrap`, by default under ~/.cache."""
-    from tasks.debian import CACHE_ENV
+    from tradeoff_bench.tasks.debian import CACHE_ENV
 
     base = os.environ.get(CACHE_ENV)
     return (Path(base) if base else Path.home() / ".cache" / "tradeoff-bench") / "bootstrap"
@@ -176,7 +182,7 @@ def _cache_key(path: Path, metric: str, n_resamples: int, seed: int) -> str:
 def with_intervals(board: pd.DataFrame, reps: Replicates, level: float = LEVEL) -> pd.DataFrame:
     """`board` with its `metric_ci_*` columns filled from `reps`; rows it does not cover (failed
     records, reference systems) get their reason."""
-    from bench.report.frame import PEERS
+    from tradeoff_bench.bench.report.frame import PEERS
 
     table = reps.intervals(level).set_index("record_id")
     out = board.copy()
@@ -188,7 +194,7 @@ def with_intervals(board: pd.DataFrame, reps: Replicates, level: float = LEVEL) 
     return out
 
 
-def _scores_path(row: object, run_dirs: Mapping[str, Path]) -> Path | None:
+def _scores_path(row: Any, run_dirs: Mapping[str, Path]) -> Path | None:
     run_dir = run_dirs.get(row.record_id)
     names = [p for p in (row.outputs or []) if Path(p).name == SCORES_FILE]
     if run_dir is None or not names or not (Path(run_dir) / names[0]).is_file():
@@ -219,8 +225,11 @@ def _histograms(items: np.ndarray, index: np.ndarray, label: np.ndarray, score: 
     distinct = ordered[np.concatenate([[True], np.diff(ordered) != 0])]
     if len(distinct) > GRID_BINS:
         levels = np.linspace(0, 1, GRID_BINS // 2 + 1)[1:]
-        distinct = np.unique(np.concatenate([np.quantile(score[label == c], levels) for c in (0.0, 1.0)
-                                             if (label == c).any()] + [ordered[-1:]]))
+        distinct = np.unique(
+            np.concatenate(
+                [np.quantile(score[label == c], levels) for c in (0.0, 1.0) if (label == c).any()] + [ordered[-1:]]
+            )
+        )
     k = len(distinct)
     column = np.searchsorted(distinct, score, side="left") + k * label.astype(np.int64)
     return _matrix(index, column, (len(items), 2 * k)), k
@@ -263,8 +272,12 @@ def _auc(items, index, label, score) -> ItemStatistics:
 
 def _mean(items, index, label, score) -> ItemStatistics:
     rows = len(index)
-    matrix = _matrix(np.concatenate([index, index]), np.repeat(np.arange(2), rows), (len(items), 2),
-                     np.concatenate([score, np.ones(rows)]))
+    matrix = _matrix(
+        np.concatenate([index, index]),
+        np.repeat(np.arange(2), rows),
+        (len(items), 2),
+        np.concatenate([score, np.ones(rows)]),
+    )
 
     def metric(summed: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):

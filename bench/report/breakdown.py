@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.report.format import MISSING, latex_table, markdown_table, number, percent, plus_minus
-from bench.report.frame import method_rows, metric_info, ok_rows, peer_rows
-from bench.report.leaderboard import BoardInfo, board_info
-from bench.report.pareto import BUDGET_TOLERANCE, SEED_KEYS
+from tradeoff_bench.bench.report.format import MISSING, latex_table, markdown_table, number, percent, plus_minus
+from tradeoff_bench.bench.report.frame import method_rows, metric_info, ok_rows, peer_rows
+from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info
+from tradeoff_bench.bench.report.pareto import BUDGET_TOLERANCE, SEED_KEYS
+from tradeoff_bench.core.registry import natural_key
 
 DEFAULT_BREAKDOWN_BUDGET = 0.5
 _BAND = re.compile(r"(?P<prefix>.*?)(?P<op><=?|>=?)?(?P<low>\d+(?:\.\d+)?)(?:-(?P<high>\d+(?:\.\d+)?))?")
@@ -41,7 +42,6 @@ def metric_order(names: Iterable[str], primary: str = "") -> list[str]:
     `snr5-15`, `snr15-25`, `snr>=25` and `A07` ... `A19` come out in reading order. A detail `set/...`
     belongs to a second test set: after the others, its pooled `base@set` first (`eer@real`,
     `eer@real/snr<5`, ...)."""
-    from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
 
     names = set(names)
     primary_base = primary.split("@", 1)[0]
@@ -50,8 +50,14 @@ def metric_order(names: Iterable[str], primary: str = "") -> list[str]:
     def key(name: str) -> tuple:
         base, _, detail = name.partition("@")
         test_set, _, sub = detail.partition("/") if "/" in detail or detail in sets else ("", "", detail)
-        return (base != primary_base, natural_key(base), "@" in name, natural_key(test_set), bool(sub),
-                _detail_key(sub, natural_key))
+        return (
+            base != primary_base,
+            natural_key(base),
+            "@" in name,
+            natural_key(test_set),
+            bool(sub),
+            _detail_key(sub, natural_key),
+        )
 
     return sorted(names, key=key)
 
@@ -90,7 +96,6 @@ def breakdown_table(board: pd.DataFrame, budget: float = DEFAULT_BREAKDOWN_BUDGE
     cost_fraction_mean/_std, then for the primary metric and each `breakdown_metrics` name
     `<name>_<agg>`, `<name>_std`, `<name>_seeds`. Empty when the board has no secondary metric.
     """
-    from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
 
     names = breakdown_metrics(board)
     if not names:
@@ -100,16 +105,24 @@ def breakdown_table(board: pd.DataFrame, budget: float = DEFAULT_BREAKDOWN_BUDGE
     out = []
     for method in sorted(selected["method"].unique(), key=natural_key):
         mine = selected[selected["method"] == method]
-        row: dict[str, Any] = {"name": method, "kind": "method", "origin": "", "seeds": len(mine),
-                               "fallback_seeds": int(mine["fallback"].sum())}
+        row: dict[str, Any] = {
+            "name": method,
+            "kind": "method",
+            "origin": "",
+            "seeds": len(mine),
+            "fallback_seeds": int(mine["fallback"].sum()),
+        }
         row.update(_spread("cost_fraction", mine["cost_fraction"], "mean"))
         for name in [info.metric, *names]:
             row.update(_spread(name, mine["metrics"].map(lambda m, n=name: _value(m, n)), _aggregate(name)))
         out.append(row)
     peers = peer_rows(board)
     for _, peer in sorted(peers.iterrows(), key=lambda item: natural_key(str(item[1]["label"]))):
-        row = {"name": peer["label"], "kind": "reference", "origin": str((peer["facts"] or {}).get("origin") or
-                                                                         "measured")}
+        row = {
+            "name": peer["label"],
+            "kind": "reference",
+            "origin": str((peer["facts"] or {}).get("origin") or "measured"),
+        }
         row.update(_spread("cost_fraction", pd.Series([peer["cost_fraction"]]), "mean"))
         for name in [info.metric, *names]:
             row.update(_spread(name, pd.Series([_value(peer["metrics"], name)]), _aggregate(name)))
@@ -149,21 +162,29 @@ def display_breakdown(table: pd.DataFrame, info: BoardInfo) -> tuple[list[str], 
 def breakdown_rule(info: BoardInfo, budget: float) -> str:
     """The sentence above the table saying which candidate each seed contributes."""
     name = info.metric or "metric"
-    return (f"Per seed, the selected candidate is the one with the best `{name}` among its candidates with "
-            f"MACs ≤ {budget * 100:g}% of the full model (ties: the cheaper); a seed with none within that "
-            "budget falls back to its cheapest candidate. A cell is the mean ± sample std over seeds of the "
-            "selected candidates' metric (the median where a column says so); reference points show their "
-            "own figures.")
+    return (
+        f"Per seed, the selected candidate is the one with the best `{name}` among its candidates with "
+        f"MACs ≤ {budget * 100:g}% of the full model (ties: the cheaper); a seed with none within that "
+        "budget falls back to its cheapest candidate. A cell is the mean ± sample std over seeds of the "
+        "selected candidates' metric (the median where a column says so); reference points show their "
+        "own figures."
+    )
 
 
-def breakdown_markdown(table: pd.DataFrame, info: BoardInfo, budget: float = DEFAULT_BREAKDOWN_BUDGET,
-                       level: int = 1) -> str:
+def breakdown_markdown(
+    table: pd.DataFrame, info: BoardInfo, budget: float = DEFAULT_BREAKDOWN_BUDGET, level: int = 1
+) -> str:
     """The "Breakdown" section of `leaderboard.md` (empty without secondary metrics)."""
     if table.empty:
         return ""
     headers, rows = display_breakdown(table, info)
-    return "\n".join([f"{'#' * (level + 1)} Breakdown at ≤{budget * 100:g}% MACs\n",
-                      breakdown_rule(info, budget) + "\n", markdown_table(headers, rows)])
+    return "\n".join(
+        [
+            f"{'#' * (level + 1)} Breakdown at ≤{budget * 100:g}% MACs\n",
+            breakdown_rule(info, budget) + "\n",
+            markdown_table(headers, rows),
+        ]
+    )
 
 
 def breakdown_latex(table: pd.DataFrame, info: BoardInfo, budget: float = DEFAULT_BREAKDOWN_BUDGET) -> str:
@@ -224,4 +245,3 @@ def _percent_pm(center: float, spread: float) -> str:
     if math.isnan(spread):
         return percent(center)
     return f"{percent(center)} ± {spread * 100:.2g}%"
-

@@ -15,8 +15,9 @@ FENCE_IQR = 3.0
 PAD_FRACTION = 0.08
 
 
-def focus_range(values: ArrayLike, ideal: float | None = None,
-                higher_is_better: bool = False) -> tuple[float, float] | None:
+def focus_range(
+    values: ArrayLike, ideal: float | None = None, higher_is_better: bool = False
+) -> tuple[float, float] | None:
     """(low, high) of the metric axis for `values` (NaN ignored); None without a finite value."""
     data = np.asarray(values, dtype=float)
     data = data[np.isfinite(data)]

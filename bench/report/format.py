@@ -14,14 +14,16 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from bench.report.leaderboard import BoardInfo, budget_column, verdict_column
-from bench.report.verdicts import BETTER, CONTROL, ITEMS_AND_SEEDS, VERDICT_BUDGETS, WORSE
+from tradeoff_bench.bench.report.leaderboard import BoardInfo, budget_column, verdict_column
+from tradeoff_bench.bench.report.verdicts import BETTER, CONTROL, ITEMS_AND_SEEDS, VERDICT_BUDGETS, WORSE
 
 DAGGER = "†"
 MISSING = "–"
-THEORETICAL_NOTE = (f"{DAGGER} MACs are theoretical (e.g. only non-zero weights of unstructured sparsity "
-                    "counted): dense hardware does not realise them; the measured dense `macs` are in "
-                    "candidates.csv.")
+THEORETICAL_NOTE = (
+    f"{DAGGER} MACs are theoretical (e.g. only non-zero weights of unstructured sparsity "
+    "counted): dense hardware does not realise them; the measured dense `macs` are in "
+    "candidates.csv."
+)
 
 
 def display_table(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]) -> tuple[list[str], list[list[str]]]:
@@ -36,20 +38,32 @@ def display_table(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]
     marked = has_item_intervals(table)  # a board without any per-item scores says so once, below the table
     rows = []
     for _, row in table.iterrows():
-        cells = [row["method"] + (f" {DAGGER}" if row["macs_kind"] in ("theoretical", "mixed") else ""),
-                 str(row["seeds"]), str(row["candidates"]),
-                 plus_minus(row["hv_mean"], row["hv_std"], ".3f", ".3f")]
+        cells = [
+            row["method"] + (f" {DAGGER}" if row["macs_kind"] in ("theoretical", "mixed") else ""),
+            str(row["seeds"]),
+            str(row["candidates"]),
+            plus_minus(row["hv_mean"], row["hv_std"], ".3f", ".3f"),
+        ]
         for budget in budgets:
             prefix = budget_column(budget)
             cell = plus_minus(row[f"{prefix}_{agg}"], row[f"{prefix}_std"], ".4g", ".2g")
             if 0 < row[f"{prefix}_seeds"] < row["seeds"]:
                 cell += f" ({row[f'{prefix}_seeds']}/{row['seeds']} seeds)"
-            cells.append(cell + interval(row.get(f"{prefix}_ci_low"), row.get(f"{prefix}_ci_high"), ".4g")
-                         + coverage(row.get(f"{prefix}_ci_over"), marked))
+            cells.append(
+                cell
+                + interval(row.get(f"{prefix}_ci_low"), row.get(f"{prefix}_ci_high"), ".4g")
+                + coverage(row.get(f"{prefix}_ci_over"), marked)
+            )
         cells += [verdict_cell(row, budget, marked) for budget in verdicts]
         macs = si(row["best_macs"]) + (f" {DAGGER}" if row["best_macs_kind"] == "theoretical" else "")
-        cells += [number(row["best_metric"], ".4g"), macs, number(row["train_seconds_mean"], ".1f"),
-                  number(row["epochs"], ".4g"), str(row.get("unconverged", 0)), str(row["failed_cells"])]
+        cells += [
+            number(row["best_metric"], ".4g"),
+            macs,
+            number(row["train_seconds_mean"], ".1f"),
+            number(row["epochs"], ".4g"),
+            str(row.get("unconverged", 0)),
+            str(row["failed_cells"]),
+        ]
         rows.append(cells)
     return headers, rows
 
@@ -67,9 +81,11 @@ def verdict_cell(row: pd.Series, budget: float, marked: bool = True) -> str:
     if not row[f"{prefix}_verdict"]:
         return MISSING
     pairs = int(row[f"{prefix}_pairs"])
-    return (f"{row[f'{prefix}_verdict']} {format(float(row[f'{prefix}_diff']), '+.3g')}"
-            f"{interval(row[f'{prefix}_ci_low'], row[f'{prefix}_ci_high'], '+.3g')} ({pairs} pair{'s' * (pairs != 1)})"
-            f"{coverage(row[f'{prefix}_over'], marked)}")
+    return (
+        f"{row[f'{prefix}_verdict']} {format(float(row[f'{prefix}_diff']), '+.3g')}"
+        f"{interval(row[f'{prefix}_ci_low'], row[f'{prefix}_ci_high'], '+.3g')} ({pairs} pair{'s' * (pairs != 1)})"
+        f"{coverage(row[f'{prefix}_over'], marked)}"
+    )
 
 
 def coverage(over: str | None, marked: bool = True) -> str:
@@ -97,8 +113,10 @@ def resolved_line(table: pd.DataFrame) -> str | None:
         return None
     line = f"Comparisons with `{CONTROL}` resolved: {'; '.join(counts)}"
     if not has_item_intervals(table):
-        line += (". No candidate of this table kept per-item scores: its intervals cover the seeds only, "
-                 "and without the test items no comparison is resolved")
+        line += (
+            ". No candidate of this table kept per-item scores: its intervals cover the seeds only, "
+            "and without the test items no comparison is resolved"
+        )
     return line
 
 
@@ -132,15 +150,25 @@ def header_lines(info: BoardInfo) -> list[str]:
 
 def mixed_code_note(info: BoardInfo) -> str:
     """The warning a board carries when its records come from more than one version of the code."""
-    versions = "; ".join(f"{version}: {len(ids)} cell{'s' if len(ids) != 1 else ''} ({', '.join(ids)})"
-                         for version, ids in info.code_versions)
-    return (f"**Warning: mixed code.** These records come from {len(info.code_versions)} versions of the suite's "
-            f"code: {versions}. Run again with `--rerun-stale` to redo cells made by other code")
+    versions = "; ".join(
+        f"{version}: {len(ids)} cell{'s' if len(ids) != 1 else ''} ({', '.join(ids)})"
+        for version, ids in info.code_versions
+    )
+    return (
+        f"**Warning: mixed code.** These records come from {len(info.code_versions)} versions of the suite's "
+        f"code: {versions}. Run again with `--rerun-stale` to redo cells made by other code"
+    )
 
 
-def leaderboard_markdown(table: pd.DataFrame, info: BoardInfo, failed: pd.DataFrame,
-                         budgets: Sequence[float], image: str | None = "pareto.png", level: int = 1,
-                         extra: Sequence[str] = ()) -> str:
+def leaderboard_markdown(
+    table: pd.DataFrame,
+    info: BoardInfo,
+    failed: pd.DataFrame,
+    budgets: Sequence[float],
+    image: str | None = "pareto.png",
+    level: int = 1,
+    extra: Sequence[str] = (),
+) -> str:
     """`leaderboard.md`: header facts, the table, notes, `extra` sections, failed cells, the plot.
 
     `level` is the heading level of the title (2 when embedded in the index README); `image` the
@@ -169,15 +197,22 @@ def leaderboard_markdown(table: pd.DataFrame, info: BoardInfo, failed: pd.DataFr
     return "\n".join(parts)
 
 
-def leaderboard_latex(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float],
-                      extra: Sequence[str] = ()) -> str:
+def leaderboard_latex(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float], extra: Sequence[str] = ()) -> str:
     """`leaderboard.tex`: a booktabs tabular with the header facts as LaTeX comments, then `extra`
     LaTeX blocks (reference points, breakdown)."""
     headers, rows = display_table(table, info, budgets)
-    notes = [THEORETICAL_NOTE] if table.get("macs_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"]).any() else []
+    notes = (
+        [THEORETICAL_NOTE] if table.get("macs_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"]).any() else []
+    )
     comments = [f"% {line}" for line in header_lines(info)]
-    return "\n".join(["% Generated by tradeoff-bench; needs \\usepackage{booktabs}", *comments,
-                      latex_table(headers, rows, notes), *extra])
+    return "\n".join(
+        [
+            "% Generated by tradeoff-bench; needs \\usepackage{booktabs}",
+            *comments,
+            latex_table(headers, rows, notes),
+            *extra,
+        ]
+    )
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -190,18 +225,39 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
 def latex_table(headers: list[str], rows: list[list[str]], notes: Sequence[str] = ()) -> str:
     """A booktabs tabular (needs `\\usepackage{booktabs}`), each note a small paragraph below it."""
     spec = "l" + "r" * (len(headers) - 1)
-    lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
-             " & ".join(latex_escape(h) for h in headers) + " \\\\", "\\midrule"]
+    lines = [
+        f"\\begin{{tabular}}{{{spec}}}",
+        "\\toprule",
+        " & ".join(latex_escape(h) for h in headers) + " \\\\",
+        "\\midrule",
+    ]
     lines += [" & ".join(latex_escape(c) for c in row) + " \\\\" for row in rows]
     lines += ["\\bottomrule", "\\end{tabular}"]
     lines += [f"\\par{{\\footnotesize {latex_escape(n)}}}" for n in notes]
     return "\n".join(lines) + "\n"
 
 
-_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-          "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-          "±": r"$\pm$", "≤": r"$\le$", "≥": r"$\ge$", "<": r"\textless{}", ">": r"\textgreater{}",
-          "|": r"\textbar{}", DAGGER: r"\textsuperscript{\dag}", MISSING: "--", "`": ""}
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "≤": r"$\le$",
+    "≥": r"$\ge$",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    DAGGER: r"\textsuperscript{\dag}",
+    MISSING: "--",
+    "`": "",
+}
 
 
 def latex_escape(text: str) -> str:

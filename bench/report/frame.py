@@ -1,7 +1,7 @@
 """Records -> one pandas DataFrame: the only table the report reads.
 
 One row per record, failed ones included (their figures are NaN) so the leaderboard can list them.
-Besides `bench.records.COLUMNS` a row carries:
+Besides `core.records.COLUMNS` a row carries:
 
 - `metric`: the value of the record's primary metric (NaN for a failed record);
 - `macs_kind`: "measured", or "theoretical" when the method's facts say the MAC count is not what
@@ -30,29 +30,66 @@ from typing import Any
 
 import pandas as pd
 
-from bench.records import COLUMNS, Record
+from tradeoff_bench.core.records import COLUMNS, Record
 
 PEERS = "peers"
 """`bench.grid.PEERS`, the pseudo-method of reference-system records (not imported from there:
 `bench.grid` loads torch, and reading records should not)."""
 
 EXTRA_COLUMNS: tuple[str, ...] = (
-    "metric", "macs_kind", "macs_theoretical", "cost_macs", "cost_fraction",
-    "metric_unit", "metric_aggregate", "ideal_metric", "metric_ci_low", "metric_ci_high", "metric_ci_note",
+    "metric",
+    "macs_kind",
+    "macs_theoretical",
+    "cost_macs",
+    "cost_fraction",
+    "metric_unit",
+    "metric_aggregate",
+    "ideal_metric",
+    "metric_ci_low",
+    "metric_ci_high",
+    "metric_ci_note",
 )
 FRAME_COLUMNS: tuple[str, ...] = COLUMNS + EXTRA_COLUMNS
 ROW_ORDER: list[str] = ["task", "corpus", "method", "seed", "cell_id", "status", "cost_macs", "label"]
 """Rows are sorted by these, so the same records give the same tables in any input order."""
 
 _INTEGERS = ("seed", "macs", "full_macs", "params", "bytes")
-_FLOATS = ("latency_ms", "reference_metric", "train_seconds", "train_epochs", "macs_fraction",
-           "metric", "macs_theoretical", "cost_macs", "cost_fraction", "ideal_metric", "metric_ci_low",
-           "metric_ci_high")
+_FLOATS = (
+    "latency_ms",
+    "reference_metric",
+    "train_seconds",
+    "train_epochs",
+    "macs_fraction",
+    "metric",
+    "macs_theoretical",
+    "cost_macs",
+    "cost_fraction",
+    "ideal_metric",
+    "metric_ci_low",
+    "metric_ci_high",
+)
 
 CANDIDATE_COLUMNS: tuple[str, ...] = (
-    "task", "corpus", "method", "seed", "cell_id", "label", "macs", "macs_fraction", "macs_kind",
-    "macs_theoretical", "params", "bytes", "latency_ms", "metric", "metric_ci_low", "metric_ci_high", "metric_ci_note",
-    "train_seconds", "train_epochs", "widths",
+    "task",
+    "corpus",
+    "method",
+    "seed",
+    "cell_id",
+    "label",
+    "macs",
+    "macs_fraction",
+    "macs_kind",
+    "macs_theoretical",
+    "params",
+    "bytes",
+    "latency_ms",
+    "metric",
+    "metric_ci_low",
+    "metric_ci_high",
+    "metric_ci_note",
+    "train_seconds",
+    "train_epochs",
+    "widths",
 )
 
 
@@ -92,11 +129,15 @@ def peer_rows(frame: pd.DataFrame) -> pd.DataFrame:
         return rows
     keyed = rows.assign(
         _time=rows["provenance"].map(lambda p: str((p or {}).get("time_utc") or "")),
-        _figures=[json.dumps([r.macs, r.params, r.metrics, r.facts], sort_keys=True, default=str)
-                  for r in rows.itertuples()],
+        _figures=[
+            json.dumps([r.macs, r.params, r.metrics, r.facts], sort_keys=True, default=str) for r in rows.itertuples()
+        ],
     )
-    keyed = keyed.sort_values(["task", "corpus", "label", "_time", "cell_id", "_figures"],
-                              ascending=[True, True, True, False, True, True], kind="mergesort")
+    keyed = keyed.sort_values(
+        ["task", "corpus", "label", "_time", "cell_id", "_figures"],
+        ascending=[True, True, True, False, True, True],
+        kind="mergesort",
+    )
     keyed = keyed.drop_duplicates(["task", "corpus", "label"])
     return keyed.drop(columns=["_time", "_figures"])
 
@@ -137,7 +178,7 @@ def metric_info(name: str, higher_is_better: bool) -> tuple[str, str, float]:
 
     Unregistered names fall back to no unit, "mean", and an ideal of 0 (lower is better) or 1.
     """
-    from tasks.metrics import metric_spec
+    from tradeoff_bench.tasks.metrics import metric_spec
 
     try:
         spec = metric_spec(name)

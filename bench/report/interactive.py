@@ -20,12 +20,12 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.focus import focus_range
-from bench.report.format import si
-from bench.report.frame import method_rows, ok_rows, peer_rows
-from bench.report.leaderboard import BoardInfo
-from bench.report.pareto import median_front
-from bench.report.style import PEER_COLOUR, MethodStyle
+from tradeoff_bench.bench.report.focus import focus_range
+from tradeoff_bench.bench.report.format import si
+from tradeoff_bench.bench.report.frame import method_rows, ok_rows, peer_rows
+from tradeoff_bench.bench.report.leaderboard import BoardInfo
+from tradeoff_bench.bench.report.pareto import median_front
+from tradeoff_bench.bench.report.style import PEER_COLOUR, MethodStyle
 
 BAND_OPACITY = 0.15
 SEED_OPACITY = 0.55
@@ -48,51 +48,97 @@ def board_figure_json(board: pd.DataFrame, info: BoardInfo, styles: dict[str, Me
             fig.add_trace(trace)
     if len(peers):
         fig.add_trace(_peer_trace(peers, metric))
-    limits = focus_range(pd.concat([*(f["metric"] for f in fronts.values()), peers["metric"]]),
-                         info.ideal_metric, info.higher_is_better)
+    limits = focus_range(
+        pd.concat([*(f["metric"] for f in fronts.values()), peers["metric"]]), info.ideal_metric, info.higher_is_better
+    )
     fig.update_layout(
-        template="plotly_white", height=520, margin={"l": 70, "r": 20, "t": 30, "b": 60},
+        template="plotly_white",
+        height=520,
+        margin={"l": 70, "r": 20, "t": 30, "b": 60},
         xaxis={"type": "log", "title": {"text": f"MACs per {info.cost_unit or 'example'} (log)"}},
         yaxis={"title": {"text": f"{metric} ({info.direction})"}, **({"range": list(limits)} if limits else {})},
-        legend={"title": {"text": "method (click to hide)"}}, hovermode="closest",
+        legend={"title": {"text": "method (click to hide)"}},
+        hovermode="closest",
     )
     if info.full_macs:
-        fig.add_vline(x=info.full_macs, line={"dash": "dot", "color": "#666", "width": 1},
-                      annotation_text="full dense model", annotation_position="top left")
+        fig.add_vline(
+            x=info.full_macs,
+            line={"dash": "dot", "color": "#666", "width": 1},
+            annotation_text="full dense model",
+            annotation_position="top left",
+        )
     return pio.to_json(fig, validate=True, engine="json")
 
 
-def _method_traces(rows: pd.DataFrame, front: pd.DataFrame, method: str, style: MethodStyle, right: float,
-                   metric: str) -> list[Any]:
+def _method_traces(
+    rows: pd.DataFrame, front: pd.DataFrame, method: str, style: MethodStyle, right: float, metric: str
+) -> list[Any]:
     import plotly.graph_objects as go
 
     theoretical = bool((rows["macs_kind"] == "theoretical").any())
     group = {"legendgroup": method, "showlegend": False}
-    band = {"mode": "lines", "line": {"shape": "hv", "width": 0, "color": style.colour}, "hoverinfo": "skip",
-            "meta": {"method": method, "seed": None, "role": "band"}, **group}
-    traces = [go.Scatter(x=front["cost_macs"], y=front["best"], name=f"{method} attained by one seed", **band),
-              go.Scatter(x=front["cost_macs"], y=front["worst"], name=f"{method} attained by all seeds", fill="tonexty",
-                         fillcolor=_rgba(style.colour, BAND_OPACITY), **band)]
+    band = {
+        "mode": "lines",
+        "line": {"shape": "hv", "width": 0, "color": style.colour},
+        "hoverinfo": "skip",
+        "meta": {"method": method, "seed": None, "role": "band"},
+        **group,
+    }
+    traces = [
+        go.Scatter(x=front["cost_macs"], y=front["best"], name=f"{method} attained by one seed", **band),
+        go.Scatter(
+            x=front["cost_macs"],
+            y=front["worst"],
+            name=f"{method} attained by all seeds",
+            fill="tonexty",
+            fillcolor=_rgba(style.colour, BAND_OPACITY),
+            **band,
+        ),
+    ]
     last = front.iloc[-1:] if len(front) else front
-    traces.append(go.Scatter(
-        x=[*front["cost_macs"], right] if len(front) else [], y=[*front["metric"], *last["metric"]],
-        customdata=[*front["seeds"], *last["seeds"]], mode="lines+markers", legendgroup=method,
-        name=f"{method} (theoretical MACs)" if theoretical else method,
-        line={"shape": "hv", "color": style.colour, "width": 2.5, "dash": "dash" if theoretical else "solid"},
-        marker={"symbol": style.plotly_symbol, "size": [9] * len(front) + [0] * len(last),  # none at the edge
-                "color": style.colour, "line": {"color": "white", "width": 1}},
-        hovertemplate=f"<b>{method}</b>: median attainment surface over seeds<br>MACs ≤ %{{x:.4~s}}<br>{metric} %{{y:.4~g}}"
-                      "<br>seeds reaching this cost: %{customdata}<extra></extra>",
-        meta={"method": method, "seed": None, "role": "front"}))
+    traces.append(
+        go.Scatter(
+            x=[*front["cost_macs"], right] if len(front) else [],
+            y=[*front["metric"], *last["metric"]],
+            customdata=[*front["seeds"], *last["seeds"]],
+            mode="lines+markers",
+            legendgroup=method,
+            name=f"{method} (theoretical MACs)" if theoretical else method,
+            line={"shape": "hv", "color": style.colour, "width": 2.5, "dash": "dash" if theoretical else "solid"},
+            marker={
+                "symbol": style.plotly_symbol,
+                "size": [9] * len(front) + [0] * len(last),  # none at the edge
+                "color": style.colour,
+                "line": {"color": "white", "width": 1},
+            },
+            hovertemplate=f"<b>{method}</b>: median attainment surface over seeds<br>MACs ≤ %{{x:.4~s}}<br>{metric} %{{y:.4~g}}"
+            "<br>seeds reaching this cost: %{customdata}<extra></extra>",
+            meta={"method": method, "seed": None, "role": "front"},
+        )
+    )
     for seed, mine in rows.groupby("seed", sort=True):
-        traces.append(go.Scatter(
-            x=mine["cost_macs"], y=mine["metric"], mode="markers", name=f"{method} seed {seed}",
-            customdata=[_hover_facts(row) for _, row in mine.iterrows()], opacity=SEED_OPACITY,
-            marker={"symbol": style.plotly_symbol + ("-open" if theoretical else ""), "size": 7, "color": style.colour},
-            hovertemplate=(f"<b>{method}</b> · %{{customdata[0]}}<br>settings: %{{customdata[1]}}<br>seed {seed}"
-                           f"<br>MACs %{{x:.4~s}}%{{customdata[2]}}<br>{metric} %{{y:.4~g}}%{{customdata[3]}}"
-                           "<br>record %{customdata[4]}<extra></extra>"),
-            meta={"method": method, "seed": int(seed), "role": "seed"}, **group))
+        traces.append(
+            go.Scatter(
+                x=mine["cost_macs"],
+                y=mine["metric"],
+                mode="markers",
+                name=f"{method} seed {seed}",
+                customdata=[_hover_facts(row) for _, row in mine.iterrows()],
+                opacity=SEED_OPACITY,
+                marker={
+                    "symbol": style.plotly_symbol + ("-open" if theoretical else ""),
+                    "size": 7,
+                    "color": style.colour,
+                },
+                hovertemplate=(
+                    f"<b>{method}</b> · %{{customdata[0]}}<br>settings: %{{customdata[1]}}<br>seed {seed}"
+                    f"<br>MACs %{{x:.4~s}}%{{customdata[2]}}<br>{metric} %{{y:.4~g}}%{{customdata[3]}}"
+                    "<br>record %{customdata[4]}<extra></extra>"
+                ),
+                meta={"method": method, "seed": int(seed), "role": "seed"},
+                **group,
+            )
+        )
     return traces
 
 
@@ -102,13 +148,24 @@ def _peer_trace(peers: pd.DataFrame, metric: str) -> Any:
     origin = [str((facts or {}).get("origin") or "measured") for facts in peers["facts"]]
     source = [str((facts or {}).get("macs_source") or "unknown") for facts in peers["facts"]]
     return go.Scatter(
-        x=peers["cost_macs"], y=peers["metric"], mode="markers+text", text=list(peers["label"]),
-        textposition="top center", name="reference points", customdata=list(zip(origin, source)),
-        marker={"symbol": ["star-open" if o == "published" else "star" for o in origin], "size": 15,
-                "color": PEER_COLOUR},
-        hovertemplate=(f"<b>%{{text}}</b> (reference, %{{customdata[0]}})<br>MACs %{{x:.4~s}} (%{{customdata[1]}})"
-                       f"<br>{metric} %{{y:.4~g}}<extra></extra>"),
-        meta={"method": None, "seed": None, "role": "reference"})
+        x=peers["cost_macs"],
+        y=peers["metric"],
+        mode="markers+text",
+        text=list(peers["label"]),
+        textposition="top center",
+        name="reference points",
+        customdata=list(zip(origin, source)),
+        marker={
+            "symbol": ["star-open" if o == "published" else "star" for o in origin],
+            "size": 15,
+            "color": PEER_COLOUR,
+        },
+        hovertemplate=(
+            f"<b>%{{text}}</b> (reference, %{{customdata[0]}})<br>MACs %{{x:.4~s}} (%{{customdata[1]}})"
+            f"<br>{metric} %{{y:.4~g}}<extra></extra>"
+        ),
+        meta={"method": None, "seed": None, "role": "reference"},
+    )
 
 
 def _hover_facts(row: pd.Series) -> list[str]:
@@ -116,10 +173,12 @@ def _hover_facts(row: pd.Series) -> list[str]:
     settings = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted((row["settings"] or {}).items()) if v is not None)
     kind = f" (theoretical; {si(float(row['macs']))} measured)" if row["macs_kind"] == "theoretical" else ""
     low, high = (row.get(name) for name in CI_COLUMNS)
-    ci = f" [{low:.4g}, {high:.4g}]" if low is not None and high is not None and pd.notna(low) and pd.notna(high) else ""
+    ci = (
+        f" [{low:.4g}, {high:.4g}]" if low is not None and high is not None and pd.notna(low) and pd.notna(high) else ""
+    )
     return [str(row["label"]), settings or "defaults", kind, ci, str(row["record_id"])]
 
 
 def _rgba(colour: str, alpha: float) -> str:
-    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red},{green},{blue},{alpha})"

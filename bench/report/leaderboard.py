@@ -33,10 +33,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.report.frame import method_rows, ok_rows, peer_rows
-from bench.report.bootstrap import Replicates
-from bench.report.pareto import DEFAULT_BUDGETS, seed_budget_metrics, seed_hypervolumes
-from bench.report.verdicts import VERDICT_BUDGETS, budget_intervals, dense_verdicts
+from tradeoff_bench.bench.report.bootstrap import Replicates
+from tradeoff_bench.bench.report.frame import method_rows, ok_rows, peer_rows
+from tradeoff_bench.bench.report.pareto import DEFAULT_BUDGETS, seed_budget_metrics, seed_hypervolumes
+from tradeoff_bench.bench.report.verdicts import VERDICT_BUDGETS, budget_intervals, dense_verdicts
+from tradeoff_bench.core.registry import natural_key
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,10 @@ def board_info(board: pd.DataFrame) -> BoardInfo:
     source = ok if len(ok) else board
     metrics = sorted(m for m in source["primary_metric"].dropna().unique() if m)
     if len(metrics) > 1:
-        raise ValueError(f"task {board['task'].iloc[0]!r} mixes primary metrics {metrics}: "
-                         "records of one task and corpus must share their primary metric")
+        raise ValueError(
+            f"task {board['task'].iloc[0]!r} mixes primary metrics {metrics}: "
+            "records of one task and corpus must share their primary metric"
+        )
     rows = source[source["primary_metric"] == metrics[0]] if metrics else source
     methods = method_rows(board)
     return BoardInfo(
@@ -104,7 +107,7 @@ def board_info(board: pd.DataFrame) -> BoardInfo:
 
 
 def _code_versions(board: pd.DataFrame) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    from bench.provenance import code_version
+    from tradeoff_bench.bench.provenance import code_version
 
     cells: dict[str, set[str]] = {}
     for cell, prov in zip(board["cell_id"], board["provenance"]):
@@ -112,14 +115,16 @@ def _code_versions(board: pd.DataFrame) -> tuple[tuple[str, tuple[str, ...]], ..
     return tuple((version, tuple(sorted(ids))) for version, ids in sorted(cells.items()))
 
 
-def leaderboard(board: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS,
-                replicates: Replicates | None = None,
-                verdict_budgets: Sequence[float] = VERDICT_BUDGETS) -> pd.DataFrame:
+def leaderboard(
+    board: pd.DataFrame,
+    budgets: Sequence[float] = DEFAULT_BUDGETS,
+    replicates: Replicates | None = None,
+    verdict_budgets: Sequence[float] = VERDICT_BUDGETS,
+) -> pd.DataFrame:
     """Numeric leaderboard of one (task, corpus) board of `records_frame` rows (see module doc).
 
     `replicates` are the candidates' bootstrap replicates over test items (`bootstrap.board_replicates`);
     without them the intervals cover the seeds alone."""
-    from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
 
     info = board_info(board)
     board = method_rows(board)
@@ -130,8 +135,9 @@ def leaderboard(board: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS,
     intervals = budget_intervals(ok, replicates, budgets, info.aggregate).set_index(["method", "budget"])
     verdicts = dense_verdicts(ok, replicates, info.higher_is_better, verdict_budgets).set_index(["method", "budget"])
     per_seed = ok.groupby(["method", "seed"], sort=True).agg(epochs=("train_epochs", "max"))
-    per_seed["seconds"] = (ok.drop_duplicates("cell_id").groupby(["method", "seed"], sort=True)["cell_seconds"]
-                           .sum(min_count=1))
+    per_seed["seconds"] = (
+        ok.drop_duplicates("cell_id").groupby(["method", "seed"], sort=True)["cell_seconds"].sum(min_count=1)
+    )
     rows = []
     for method in sorted(board["method"].unique(), key=natural_key):
         mine = ok[ok["method"] == method]
@@ -147,16 +153,23 @@ def leaderboard(board: pd.DataFrame, budgets: Sequence[float] = DEFAULT_BUDGETS,
         for budget in budgets:
             values = at_budget.loc[(at_budget["method"] == method) & (at_budget["budget"] == budget), "metric"]
             row.update(_spread(budget_column(budget), values, info.aggregate))
-            row.update(_prefixed(budget_column(budget), intervals, (method, float(budget)),
-                                 ["ci_low", "ci_high", "ci_over"]))
+            row.update(
+                _prefixed(budget_column(budget), intervals, (method, float(budget)), ["ci_low", "ci_high", "ci_over"])
+            )
         row.update(_best(mine, info.higher_is_better))
         seeds = per_seed.loc[method] if method in per_seed.index.get_level_values(0) else per_seed.iloc[:0]
         row["train_seconds_mean"] = _mean(seeds["seconds"])
         row["epochs"] = _mean(seeds["epochs"])
         row["unconverged"] = int(sum((facts or {}).get("converged") is False for facts in mine["facts"]))
         for budget in verdict_budgets:
-            row.update(_prefixed(verdict_column(budget), verdicts, (method, float(budget)),
-                                 ["diff", "ci_low", "ci_high", "pairs", "over", "verdict"]))
+            row.update(
+                _prefixed(
+                    verdict_column(budget),
+                    verdicts,
+                    (method, float(budget)),
+                    ["diff", "ci_low", "ci_high", "pairs", "over", "verdict"],
+                )
+            )
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
@@ -185,8 +198,9 @@ def verdict_column(budget: float) -> str:
 def _prefixed(prefix: str, table: pd.DataFrame, key: tuple[str, float], names: list[str]) -> dict[str, Any]:
     """`{prefix}_{name}` for the columns `names` of `table`'s row `key` (NaN, or "" for text, where none)."""
     found = table.loc[key] if key in table.index else None
-    return {f"{prefix}_{name}": found[name] if found is not None else ("" if name in _TEXT else np.nan)
-            for name in names}
+    return {
+        f"{prefix}_{name}": found[name] if found is not None else ("" if name in _TEXT else np.nan) for name in names
+    }
 
 
 _TEXT = ("ci_over", "over", "verdict")
@@ -207,8 +221,12 @@ def _best(rows: pd.DataFrame, higher_is_better: bool) -> dict[str, Any]:
         return {"best_metric": np.nan, "best_macs": np.nan, "best_macs_fraction": np.nan, "best_macs_kind": ""}
     ranked = rows.assign(_score=-rows["metric"] if higher_is_better else rows["metric"])
     best = ranked.sort_values(["_score", "cost_macs", "seed", "label"], kind="mergesort").iloc[0]
-    return {"best_metric": float(best["metric"]), "best_macs": float(best["cost_macs"]),
-            "best_macs_fraction": float(best["cost_fraction"]), "best_macs_kind": best["macs_kind"]}
+    return {
+        "best_metric": float(best["metric"]),
+        "best_macs": float(best["cost_macs"]),
+        "best_macs_fraction": float(best["cost_fraction"]),
+        "best_macs_kind": best["macs_kind"],
+    }
 
 
 def _kind(kinds: pd.Series) -> str:

@@ -21,8 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.format import markdown_table
-from bench.report.frame import ok_rows
+from tradeoff_bench.bench.report.format import markdown_table
+from tradeoff_bench.bench.report.frame import ok_rows
 
 PUBLISHED = Path(__file__).with_name("paper_results.csv")
 COLUMNS = ["configuration", "system", "source", "seeds", "widths", "params", "cost fraction", "Δ eer (pt)", "eer"]
@@ -65,18 +65,20 @@ def paper_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def paper_markdown(table: pd.DataFrame) -> str:
     """`paper.md`: how the table is built, then the table."""
-    return "\n".join([
-        "# Paper versus suite",
-        "",
-        "Published rows: Gómez & Bäckström (2026), arXiv 2601.13704 (see `bench/report/paper_results.csv`), "
-        "in the paper's own units; suite rows: this run, mean ± sample std over seeds. Each side is compared "
-        "with its own full model: cost as a fraction of it (the paper's FLOP/s, the suite's fvcore MACs), EER "
-        "as a difference in points (suite: paired by seed). The suite runs on its offline corpora unless the "
-        "configuration names a real one.",
-        "",
-        markdown_table(list(table.columns), table.astype(str).values.tolist()),
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Paper versus suite",
+            "",
+            "Published rows: Gómez & Bäckström (2026), arXiv 2601.13704 (see `bench/report/paper_results.csv`), "
+            "in the paper's own units; suite rows: this run, mean ± sample std over seeds. Each side is compared "
+            "with its own full model: cost as a fraction of it (the paper's FLOP/s, the suite's fvcore MACs), EER "
+            "as a difference in points (suite: paired by seed). The suite runs on its offline corpora unless the "
+            "configuration names a real one.",
+            "",
+            markdown_table(list(table.columns), table.astype(str).values.tolist()),
+            "",
+        ]
+    )
 
 
 def _full_models(group: pd.DataFrame) -> dict[int, pd.Series]:
@@ -118,22 +120,40 @@ def _dense_at(group: pd.DataFrame, learned: pd.DataFrame) -> pd.DataFrame:
 def _published_row(name: str, row: dict[str, str], baseline: dict[str, str]) -> dict[str, Any]:
     fraction = float(row["cost"]) / float(baseline["cost"])
     delta = float(row["eer"]) - float(baseline["eer"])
-    return {"configuration": name, "system": row["system"], "source": f"published ({row['cost_unit']})",
-            "seeds": "", "widths": f"mels={row['mel_bands']}" if row["mel_bands"] else "",
-            "params": f"{int(row['params']):,}", "cost fraction": f"{fraction:.3f}", "Δ eer (pt)": f"{delta:+.2f}",
-            "eer": f"{float(row['eer']):.2f}"}
+    return {
+        "configuration": name,
+        "system": row["system"],
+        "source": f"published ({row['cost_unit']})",
+        "seeds": "",
+        "widths": f"mels={row['mel_bands']}" if row["mel_bands"] else "",
+        "params": f"{int(row['params']):,}",
+        "cost fraction": f"{fraction:.3f}",
+        "Δ eer (pt)": f"{delta:+.2f}",
+        "eer": f"{float(row['eer']):.2f}",
+    }
 
 
 def _suite_row(name: str, system: str, rows: pd.DataFrame, full: dict[int, pd.Series]) -> dict[str, Any]:
     paired = [(row, full[int(row["seed"])]) for _, row in rows.iterrows() if int(row["seed"]) in full]
     fractions = [row["macs"] / ref["macs"] for row, ref in paired]
     deltas = [row["metric"] - ref["metric"] for row, ref in paired]
-    widths = sorted({", ".join(f"{k}={v}" for k, v in sorted(row["widths"].items()) if v != ref["widths"].get(k))
-                     or "full" for row, ref in paired})
-    return {"configuration": name, "system": system, "source": "suite (fvcore MACs)",
-            "seeds": len(paired), "widths": "; ".join(widths), "params": _spread([r["params"] for r, _ in paired], ",.0f"),
-            "cost fraction": _spread(fractions, ".3f"), "Δ eer (pt)": _spread(deltas, "+.2f"),
-            "eer": _spread([r["metric"] for r, _ in paired], ".2f")}
+    widths = sorted(
+        {
+            ", ".join(f"{k}={v}" for k, v in sorted(row["widths"].items()) if v != ref["widths"].get(k)) or "full"
+            for row, ref in paired
+        }
+    )
+    return {
+        "configuration": name,
+        "system": system,
+        "source": "suite (fvcore MACs)",
+        "seeds": len(paired),
+        "widths": "; ".join(widths),
+        "params": _spread([r["params"] for r, _ in paired], ",.0f"),
+        "cost fraction": _spread(fractions, ".3f"),
+        "Δ eer (pt)": _spread(deltas, "+.2f"),
+        "eer": _spread([r["metric"] for r, _ in paired], ".2f"),
+    }
 
 
 def _spread(values: list[float], spec: str) -> str:

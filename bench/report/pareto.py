@@ -23,12 +23,13 @@ Reference systems (`frame.PEERS` rows) are not a method: the per-seed functions 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from bench.report.frame import method_rows
+from tradeoff_bench.bench.report.frame import method_rows
 
 SEED_KEYS: list[str] = ["task", "corpus", "method", "seed"]
 DEFAULT_BUDGETS: tuple[float, ...] = (0.25, 0.5, 1.0)
@@ -56,8 +57,9 @@ def pareto_front(points: ArrayLike, higher_is_better: bool = False) -> np.ndarra
     return np.asarray(keep, dtype=int)
 
 
-def normalised_metric(metric: ArrayLike, reference: ArrayLike, ideal: ArrayLike,
-                      higher_is_better: ArrayLike) -> np.ndarray:
+def normalised_metric(
+    metric: ArrayLike, reference: ArrayLike, ideal: ArrayLike, higher_is_better: ArrayLike
+) -> np.ndarray:
     """y = (metric - ideal) / (reference - ideal): 0 perfect, 1 trivial; NaN without a usable reference."""
     metric, reference, ideal = (np.asarray(a, dtype=float) for a in (metric, reference, ideal))
     span = reference - ideal
@@ -84,8 +86,9 @@ def seed_hypervolumes(rows: pd.DataFrame) -> pd.DataFrame:
     """HV per (task, corpus, method, seed) of successful rows (see `frame.ok_rows`)."""
     results = []
     for key, group in method_rows(rows).groupby(SEED_KEYS, sort=True):
-        y = normalised_metric(group["metric"], group["reference_metric"], group["ideal_metric"],
-                              group["higher_is_better"])
+        y = normalised_metric(
+            group["metric"], group["reference_metric"], group["ideal_metric"], group["higher_is_better"]
+        )
         hv = np.nan if np.isnan(y).all() else hypervolume(np.column_stack([group["cost_fraction"], y]))
         results.append((*key, hv))
     return pd.DataFrame(results, columns=[*SEED_KEYS, "hypervolume"])
@@ -108,8 +111,14 @@ def seed_budget_choices(rows: pd.DataFrame, budgets: Sequence[float] = DEFAULT_B
         for budget in budgets:
             within = ranked[ranked["cost_fraction"] <= budget + BUDGET_TOLERANCE]
             best = within.iloc[0] if len(within) else None
-            results.append((*key, float(budget), None if best is None else best["record_id"],
-                            np.nan if best is None else float(best["metric"])))
+            results.append(
+                (
+                    *key,
+                    float(budget),
+                    None if best is None else best["record_id"],
+                    np.nan if best is None else float(best["metric"]),
+                )
+            )
     return pd.DataFrame(results, columns=[*SEED_KEYS, "budget", "record_id", "metric"])
 
 
@@ -144,9 +153,10 @@ def median_front(rows: pd.DataFrame) -> pd.DataFrame:
     runs = np.unique(seeds)
     costs = np.unique(cost)
     levels = {"best": 100.0 / len(runs), "metric": 50.0, "worst": 100.0}
-    surfaces = moocore.eaf(np.column_stack([cost, score]), np.searchsorted(runs, seeds) + 1,
-                           percentiles=sorted(set(levels.values())))
-    table = {"cost_macs": costs}
+    surfaces = moocore.eaf(
+        np.column_stack([cost, score]), np.searchsorted(runs, seeds) + 1, percentiles=sorted(set(levels.values()))
+    )
+    table: dict[str, Any] = {"cost_macs": costs}
     for name, level in levels.items():
         surface = surfaces[np.isclose(surfaces[:, 2], level)]
         table[name] = sign * _step(surface[:, 0], surface[:, 1], costs)

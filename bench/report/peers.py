@@ -17,16 +17,19 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from bench.report.format import MISSING, latex_table, markdown_table, number, percent, si
-from bench.report.frame import metric_info, peer_rows
-from bench.report.leaderboard import BoardInfo, board_info
+from tradeoff_bench.bench.report.format import MISSING, latex_table, markdown_table, number, percent, si
+from tradeoff_bench.bench.report.frame import metric_info, peer_rows
+from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info
+from tradeoff_bench.core.registry import natural_key
 
 ORIGINS = {"measured": "measured here on this test split", "published": "published"}
 """How an origin reads in the tables; other values are shown as they are."""
 UNKNOWN_SOURCE = "unknown"
-PEERS_INTRO = ("Reference systems, not methods: fixed points beside the fronts, with no seeds and no "
-               "hypervolume. In the plot: black stars, hollow where the figures are published rather "
-               "than measured here.")
+PEERS_INTRO = (
+    "Reference systems, not methods: fixed points beside the fronts, with no seeds and no "
+    "hypervolume. In the plot: black stars, hollow where the figures are published rather "
+    "than measured here."
+)
 
 
 def peer_table(board: pd.DataFrame, breakdown: Sequence[str] = ()) -> pd.DataFrame:
@@ -36,7 +39,6 @@ def peer_table(board: pd.DataFrame, breakdown: Sequence[str] = ()) -> pd.DataFra
     params, note, `plotted` and `not_plotted` (why not, else ""), then each name of `breakdown`
     that some peer reports (NaN where a peer does not).
     """
-    from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
 
     rows = peer_rows(board)
     primary = (board_info(board).metric if len(board) else "") or "metric"
@@ -61,8 +63,19 @@ def peer_table(board: pd.DataFrame, breakdown: Sequence[str] = ()) -> pd.DataFra
         }
         entry.update({name: _float((row["metrics"] or {}).get(name)) for name in names})
         out.append(entry)
-    columns = ["label", "origin", primary, "macs", "macs_source", "macs_fraction", "params", "note",
-               "plotted", "not_plotted", *names]
+    columns = [
+        "label",
+        "origin",
+        primary,
+        "macs",
+        "macs_source",
+        "macs_fraction",
+        "params",
+        "note",
+        "plotted",
+        "not_plotted",
+        *names,
+    ]
     table = pd.DataFrame(out, columns=columns)
     for name in ("macs", "params"):
         table[name] = table[name].astype("Int64")
@@ -72,16 +85,32 @@ def peer_table(board: pd.DataFrame, breakdown: Sequence[str] = ()) -> pd.DataFra
 def display_peers(table: pd.DataFrame, info: BoardInfo) -> tuple[list[str], list[list[str]]]:
     """(headers, rows) of strings for a `peer_table`."""
     primary = info.metric or "metric"
-    names = list(table.columns[table.columns.get_loc("not_plotted") + 1:])
-    headers = ["reference point", "origin", _with_unit(primary, info.unit), "MACs", "MACs source",
-               "MACs fraction", "params", "note", *[_with_unit(n, metric_info(n, False)[0]) for n in names]]
+    names = list(table.columns[table.columns.get_loc("not_plotted") + 1 :])
+    headers = [
+        "reference point",
+        "origin",
+        _with_unit(primary, info.unit),
+        "MACs",
+        "MACs source",
+        "MACs fraction",
+        "params",
+        "note",
+        *[_with_unit(n, metric_info(n, False)[0]) for n in names],
+    ]
     rows = []
     for _, row in table.iterrows():
         macs = None if pd.isna(row["macs"]) else float(row["macs"])
         params = None if pd.isna(row["params"]) else float(row["params"])
-        cells = [str(row["label"]), ORIGINS.get(row["origin"], row["origin"]), number(row[primary], ".4g"),
-                 si(macs), row["macs_source"] or MISSING, percent(row["macs_fraction"]), si(params),
-                 row["note"] or MISSING]
+        cells = [
+            str(row["label"]),
+            ORIGINS.get(row["origin"], row["origin"]),
+            number(row[primary], ".4g"),
+            si(macs),
+            row["macs_source"] or MISSING,
+            percent(row["macs_fraction"]),
+            si(params),
+            row["note"] or MISSING,
+        ]
         cells += [number(row[name], ".4g") for name in names]
         rows.append(cells)
     return headers, rows

@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.report.focus import focus_range
-from bench.report.frame import method_rows, ok_rows, peer_rows
-from bench.report.leaderboard import BoardInfo
-from bench.report.pareto import median_front
-from bench.report.style import PEER_COLOUR, MethodStyle, method_styles
+from tradeoff_bench.bench.report.focus import focus_range
+from tradeoff_bench.bench.report.frame import method_rows, ok_rows, peer_rows
+from tradeoff_bench.bench.report.leaderboard import BoardInfo
+from tradeoff_bench.bench.report.pareto import median_front
+from tradeoff_bench.bench.report.style import PEER_COLOUR, MethodStyle, method_styles
+from tradeoff_bench.core.registry import natural_key
 
 SVG_SALT = "tradeoff-bench"
 PEER_MARKER = "*"
@@ -44,8 +45,9 @@ OVERVIEW_COLUMNS = 3
 Panel = tuple[pd.DataFrame, BoardInfo]
 
 
-def pareto_figure_bytes(board: pd.DataFrame, info: BoardInfo, methods: Sequence[str] | None = None,
-                        dpi: int = 150) -> tuple[bytes, bytes]:
+def pareto_figure_bytes(
+    board: pd.DataFrame, info: BoardInfo, methods: Sequence[str] | None = None, dpi: int = 150
+) -> tuple[bytes, bytes]:
     """(PNG, SVG) bytes of the Pareto plot of one board.
 
     `methods` fixes each method's look (pass every method of the report so a method keeps its
@@ -58,13 +60,20 @@ def pareto_figure_bytes(board: pd.DataFrame, info: BoardInfo, methods: Sequence[
         fig, ax = plt.subplots(figsize=(7.8, 4.8))
         handles = draw_board(ax, board, info, styles)
         if handles:
-            ax.legend(handles.values(), handles.keys(), loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                      frameon=False, fontsize="small")
+            ax.legend(
+                handles.values(),
+                handles.keys(),
+                loc="upper left",
+                bbox_to_anchor=(1.02, 1.0),
+                frameon=False,
+                fontsize="small",
+            )
         return _render(fig, dpi)
 
 
-def overview_figure_bytes(panels: Sequence[Panel], methods: Sequence[str] | None = None,
-                          dpi: int = 150) -> tuple[bytes, bytes]:
+def overview_figure_bytes(
+    panels: Sequence[Panel], methods: Sequence[str] | None = None, dpi: int = 150
+) -> tuple[bytes, bytes]:
     """(PNG, SVG) bytes of one figure with a panel per board and one legend below them."""
     import matplotlib.pyplot as plt
 
@@ -72,17 +81,24 @@ def overview_figure_bytes(panels: Sequence[Panel], methods: Sequence[str] | None
     columns = max(1, min(OVERVIEW_COLUMNS, len(panels)))
     lines = max(1, math.ceil(len(panels) / columns))
     with _context():
-        fig, axes = plt.subplots(lines, columns, squeeze=False,
-                                 figsize=(PANEL_INCHES[0] * columns, PANEL_INCHES[1] * lines + 0.9))
+        fig, axes = plt.subplots(
+            lines, columns, squeeze=False, figsize=(PANEL_INCHES[0] * columns, PANEL_INCHES[1] * lines + 0.9)
+        )
         handles: dict[str, Any] = {}
         for ax, (board, info) in zip(axes.flat, panels):
             handles.update(draw_board(ax, board, info, styles))
-        for ax in list(axes.flat)[len(panels):]:
+        for ax in list(axes.flat)[len(panels) :]:
             ax.set_visible(False)
         fig.tight_layout(rect=(0, 0.9 / (PANEL_INCHES[1] * lines + 0.9), 1, 1))
         if handles:
-            fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(4, len(handles)),
-                       frameon=False, fontsize="small")
+            fig.legend(
+                handles.values(),
+                handles.keys(),
+                loc="lower center",
+                ncol=min(4, len(handles)),
+                frameon=False,
+                fontsize="small",
+            )
         return _render(fig, dpi)
 
 
@@ -99,10 +115,14 @@ def draw_board(ax: Any, board: pd.DataFrame, info: BoardInfo, styles: dict[str, 
         return {}
     present = [m for m in styles if m in set(rows["method"])]
     fronts = {m: median_front(rows[rows["method"] == m]) for m in present}
-    limits = focus_range(pd.concat([*(f["metric"] for f in fronts.values()), peers["metric"]]),
-                         info.ideal_metric, info.higher_is_better)
-    right = max(float(rows["cost_macs"].max()) if len(rows) else 0.0,
-                float(peers["cost_macs"].max()) if len(peers) else 0.0, float(info.full_macs or 0))
+    limits = focus_range(
+        pd.concat([*(f["metric"] for f in fronts.values()), peers["metric"]]), info.ideal_metric, info.higher_is_better
+    )
+    right = max(
+        float(rows["cost_macs"].max()) if len(rows) else 0.0,
+        float(peers["cost_macs"].max()) if len(peers) else 0.0,
+        float(info.full_macs or 0),
+    )
     handles: dict[str, Any] = {}
     for method in present:
         mine = rows[rows["method"] == method]
@@ -111,7 +131,9 @@ def draw_board(ax: Any, board: pd.DataFrame, info: BoardInfo, styles: dict[str, 
         handles[label] = _draw_method(ax, mine, fronts[method], styles[method], right, limits, theoretical)
     if len(peers):
         handles.update(_draw_peers(ax, peers, limits))
-    if any(_outside(v, limits).any() for v in [rows["metric"], peers["metric"], *(f["metric"] for f in fronts.values())]):
+    if any(
+        _outside(v, limits).any() for v in [rows["metric"], peers["metric"], *(f["metric"] for f in fronts.values())]
+    ):
         from matplotlib.lines import Line2D
 
         handles[OUTLIER_LABEL] = Line2D([], [], linestyle="", marker="^", markerfacecolor="none", color="0.35")
@@ -123,22 +145,64 @@ def draw_board(ax: Any, board: pd.DataFrame, info: BoardInfo, styles: dict[str, 
     return handles
 
 
-def _draw_method(ax: Any, rows: pd.DataFrame, front: pd.DataFrame, style: MethodStyle, right: float,
-                 limits: tuple[float, float] | None, theoretical: bool) -> Any:
+def _draw_method(
+    ax: Any,
+    rows: pd.DataFrame,
+    front: pd.DataFrame,
+    style: MethodStyle,
+    right: float,
+    limits: tuple[float, float] | None,
+    theoretical: bool,
+) -> Any:
     from matplotlib.lines import Line2D
 
-    _scatter_clipped(ax, rows["cost_macs"], rows["metric"], limits, style.colour, marker=style.marker, s=14,
-                     alpha=SEED_ALPHA, linewidths=0, zorder=2)
+    _scatter_clipped(
+        ax,
+        rows["cost_macs"],
+        rows["metric"],
+        limits,
+        style.colour,
+        marker=style.marker,
+        s=14,
+        alpha=SEED_ALPHA,
+        linewidths=0,
+        zorder=2,
+    )
     if len(front):
-        ax.fill_between(front["cost_macs"], front["best"], front["worst"], step="post", color=style.colour,
-                        alpha=BAND_ALPHA, linewidth=0, zorder=1)  # the band ends at the costliest candidate
-        ax.plot([*front["cost_macs"], right], [*front["metric"], front["metric"].iloc[-1]], drawstyle="steps-post",
-                color=style.colour,
-                linewidth=1.8, linestyle="--" if theoretical else "-", zorder=3)
-        _scatter_clipped(ax, front["cost_macs"], front["metric"], limits, style.colour, marker=style.marker,
-                         s=42, edgecolors="white", linewidths=0.7, zorder=4)
-    return Line2D([], [], color=style.colour, marker=style.marker, linestyle="--" if theoretical else "-",
-                  markeredgecolor="white")
+        ax.fill_between(
+            front["cost_macs"],
+            front["best"],
+            front["worst"],
+            step="post",
+            color=style.colour,
+            alpha=BAND_ALPHA,
+            linewidth=0,
+            zorder=1,
+        )  # the band ends at the costliest candidate
+        ax.plot(
+            [*front["cost_macs"], right],
+            [*front["metric"], front["metric"].iloc[-1]],
+            drawstyle="steps-post",
+            color=style.colour,
+            linewidth=1.8,
+            linestyle="--" if theoretical else "-",
+            zorder=3,
+        )
+        _scatter_clipped(
+            ax,
+            front["cost_macs"],
+            front["metric"],
+            limits,
+            style.colour,
+            marker=style.marker,
+            s=42,
+            edgecolors="white",
+            linewidths=0.7,
+            zorder=4,
+        )
+    return Line2D(
+        [], [], color=style.colour, marker=style.marker, linestyle="--" if theoretical else "-", markeredgecolor="white"
+    )
 
 
 def _draw_peers(ax: Any, peers: pd.DataFrame, limits: tuple[float, float] | None) -> dict[str, Any]:
@@ -151,19 +215,38 @@ def _draw_peers(ax: Any, peers: pd.DataFrame, limits: tuple[float, float] | None
         mine = peers[(origin == "published") == published]
         if len(mine):
             face = "none" if published else PEER_COLOUR
-            _scatter_clipped(ax, mine["cost_macs"], mine["metric"], limits, PEER_COLOUR, marker=PEER_MARKER,
-                             s=160, linewidths=1.1, facecolors=face, edgecolors=PEER_COLOUR, zorder=5)
-            handles[label] = Line2D([], [], linestyle="", marker=PEER_MARKER, markersize=11,
-                                    markerfacecolor=face, color=PEER_COLOUR)
+            _scatter_clipped(
+                ax,
+                mine["cost_macs"],
+                mine["metric"],
+                limits,
+                PEER_COLOUR,
+                marker=PEER_MARKER,
+                s=160,
+                linewidths=1.1,
+                facecolors=face,
+                edgecolors=PEER_COLOUR,
+                zorder=5,
+            )
+            handles[label] = Line2D(
+                [], [], linestyle="", marker=PEER_MARKER, markersize=11, markerfacecolor=face, color=PEER_COLOUR
+            )
     for _, peer in peers.iterrows():
         y = float(np.clip(peer["metric"], *limits)) if limits else float(peer["metric"])
-        ax.annotate(str(peer["label"]), (float(peer["cost_macs"]), y), xytext=(6, 4), textcoords="offset points",
-                    fontsize="small", color=PEER_COLOUR)
+        ax.annotate(
+            str(peer["label"]),
+            (float(peer["cost_macs"]), y),
+            xytext=(6, 4),
+            textcoords="offset points",
+            fontsize="small",
+            color=PEER_COLOUR,
+        )
     return handles
 
 
-def _scatter_clipped(ax: Any, x: pd.Series, y: pd.Series, limits: tuple[float, float] | None, colour: str,
-                     **kwargs: Any) -> None:
+def _scatter_clipped(
+    ax: Any, x: pd.Series, y: pd.Series, limits: tuple[float, float] | None, colour: str, **kwargs: Any
+) -> None:
     """Points inside `limits` as asked; those beyond as hollow triangles on the edge, pointing out."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     beyond = _outside(y, limits)
@@ -174,8 +257,17 @@ def _scatter_clipped(ax: Any, x: pd.Series, y: pd.Series, limits: tuple[float, f
         return
     for mask, edge, marker in ((y > limits[1], limits[1], "^"), (y < limits[0], limits[0], "v")):
         if mask.any():
-            ax.scatter(x[mask], np.full(mask.sum(), edge), marker=marker, s=40, facecolors="none",
-                       edgecolors=colour, linewidths=1.1, clip_on=False, zorder=6)
+            ax.scatter(
+                x[mask],
+                np.full(mask.sum(), edge),
+                marker=marker,
+                s=40,
+                facecolors="none",
+                edgecolors=colour,
+                linewidths=1.1,
+                clip_on=False,
+                zorder=6,
+            )
 
 
 def _log_macs_axis(ax: Any) -> None:
@@ -196,7 +288,6 @@ def _outside(values: Any, limits: tuple[float, float] | None) -> np.ndarray:
 
 
 def _methods(boards: Sequence[pd.DataFrame]) -> list[str]:
-    from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
 
     return sorted({m for board in boards for m in method_rows(board)["method"].unique()}, key=natural_key)
 

@@ -7,8 +7,13 @@ from typing import Any
 
 import pandas as pd
 
-FIELDS: tuple[tuple[str, str], ...] = (("cpu", "CPU"), ("cpu_count", "CPU cores"), ("device", "device"),
-                                       ("threads", "torch threads"), ("platform", "platform"))
+FIELDS: tuple[tuple[str, str], ...] = (
+    ("cpu", "CPU"),
+    ("cpu_count", "CPU cores"),
+    ("device", "device"),
+    ("threads", "torch threads"),
+    ("platform", "platform"),
+)
 
 
 def provenance_rows(board: pd.DataFrame) -> list[tuple[str, str]]:

@@ -11,14 +11,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-PALETTE: tuple[str, ...] = ("#332288", "#CC6677", "#117733", "#DDCC77", "#88CCEE", "#882255", "#44AA99",
-                            "#999933", "#AA4499")
+PALETTE: tuple[str, ...] = (
+    "#332288",
+    "#CC6677",
+    "#117733",
+    "#DDCC77",
+    "#88CCEE",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
+)
 """Paul Tol's muted scheme (https://personal.sron.nl/~pault/), most distinct first."""
 MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "h", "<", ">", "p", "8")
 """matplotlib marker codes; no star, which marks a reference system."""
-PLOTLY_SYMBOLS: dict[str, str] = {"o": "circle", "s": "square", "^": "triangle-up", "D": "diamond",
-                                  "v": "triangle-down", "P": "cross", "X": "x", "h": "hexagon",
-                                  "<": "triangle-left", ">": "triangle-right", "p": "pentagon", "8": "octagon"}
+PLOTLY_SYMBOLS: dict[str, str] = {
+    "o": "circle",
+    "s": "square",
+    "^": "triangle-up",
+    "D": "diamond",
+    "v": "triangle-down",
+    "P": "cross",
+    "X": "x",
+    "h": "hexagon",
+    "<": "triangle-left",
+    ">": "triangle-right",
+    "p": "pentagon",
+    "8": "octagon",
+}
 PEER_COLOUR = "#000000"
 
 
@@ -37,5 +57,6 @@ class MethodStyle:
 def method_styles(methods: Sequence[str]) -> dict[str, MethodStyle]:
     """A style per method, by position: pass every method of the report so each keeps its look on
     every task."""
-    return {method: MethodStyle(PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)])
-            for i, method in enumerate(methods)}
+    return {
+        method: MethodStyle(PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]) for i, method in enumerate(methods)
+    }

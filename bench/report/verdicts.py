@@ -28,8 +28,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bench.report.bootstrap import LEVEL, N_RESAMPLES, SEED, Replicates, percentile_interval
-from bench.report.pareto import seed_budget_choices
+from tradeoff_bench.bench.report.bootstrap import LEVEL, N_RESAMPLES, SEED, Replicates, percentile_interval
+from tradeoff_bench.bench.report.pareto import seed_budget_choices
 
 CONTROL = "dense"
 VERDICT_BUDGETS: tuple[float, ...] = (0.25, 0.5, 0.75)
@@ -37,8 +37,9 @@ BETTER, WORSE, UNRESOLVED = "better", "worse", "not resolved"
 ITEMS_AND_SEEDS = "seeds and items"
 
 
-def budget_intervals(ok: pd.DataFrame, reps: Replicates, budgets: Sequence[float], aggregate: str,
-                     level: float = LEVEL) -> pd.DataFrame:
+def budget_intervals(
+    ok: pd.DataFrame, reps: Replicates, budgets: Sequence[float], aggregate: str, level: float = LEVEL
+) -> pd.DataFrame:
     """method, budget, ci_low, ci_high, ci_over: per method and budget, the interval over seeds and items."""
     choices = seed_budget_choices(ok, budgets).dropna(subset=["record_id"])
     reduce = np.median if aggregate == "median" else np.mean
@@ -50,8 +51,13 @@ def budget_intervals(ok: pd.DataFrame, reps: Replicates, budgets: Sequence[float
     return pd.DataFrame(rows, columns=["method", "budget", "ci_low", "ci_high", "ci_over"])
 
 
-def dense_verdicts(ok: pd.DataFrame, reps: Replicates, higher_is_better: bool,
-                   budgets: Sequence[float] = VERDICT_BUDGETS, level: float = LEVEL) -> pd.DataFrame:
+def dense_verdicts(
+    ok: pd.DataFrame,
+    reps: Replicates,
+    higher_is_better: bool,
+    budgets: Sequence[float] = VERDICT_BUDGETS,
+    level: float = LEVEL,
+) -> pd.DataFrame:
     """method, budget, diff, ci_low, ci_high, pairs, over, verdict for every method but `dense`
     (none when the board has no `dense` candidates)."""
     choices = seed_budget_choices(ok, budgets).dropna(subset=["record_id"])
@@ -62,8 +68,9 @@ def dense_verdicts(ok: pd.DataFrame, reps: Replicates, higher_is_better: bool,
         if paired.empty:
             continue
         mine, over_mine = _replicate_matrix(paired, reps)
-        theirs, over_theirs = _replicate_matrix(paired.assign(record_id=paired["record_id_dense"],
-                                                              metric=paired["metric_dense"]), reps)
+        theirs, over_theirs = _replicate_matrix(
+            paired.assign(record_id=paired["record_id_dense"], metric=paired["metric_dense"]), reps
+        )
         diff = float((paired["metric"] - paired["metric_dense"]).mean())
         low, high = percentile_interval(_resample_seeds(mine - theirs).mean(axis=1), level)
         over = over_mine if over_mine == over_theirs else "seeds; items for some candidates"

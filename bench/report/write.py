@@ -32,32 +32,37 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.files import atomic_write
-from bench.records import Record, slug
-from bench.report.bootstrap import board_replicates, with_intervals
-from bench.report.breakdown import (
+from tradeoff_bench.bench.files import atomic_write
+from tradeoff_bench.bench.report.bootstrap import board_replicates, with_intervals
+from tradeoff_bench.bench.report.breakdown import (
     DEFAULT_BREAKDOWN_BUDGET,
     breakdown_latex,
     breakdown_markdown,
     breakdown_metrics,
     breakdown_table,
 )
-from bench.report.format import leaderboard_latex, leaderboard_markdown
-from bench.report.frame import boards, candidates_table, method_rows, ok_rows, records_frame
-from bench.report.leaderboard import BoardInfo, board_info, failed_cells, leaderboard
-from bench.report.pareto import DEFAULT_BUDGETS
-from bench.report.paper import paper_markdown, paper_table
-from bench.report.peers import peer_table, peers_latex, peers_markdown
-from bench.report.site import SiteBoard, site_html
-from bench.report.style import method_styles
+from tradeoff_bench.bench.report.format import leaderboard_latex, leaderboard_markdown
+from tradeoff_bench.bench.report.frame import boards, candidates_table, method_rows, ok_rows, records_frame
+from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info, failed_cells, leaderboard
+from tradeoff_bench.bench.report.paper import paper_markdown, paper_table
+from tradeoff_bench.bench.report.pareto import DEFAULT_BUDGETS
+from tradeoff_bench.bench.report.peers import peer_table, peers_latex, peers_markdown
+from tradeoff_bench.bench.report.site import SiteBoard, site_html
+from tradeoff_bench.bench.report.style import method_styles
+from tradeoff_bench.core.records import Record, slug
+from tradeoff_bench.core.registry import natural_key
 
 CSV_FLOAT_FORMAT = "%.10g"
 OPTIONAL_FILES = ("peers.csv", "breakdown.csv")
 
 
-def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[float] = DEFAULT_BUDGETS,
-                 breakdown_budget: float = DEFAULT_BREAKDOWN_BUDGET,
-                 run_dirs: Mapping[str, Path] | None = None) -> list[Path]:
+def write_report(
+    records: Iterable[Record],
+    out_dir: Path,
+    budgets: Sequence[float] = DEFAULT_BUDGETS,
+    breakdown_budget: float = DEFAULT_BREAKDOWN_BUDGET,
+    run_dirs: Mapping[str, Path] | None = None,
+) -> list[Path]:
     """Write the report of `records` under `out_dir`; returns the written paths (README last).
 
     `run_dirs` maps record ids to their run directory, where the per-item scores files are
@@ -66,7 +71,6 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
     `budgets` are the leaderboard's metric-at-budget columns; `breakdown_budget` the MACs fraction
     at which each seed's candidate is selected for the breakdown (see `bench.report.breakdown`).
     """
-    from tasks.registry import natural_key  # lazily: importing `tasks` loads torch
 
     out_dir = Path(out_dir)
     frame = records_frame(records)
@@ -86,10 +90,13 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
         peers = peer_table(board, breakdown_metrics(board))
         breakdown = breakdown_table(board, breakdown_budget)
 
-        latex = [block for block in (peers_latex(peers, info), breakdown_latex(breakdown, info, breakdown_budget))
-                 if block]
+        latex = [
+            block for block in (peers_latex(peers, info), breakdown_latex(breakdown, info, breakdown_budget)) if block
+        ]
         files: dict[str, str | bytes] = {
-            "leaderboard.md": leaderboard_markdown(table, info, failed, budgets, extra=_extra_markdown(peers, breakdown, info, breakdown_budget, 1)),
+            "leaderboard.md": leaderboard_markdown(
+                table, info, failed, budgets, extra=_extra_markdown(peers, breakdown, info, breakdown_budget, 1)
+            ),
             "leaderboard.csv": _csv(table),
             "leaderboard.tex": leaderboard_latex(table, info, budgets, extra=latex),
             "candidates.csv": _csv(candidates_table(board)),
@@ -98,7 +105,7 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
             files["peers.csv"] = _csv(peers)
         if len(breakdown):
             files["breakdown.csv"] = _csv(breakdown)
-        from bench.report.plots import pareto_figure_bytes
+        from tradeoff_bench.bench.report.plots import pareto_figure_bytes
 
         files["pareto.png"], files["pareto.svg"] = pareto_figure_bytes(board, info, methods)
         site.append(SiteBoard(folder, board, info, table, failed, peers, breakdown))
@@ -108,8 +115,17 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
             if name not in files:
                 (out_dir / folder / name).unlink(missing_ok=True)
         sections.append(f"- [{info.task} ({info.corpus})]({folder}/leaderboard.md)")
-        sections.append(leaderboard_markdown(table, info, failed, budgets, image=f"{folder}/pareto.png", level=2,
-                                             extra=_extra_markdown(peers, breakdown, info, breakdown_budget, 2)))
+        sections.append(
+            leaderboard_markdown(
+                table,
+                info,
+                failed,
+                budgets,
+                image=f"{folder}/pareto.png",
+                level=2,
+                extra=_extra_markdown(peers, breakdown, info, breakdown_budget, 2),
+            )
+        )
     paper = paper_table(frame)
     if len(paper):
         written.append(atomic_write(out_dir / "paper.md", paper_markdown(paper)))
@@ -121,13 +137,15 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
     index = ["# tradeoff-bench results\n", *[s for s in sections if s.startswith("- [")], ""]
     overview = None
     if site:
-        from bench.report.plots import overview_figure_bytes
+        from tradeoff_bench.bench.report.plots import overview_figure_bytes
 
         overview = "overview.png"
         png, svg = overview_figure_bytes([(b.board, b.info) for b in site], methods)
         written += [atomic_write(out_dir / overview, png), atomic_write(out_dir / "overview.svg", svg)]
-        index += ["Open [index.html](index.html) in a browser for interactive plots and sortable tables.\n",
-                  f"![Pareto fronts of every task]({overview})\n"]
+        index += [
+            "Open [index.html](index.html) in a browser for interactive plots and sortable tables.\n",
+            f"![Pareto fronts of every task]({overview})\n",
+        ]
     else:
         for name in ("overview.png", "overview.svg"):
             (out_dir / name).unlink(missing_ok=True)
@@ -139,7 +157,9 @@ def write_report(records: Iterable[Record], out_dir: Path, budgets: Sequence[flo
     return written
 
 
-def _extra_markdown(peers: pd.DataFrame, breakdown: pd.DataFrame, info: BoardInfo, budget: float, level: int) -> list[str]:
+def _extra_markdown(
+    peers: pd.DataFrame, breakdown: pd.DataFrame, info: BoardInfo, budget: float, level: int
+) -> list[str]:
     """The peers and breakdown sections under a leaderboard at heading `level`, those not empty."""
     blocks = [peers_markdown(peers, info, level), breakdown_markdown(breakdown, info, budget, level)]
     return [block for block in blocks if block]

@@ -1,8 +1,8 @@
 """Dynamic Complexity Layers (Gómez & Bäckström 2026): width learning as a method of the suite."""
 
-from methods.dcl.complexity import ComplexityModel, ComplexityModelError, fit_complexity
-from methods.dcl.layer import DCLGates, DynamicComplexityLayer
-from methods.dcl.method import DCL, DCLObjective
+from tradeoff_bench.methods.dcl.complexity import ComplexityModel, ComplexityModelError, fit_complexity
+from tradeoff_bench.methods.dcl.layer import DCLGates, DynamicComplexityLayer
+from tradeoff_bench.methods.dcl.method import DCL, DCLObjective
 
 __all__ = [
     "DCL",

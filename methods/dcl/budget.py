@@ -17,7 +17,7 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping
 
-from methods.dcl.complexity import ComplexityModel
+from tradeoff_bench.methods.dcl.complexity import ComplexityModel
 
 TOLERANCE = 0.05
 """How far below the budget (as a fraction of the full model's MACs) a realised model may land."""

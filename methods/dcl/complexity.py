@@ -19,8 +19,8 @@ from fractions import Fraction
 
 import torch
 
-from methods.base import MacCounter
-from tasks.base import Task
+from tradeoff_bench.methods.base import MacCounter
+from tradeoff_bench.tasks.base import Task
 
 DEGREE = 2
 RANDOM_CHECKS = 4
@@ -82,7 +82,9 @@ def fit_complexity(task: Task, count_macs: MacCounter) -> ComplexityModel:
     step = [max(1, (full[k] - 1) // DEGREE) for k in knobs]
     points = [tuple(full[k] - u * s for k, u, s in zip(knobs, exps, step)) for exps in lattice]
     counts = [_count(task, count_macs, dict(zip(knobs, p))) for p in points]
-    matrix = [[math.prod((Fraction(x) ** e for x, e in zip(p, exps)), start=Fraction(1)) for exps in lattice] for p in points]
+    matrix = [
+        [math.prod((Fraction(x) ** e for x, e in zip(p, exps)), start=Fraction(1)) for exps in lattice] for p in points
+    ]
     model = ComplexityModel(full, tuple(zip(lattice, _solve(matrix, counts))), counts[0])
     for point in _check_points(knobs, full, set(points)):
         widths = dict(zip(knobs, point))

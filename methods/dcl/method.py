@@ -33,17 +33,18 @@ training.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from methods.base import METHODS, Candidate, MacCounter, RunContext
-from methods.dcl.budget import ceiling_widths
-from methods.dcl.complexity import ComplexityModel, fit_complexity
-from methods.dcl.layer import DCLGates, check_kappa_min, kept_width
-from methods.dcl.objective import CostObjective, CostSettings
-from methods.slicing import extract
-from methods.training import count_steps, fit, rounded_widths, training_facts
-from tasks.base import Task
+from tradeoff_bench.methods.base import METHODS, Candidate, MacCounter, RunContext
+from tradeoff_bench.methods.dcl.budget import ceiling_widths
+from tradeoff_bench.methods.dcl.complexity import ComplexityModel, fit_complexity
+from tradeoff_bench.methods.dcl.layer import DCLGates, check_kappa_min, kept_width
+from tradeoff_bench.methods.dcl.objective import CostObjective, CostSettings
+from tradeoff_bench.methods.slicing import extract
+from tradeoff_bench.methods.training import count_steps, fit, rounded_widths, training_facts
+from tradeoff_bench.tasks.base import Task
 
 
 @METHODS.register("dcl")
@@ -154,7 +155,6 @@ def _sgd_step_(params: list[nn.Parameter], lr: float) -> None:
         if param.grad is not None:
             param.sub_(lr * param.grad)
             param.grad = None
-
 
 
 class DCLObjective(CostObjective):

@@ -18,11 +18,11 @@ from typing import Literal
 import torch
 from torch import nn
 
-from methods.base import MacCounter, Method
-from methods.dcl.budget import check_budget
-from methods.dcl.complexity import ComplexityModel, fit_complexity
-from tasks.base import Task
-from tasks.registry import Epochs
+from tradeoff_bench.core.registry import Epochs
+from tradeoff_bench.methods.base import MacCounter, Method
+from tradeoff_bench.methods.dcl.budget import check_budget
+from tradeoff_bench.methods.dcl.complexity import ComplexityModel, fit_complexity
+from tradeoff_bench.tasks.base import Task
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Importing the package registers the task `asvspoof2019` and the corpus generator `asvspoof2019-mini`.
 """
 
-from tasks.asvspoof import mini  # noqa: F401  (registers the corpus generator)
-from tasks.asvspoof.task import ASVspoofTask
+from tradeoff_bench.tasks.asvspoof import mini  # noqa: F401  (registers the corpus generator)
+from tradeoff_bench.tasks.asvspoof.task import ASVspoofTask
 
 __all__ = ["ASVspoofTask"]

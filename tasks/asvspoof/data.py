@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tasks.asvspoof import mini
-from tasks.asvspoof.features import FrontEnd, featurize
-from tasks.asvspoof.protocol import (
+from tradeoff_bench.tasks.asvspoof import mini
+from tradeoff_bench.tasks.asvspoof.features import FrontEnd, featurize
+from tradeoff_bench.tasks.asvspoof.protocol import (
     PARTITIONS,
     AsvScores,
     ProtocolError,
@@ -105,8 +105,10 @@ def stratified_subset(trials: list[Trial], count: int, seed: int) -> list[int]:
     for index, trial in enumerate(trials):
         groups.setdefault(trial.attack, []).append(index)
     if count < len(groups):
-        raise ValueError(f"max_utterances={count} cannot keep one trial of each of the {len(groups)} classes "
-                         "(bona fide and every attack) of a partition")
+        raise ValueError(
+            f"max_utterances={count} cannot keep one trial of each of the {len(groups)} classes "
+            "(bona fide and every attack) of a partition"
+        )
     names = sorted(groups)
     quotas = [count * len(groups[name]) / len(trials) for name in names]
     shares = [max(1, int(quota)) for quota in quotas]
@@ -149,8 +151,9 @@ def load_partition(corpus: Corpus, partition: str, front_end: FrontEnd) -> Featu
     return _CACHE[key]
 
 
-def normalise(corpus: Corpus, front_end: FrontEnd, raw: torch.Tensor, train: torch.Tensor | None = None
-              ) -> torch.Tensor:
+def normalise(
+    corpus: Corpus, front_end: FrontEnd, raw: torch.Tensor, train: torch.Tensor | None = None
+) -> torch.Tensor:
     """Features standardised by the corpus's train statistics (`train`: its train features, if at
     hand), kept in half precision on a real corpus, as the model is trained and evaluated on them."""
     mean, std = _train_statistics(corpus, front_end, train)

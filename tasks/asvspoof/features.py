@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tasks.audio import AudioError as AudioError  # re-exported: the corpus reader raises it too
+from tradeoff_bench.tasks.audio import AudioError as AudioError  # re-exported: the corpus reader raises it too
 
 SAMPLE_RATE = 16_000
 UTTERANCE_SAMPLES = 64_600
@@ -76,9 +76,7 @@ class FrontEnd:
         import torchaudio.functional as AF
 
         window = torch.hann_window(self.win_length, device=waves.device)
-        spec = torch.stft(
-            waves, self.n_fft, self.hop_length, self.win_length, window, return_complex=True
-        ).abs().pow(2)
+        spec = torch.stft(waves, self.n_fft, self.hop_length, self.win_length, window, return_complex=True).abs().pow(2)
         if self.kind == "logspec":
             return torch.log(spec + 1e-10)
         n_freqs = self.n_fft // 2 + 1

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tasks.asvspoof import speech
-from tasks.asvspoof.protocol import PARTITIONS, PROTOCOL_DIR, Trial, audio_dir, protocol_path
-from tasks.asvspoof.vocoders import SAMPLE_RATE, attacks_of
-from tasks.corpora import generation_lock, register_corpus
+from tradeoff_bench.tasks.asvspoof import speech
+from tradeoff_bench.tasks.asvspoof.protocol import PARTITIONS, PROTOCOL_DIR, Trial, audio_dir, protocol_path
+from tradeoff_bench.tasks.asvspoof.vocoders import SAMPLE_RATE, attacks_of
+from tradeoff_bench.tasks.corpora import generation_lock, register_corpus
 
 NAME = "asvspoof2019-mini"
 MARKER = "asvspoof2019-mini.json"
@@ -83,8 +83,13 @@ def read_marker(root: Path) -> dict | None:
 def generate(root: Path, seed: int = 0, size: str = "default", speech_dir: Path | None = None) -> None:
     """Write the mini corpus under `root` unless it is already there (same seed and size)."""
     root = Path(root)
-    wanted = {"name": NAME, "version": GENERATOR_VERSION, "seed": seed, "size": size,
-              "bonafide_source": "recorded" if speech_dir else "espeak-ng"}
+    wanted = {
+        "name": NAME,
+        "version": GENERATOR_VERSION,
+        "seed": seed,
+        "size": size,
+        "bonafide_source": "recorded" if speech_dir else "espeak-ng",
+    }
     root.mkdir(parents=True, exist_ok=True)
     with generation_lock(root / f".{NAME}.lock"):
         marker = read_marker(root)
@@ -108,8 +113,12 @@ def generate(root: Path, seed: int = 0, size: str = "default", speech_dir: Path 
         torch.set_num_threads(1)  # small FFTs and filters: threads only add contention
         try:
             attacks = _write(partial, seed, SIZES[size], speech_dir)
-            description = {**wanted, "attacks": attacks, "asv_scores": None,
-                           "note": "generated proxy corpus; not ASVspoof 2019 data, no ASV scores (EER only)"}
+            description = {
+                **wanted,
+                "attacks": attacks,
+                "asv_scores": None,
+                "note": "generated proxy corpus; not ASVspoof 2019 data, no ASV scores (EER only)",
+            }
             (partial / "LA" / MARKER).write_text(json.dumps(description, indent=1) + "\n")
             os.rename(partial / "LA", root / "LA")  # atomic: the corpus with its marker, or nothing
         finally:
@@ -229,4 +238,3 @@ def _level(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = wave * gain + floor * rng.standard_normal(len(wave))
     peak = float(np.abs(out).max())
     return (out * (0.99 / peak) if peak > 0.99 else out).astype(np.float32)
-

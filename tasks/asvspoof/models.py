@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from tasks.base import GateFactory
+from tradeoff_bench.tasks.base import GateFactory
 
 RESNET_BASE_WIDTHS = (32, 64, 128, 256)
 """ImageNet ResNet34's (64, 128, 256, 512) halved: 5.4 M parameters at blocks (3, 4, 6, 3)."""
@@ -141,10 +141,14 @@ class LCNN(nn.Module):
 
     # (group knob, kernel, max pool after, BatchNorm after) for each MFM convolution
     LAYOUT = (
-        ("block1", 5, True, False), ("block1", 1, False, True),
-        ("block2", 3, True, True), ("block2", 1, False, True),
-        ("block3", 3, True, False), ("block3", 1, False, True),
-        ("block4", 3, False, True), ("block4", 1, False, True),
+        ("block1", 5, True, False),
+        ("block1", 1, False, True),
+        ("block2", 3, True, True),
+        ("block2", 1, False, True),
+        ("block3", 3, True, False),
+        ("block3", 1, False, True),
+        ("block4", 3, False, True),
+        ("block4", 1, False, True),
         ("block5", 3, True, False),
     )
 

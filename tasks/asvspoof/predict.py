@@ -16,17 +16,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from tasks.asvspoof.features import SAMPLE_RATE, FrontEnd, fix_length
-from tasks.audio import audio_files, load_audio
-from tasks.base import model_device
+from tradeoff_bench.tasks.asvspoof.features import SAMPLE_RATE, FrontEnd, fix_length
+from tradeoff_bench.tasks.audio import audio_files, load_audio
+from tradeoff_bench.tasks.base import model_device
 
 SCORE_FILE = "cm_scores.txt"
 BATCH = 64
 
 
 @torch.no_grad()
-def cm_scores(model: nn.Module, front_end: FrontEnd, normalise: Callable[[torch.Tensor], torch.Tensor],
-              files: Sequence[Path]) -> np.ndarray:
+def cm_scores(
+    model: nn.Module, front_end: FrontEnd, normalise: Callable[[torch.Tensor], torch.Tensor], files: Sequence[Path]
+) -> np.ndarray:
     """Bona fide logit minus spoof logit of every file, in order."""
     model.eval()
     scores = []
@@ -38,8 +39,13 @@ def cm_scores(model: nn.Module, front_end: FrontEnd, normalise: Callable[[torch.
     return np.concatenate(scores)
 
 
-def write_scores(model: nn.Module, front_end: FrontEnd, normalise: Callable[[torch.Tensor], torch.Tensor],
-                 inputs: Sequence[Path], out_dir: Path) -> list[Path]:
+def write_scores(
+    model: nn.Module,
+    front_end: FrontEnd,
+    normalise: Callable[[torch.Tensor], torch.Tensor],
+    inputs: Sequence[Path],
+    out_dir: Path,
+) -> list[Path]:
     files = audio_files(inputs)
     scores = cm_scores(model, front_end, normalise, files)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -118,9 +118,7 @@ def check_files(root: Path, partition: str, trials: list[Trial]) -> list[Path]:
     missing, extra = sorted(listed - on_disk), sorted(on_disk - listed)
     protocol = protocol_path(root, partition).name
     if missing:
-        raise ProtocolError(
-            f"{len(missing)} utterance(s) of {protocol} have no file in {folder}: {_some(missing)}"
-        )
+        raise ProtocolError(f"{len(missing)} utterance(s) of {protocol} have no file in {folder}: {_some(missing)}")
     if extra:
         raise ProtocolError(
             f"{len(extra)} file(s) in {folder} are not in {protocol}: {_some([e + '.flac' for e in extra])}"

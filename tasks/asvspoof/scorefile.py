@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.asvspoof.protocol import KEYS, AsvScores, ProtocolError, Trial
-from tasks.asvspoof.tdcf import min_tdcf
-from tasks.scoring import equal_error_rate
+from tradeoff_bench.tasks.asvspoof.protocol import KEYS, AsvScores, ProtocolError, Trial
+from tradeoff_bench.tasks.asvspoof.tdcf import min_tdcf
+from tradeoff_bench.tasks.scoring import equal_error_rate
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,23 @@ from typing import Any
 
 import numpy as np
 
-from tasks import espeak
-from tasks.asvspoof.vocoders import SAMPLE_RATE
+from tradeoff_bench.tasks import espeak
+from tradeoff_bench.tasks.asvspoof.vocoders import SAMPLE_RATE
 
 _WORDS = {
     "det": "the a this that every one some my her his our".split(),
-    "adj": ("small large green bright quiet heavy early late cold warm old young simple clever strange "
-            "careful happy tired empty broken golden narrow").split(),
-    "noun": ("river window teacher garden letter morning station doctor village engine market island "
-             "kitchen paper winter bridge farmer story student mountain ticket basket table orchestra").split(),
-    "verb": ("found carried painted followed opened watched visited borrowed noticed cleaned answered "
-             "described repaired remembered delivered ordered").split(),
+    "adj": (
+        "small large green bright quiet heavy early late cold warm old young simple clever strange "
+        "careful happy tired empty broken golden narrow"
+    ).split(),
+    "noun": (
+        "river window teacher garden letter morning station doctor village engine market island "
+        "kitchen paper winter bridge farmer story student mountain ticket basket table orchestra"
+    ).split(),
+    "verb": (
+        "found carried painted followed opened watched visited borrowed noticed cleaned answered "
+        "described repaired remembered delivered ordered"
+    ).split(),
     "prep": "near behind under beside across through after before inside".split(),
     "name": "Stella Peter Maria Thomas Ravi Helen Oscar Nadia Samuel Irene".split(),
 }
@@ -62,8 +68,9 @@ class EspeakSpeech:
         speakers = []
         for i, pick in enumerate(picks):
             accent, variant = combos[pick]
-            voice = espeak.Voice(accent, variant, int(rng.integers(145, 196)), int(rng.integers(30, 71)),
-                                 int(rng.integers(30, 91)))
+            voice = espeak.Voice(
+                accent, variant, int(rng.integers(145, 196)), int(rng.integers(30, 71)), int(rng.integers(30, 91))
+            )
             speakers.append(Speaker(f"LA_{101 + i:04d}", voice))
         return speakers
 
@@ -73,7 +80,9 @@ class EspeakSpeech:
         with tempfile.TemporaryDirectory(prefix="asvspoof-speech-") as folder:
             jobs_path, out_path = Path(folder) / "jobs.json", Path(folder) / "speech.npz"
             jobs_path.write_text(json.dumps(jobs))
-            espeak.in_fresh_process("tasks.asvspoof.speech:synthesize_jobs", str(jobs_path), str(out_path))
+            espeak.in_fresh_process(
+                "tradeoff_bench.tasks.asvspoof.speech:synthesize_jobs", str(jobs_path), str(out_path)
+            )
             with np.load(out_path) as waves:
                 return [waves[f"u{i}"] for i in range(len(jobs))]
 

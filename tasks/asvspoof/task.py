@@ -27,14 +27,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from tasks.asvspoof import data, mini, models
-from tasks.asvspoof.features import UTTERANCE_SAMPLES, FrontEnd
-from tasks.asvspoof.peers import published_peers
-from tasks.asvspoof.protocol import SPLITS
-from tasks.asvspoof.scorefile import ScoredTrial, format_score_file, score_metrics, write_score_file
-from tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
-from tasks.metrics import ItemScores
-from tasks.registry import Epochs, SettingError
+from tradeoff_bench.core.registry import Epochs, SettingError
+from tradeoff_bench.tasks.asvspoof import data, mini, models
+from tradeoff_bench.tasks.asvspoof.features import UTTERANCE_SAMPLES, FrontEnd
+from tradeoff_bench.tasks.asvspoof.peers import published_peers
+from tradeoff_bench.tasks.asvspoof.protocol import SPLITS
+from tradeoff_bench.tasks.asvspoof.scorefile import ScoredTrial, format_score_file, score_metrics, write_score_file
+from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
+from tradeoff_bench.tasks.metrics import ItemScores
 
 TINY_ROOT = Path(tempfile.gettempdir()) / f"tradeoff-bench-{os.getuid()}" / f"tiny-v{mini.GENERATOR_VERSION}"
 """Where the tiny corpus of the contract tests is generated: outside any repository, per user and
@@ -208,10 +208,11 @@ class ASVspoofTask(Task):
 
     def predict(self, model: nn.Module, inputs: Sequence[Path], out_dir: Path) -> list[Path]:
         """One CM score per audio file (`cm_scores.txt`, `UTT SCORE`), features standardised as in training."""
-        from tasks.asvspoof.predict import write_scores
+        from tradeoff_bench.tasks.asvspoof.predict import write_scores
 
-        return write_scores(model, self.front_end, lambda raw: data.normalise(self._corpus, self.front_end, raw),
-                            inputs, out_dir)
+        return write_scores(
+            model, self.front_end, lambda raw: data.normalise(self._corpus, self.front_end, raw), inputs, out_dir
+        )
 
     @property
     def reference_metric(self) -> float:

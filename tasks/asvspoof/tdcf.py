@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from tasks.asvspoof.protocol import AsvScores
-from tasks.scoring import det_curve, equal_error_rate
+from tradeoff_bench.tasks.asvspoof.protocol import AsvScores
+from tradeoff_bench.tasks.scoring import det_curve, equal_error_rate
 
 
 @dataclass(frozen=True)

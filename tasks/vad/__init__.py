@@ -3,5 +3,7 @@
 Importing the package registers the task (`vad`) and the offline corpus generator (`vad-mini`).
 """
 
-from tasks.vad import mini  # noqa: F401  (registers the corpus generator)
-from tasks.vad import task  # noqa: F401  (registers the task)
+from tradeoff_bench.tasks.vad import (
+    mini,  # noqa: F401  (registers the corpus generator)
+    task,  # noqa: F401  (registers the task)
+)

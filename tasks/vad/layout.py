@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from tasks.vad.features import HOP, MIN_SAMPLES, SAMPLE_RATE
+from tradeoff_bench.tasks.vad.features import HOP, MIN_SAMPLES, SAMPLE_RATE
 
 VCTK_AUDIO = "wav48_silence_trimmed"
 VCTK_INFO = "speaker-info.txt"
@@ -123,7 +123,9 @@ def read_vctk(root: str | Path) -> SpeechCorpus:
         elif not files:
             skipped.append(Skip(f"{VCTK_AUDIO}/{speaker}", f"listed in {VCTK_INFO} but has no *_mic1.flac audio"))
         else:
-            speakers[speaker] = [Utterance(speaker, f"{VCTK_AUDIO}/{speaker}/{f.name}") for f in files if _UTTERANCE.match(f.name)]
+            speakers[speaker] = [
+                Utterance(speaker, f"{VCTK_AUDIO}/{speaker}/{f.name}") for f in files if _UTTERANCE.match(f.name)
+            ]
     if not speakers:
         raise CorpusError(f"{audio}: no speaker folder with <spk>_<utt>_mic1.flac files")
     return SpeechCorpus(root, name, rate, speakers, skipped)
@@ -204,7 +206,9 @@ def _clip(row: dict[str, str], table: Path, line: int, audio: Path) -> Clip:
     try:
         fold, target = int(row["fold"]), int(row["target"])
     except (TypeError, ValueError):
-        raise CorpusError(f"{where}: fold {row.get('fold')!r} and target {row.get('target')!r} must be integers") from None
+        raise CorpusError(
+            f"{where}: fold {row.get('fold')!r} and target {row.get('target')!r} must be integers"
+        ) from None
     if (int(match["fold"]), int(match["target"])) != (fold, target):
         raise CorpusError(f"{where}: {filename} disagrees with its fold {fold} / target {target} columns")
     if not (audio / filename).is_file():

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.scoring import equal_error_rate, roc_auc
-from tasks.vad.mixing import SNR_BINS
+from tradeoff_bench.tasks.scoring import equal_error_rate, roc_auc
+from tradeoff_bench.tasks.vad.mixing import SNR_BINS
 
 
 def frame_metrics(scores: np.ndarray, labels: np.ndarray, snr_db: np.ndarray) -> dict[str, float]:

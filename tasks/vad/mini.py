@@ -39,11 +39,11 @@ from typing import cast
 
 import numpy as np
 
-from tasks import espeak
-from tasks.corpora import generation_lock, register_corpus
-from tasks.debian import SourceUnavailable
-from tasks.vad import noises, recorded
-from tasks.vad.layout import ESC50_CSV, MARKER, VCTK_AUDIO, VCTK_INFO, CorpusError
+from tradeoff_bench.tasks import espeak
+from tradeoff_bench.tasks.corpora import generation_lock, register_corpus
+from tradeoff_bench.tasks.debian import SourceUnavailable
+from tradeoff_bench.tasks.vad import noises, recorded
+from tradeoff_bench.tasks.vad.layout import ESC50_CSV, MARKER, VCTK_AUDIO, VCTK_INFO, CorpusError
 
 VERSION = 7
 SPEECH_NAME, NOISE_NAME = "vctk-mini", "esc50-mini"
@@ -83,8 +83,11 @@ SCALES = {
 Writer = Callable[[Path], dict[str, object]]
 
 
-@register_corpus("vad-mini", f"{SPEECH_NAME} (recorded words, 20 voices, Debian packages; espeak-ng fallback) "
-                             f"+ {NOISE_NAME} (recorded music, crowds, machines; synthetic fallback)")
+@register_corpus(
+    "vad-mini",
+    f"{SPEECH_NAME} (recorded words, 20 voices, Debian packages; espeak-ng fallback) "
+    f"+ {NOISE_NAME} (recorded music, crowds, machines; synthetic fallback)",
+)
 def generate(root: Path, seed: int) -> None:
     ensure_corpora(Path(root), "mini", seed)
 
@@ -103,11 +106,15 @@ def ensure_corpora(root: Path, scale: str = "mini", seed: int = 0, source: str =
         source = "espeak" if scale == "tiny" else _recorded_or_espeak(root, seed)
     if source == "recorded":
         packages = recorded.fetch_all(recorded.TRAIN)
-        plans = {SPEECH_NAME: (SPEECH_NAME, lambda path: _recorded_speech(path, packages, seed)),
-                 NOISE_NAME: (NOISE_NAME, lambda path: _recorded_noise(path, packages, seed))}
+        plans = {
+            SPEECH_NAME: (SPEECH_NAME, lambda path: _recorded_speech(path, packages, seed)),
+            NOISE_NAME: (NOISE_NAME, lambda path: _recorded_noise(path, packages, seed)),
+        }
     else:
-        plans = {FALLBACK_FOLDERS[SPEECH_NAME]: (FALLBACK_NAMES[SPEECH_NAME], lambda path: _write_speech(path, scale, seed)),
-                 FALLBACK_FOLDERS[NOISE_NAME]: (FALLBACK_NAMES[NOISE_NAME], lambda path: _write_noise(path, scale, seed))}
+        plans = {
+            FALLBACK_FOLDERS[SPEECH_NAME]: (FALLBACK_NAMES[SPEECH_NAME], lambda path: _write_speech(path, scale, seed)),
+            FALLBACK_FOLDERS[NOISE_NAME]: (FALLBACK_NAMES[NOISE_NAME], lambda path: _write_noise(path, scale, seed)),
+        }
     expected = {"generator": "vad-mini", "version": VERSION, "scale": scale, "seed": seed, "source": source}
     speech, noise = materialise(root, plans, expected)
     return speech, noise
@@ -129,7 +136,9 @@ def materialise(root: Path, plans: dict[str, tuple[str, Writer]], expected: dict
             staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=root))
             try:
                 info = write(staging)
-                (staging / MARKER).write_text(json.dumps({"name": name, "sample_rate": RATE, **expected, **info}, indent=1))
+                (staging / MARKER).write_text(
+                    json.dumps({"name": name, "sample_rate": RATE, **expected, **info}, indent=1)
+                )
                 os.rename(staging, path)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -137,24 +146,30 @@ def materialise(root: Path, plans: dict[str, tuple[str, Writer]], expected: dict
 
 
 def _recorded_or_espeak(root: Path, seed: int) -> str:
-    """"recorded" when its packages can be had; else "espeak", saying why on stderr."""
+    """ "recorded" when its packages can be had; else "espeak", saying why on stderr."""
     try:
         recorded.fetch_all(recorded.TRAIN)
     except SourceUnavailable as err:
-        warnings.warn(f"vad-mini: recorded sources unavailable ({err}); using {FALLBACK_NAMES[SPEECH_NAME]}", stacklevel=3)
+        warnings.warn(
+            f"vad-mini: recorded sources unavailable ({err}); using {FALLBACK_NAMES[SPEECH_NAME]}", stacklevel=3
+        )
         return "espeak"
     return "recorded"
 
 
 def _recorded_speech(root: Path, packages: dict, seed: int) -> dict[str, object]:
     info = recorded.write_speech(root, recorded.TRAIN, packages, RECORDED_UTTERANCES, seed)
-    recorded.write_readme(root, f"{SPEECH_NAME}: recorded speech in the VCTK 0.92 layout (16 kHz)", recorded.TRAIN, packages)
+    recorded.write_readme(
+        root, f"{SPEECH_NAME}: recorded speech in the VCTK 0.92 layout (16 kHz)", recorded.TRAIN, packages
+    )
     return {**info, "sources": recorded.sources_manifest(recorded.TRAIN, packages)}
 
 
 def _recorded_noise(root: Path, packages: dict, seed: int) -> dict[str, object]:
     info = recorded.write_noise(root, recorded.TRAIN, packages, RECORDED_CLIP_SECONDS, CLIPS_PER_FILE, seed)
-    recorded.write_readme(root, f"{NOISE_NAME}: recorded non-speech in the ESC-50 layout (16 kHz)", recorded.TRAIN, packages)
+    recorded.write_readme(
+        root, f"{NOISE_NAME}: recorded non-speech in the ESC-50 layout (16 kHz)", recorded.TRAIN, packages
+    )
     return {**info, "sources": recorded.sources_manifest(recorded.TRAIN, packages)}
 
 
@@ -168,7 +183,10 @@ def _matches(path: Path, expected: dict[str, object]) -> bool:
 
 def _write_speech(root: Path, scale: str, seed: int) -> dict[str, object]:
     """`synthesize_speech` in a fresh interpreter, so the corpus is a function of the seed alone."""
-    return cast(dict[str, object], espeak.in_fresh_process("tasks.vad.mini:synthesize_speech", str(root), scale, str(seed)))
+    return cast(
+        dict[str, object],
+        espeak.in_fresh_process("tradeoff_bench.tasks.vad.mini:synthesize_speech", str(root), scale, str(seed)),
+    )
 
 
 def synthesize_speech(root: str | Path, scale_name: str, seed: int | str) -> dict[str, object]:
@@ -180,15 +198,24 @@ def synthesize_speech(root: str | Path, scale_name: str, seed: int | str) -> dic
     female = sorted(espeak.FEMALE)
     male = [v for v in espeak.VARIANTS if v not in espeak.FEMALE]
     half = scale.speakers // 2
-    variants = list(rng.choice(female, size=half, replace=False)) + list(rng.choice(male, size=scale.speakers - half, replace=False))
+    variants = list(rng.choice(female, size=half, replace=False)) + list(
+        rng.choice(male, size=scale.speakers - half, replace=False)
+    )
     lines = ["ID  AGE  GENDER  ACCENTS  REGION  COMMENTS"]
     total = 0.0
     for index, variant in enumerate(variants):
-        voice = espeak.Voice(str(rng.choice(espeak.ACCENTS)), str(variant), int(rng.integers(130, 191)),
-                             int(rng.integers(25, 76)), int(rng.integers(30, 91)))
+        voice = espeak.Voice(
+            str(rng.choice(espeak.ACCENTS)),
+            str(variant),
+            int(rng.integers(130, 191)),
+            int(rng.integers(25, 76)),
+            int(rng.integers(30, 91)),
+        )
         speaker = f"p{901 + index}"
-        lines.append(f"{speaker}  {int(rng.integers(20, 70))}  {voice.gender}  {voice.accent}  espeak-ng  "
-                     f"{voice.accent}+{voice.variant} rate {voice.rate} pitch {voice.pitch} range {voice.range}")
+        lines.append(
+            f"{speaker}  {int(rng.integers(20, 70))}  {voice.gender}  {voice.accent}  espeak-ng  "
+            f"{voice.accent}+{voice.variant} rate {voice.rate} pitch {voice.pitch} range {voice.range}"
+        )
         (root / VCTK_AUDIO / speaker).mkdir(parents=True)
         (root / "txt" / speaker).mkdir(parents=True)
         for utt in range(1, scale.utterances + 1):
@@ -223,8 +250,12 @@ def _write_noise(root: Path, scale_name: str, seed: int) -> dict[str, object]:
         for target in scale.categories:
             src = str(900_000 + len(rows))
             filename = f"{fold}-{src}-A-{target}.wav"
-            sf.write(root / "audio" / filename, noises.synthesize(target, rng, scale.clip_seconds), RATE, subtype="PCM_16")
-            rows.append([filename, fold, target, noises.CATEGORIES[target][0], target in noises.ESC10_TARGETS, src, "A"])
+            sf.write(
+                root / "audio" / filename, noises.synthesize(target, rng, scale.clip_seconds), RATE, subtype="PCM_16"
+            )
+            rows.append(
+                [filename, fold, target, noises.CATEGORIES[target][0], target in noises.ESC10_TARGETS, src, "A"]
+            )
     with (root / ESC50_CSV).open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["filename", "fold", "target", "category", "esc10", "src_file", "take"])

@@ -30,8 +30,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from tasks.vad.features import HOP, MIN_SAMPLES, SAMPLE_RATE
-from tasks.vad.layout import Clip, CorpusError, NoiseCorpus, Skip, SpeechCorpus, Utterance, load_audio
+from tradeoff_bench.tasks.vad.features import HOP, MIN_SAMPLES, SAMPLE_RATE
+from tradeoff_bench.tasks.vad.layout import Clip, CorpusError, NoiseCorpus, Skip, SpeechCorpus, Utterance, load_audio
 
 T = TypeVar("T", Utterance, Clip)
 SPLITS = ("train", "val", "test")
@@ -119,8 +119,11 @@ def split_speakers(speakers: list[str], seed: int) -> dict[str, list[str]]:
     np.random.default_rng([seed, 7]).shuffle(order)
     n_test = max(1, round(SPEAKER_SHARE["test"] * len(order)))
     n_val = max(1, round(SPEAKER_SHARE["val"] * len(order)))
-    return {"test": sorted(order[:n_test]), "val": sorted(order[n_test : n_test + n_val]),
-            "train": sorted(order[n_test + n_val :])}
+    return {
+        "test": sorted(order[:n_test]),
+        "val": sorted(order[n_test : n_test + n_val]),
+        "train": sorted(order[n_test + n_val :]),
+    }
 
 
 def build_manifest(speech: SpeechCorpus, noise: NoiseCorpus, spec: MixSpec, cache: AudioCache) -> Manifest:
@@ -139,8 +142,9 @@ def build_manifest(speech: SpeechCorpus, noise: NoiseCorpus, spec: MixSpec, cach
         if not clips:
             raise CorpusError(f"{noise.root}: no clips in fold(s) {NOISE_FOLDS[split]} for the {split} split")
         drawer = _Drawer(np.random.default_rng([spec.seed, index]), cache, manifest, split)
-        manifest.mixtures[split] = [drawer.mixture(spec, utterances, clips, f"{split}-{i:05d}")
-                                    for i in range(spec.count(split))]
+        manifest.mixtures[split] = [
+            drawer.mixture(spec, utterances, clips, f"{split}-{i:05d}") for i in range(spec.count(split))
+        ]
     return manifest
 
 
@@ -156,7 +160,9 @@ def build_test_set(speech: SpeechCorpus, noise: NoiseCorpus, spec: MixSpec, cach
     )
     utterances = [u for spk in sorted(speech.speakers) for u in speech.speakers[spk]]
     drawer = _Drawer(np.random.default_rng([spec.seed, len(SPLITS)]), cache, manifest, name)
-    manifest.mixtures[name] = [drawer.mixture(spec, utterances, list(noise.clips), f"{name}-{i:05d}") for i in range(spec.n_test)]
+    manifest.mixtures[name] = [
+        drawer.mixture(spec, utterances, list(noise.clips), f"{name}-{i:05d}") for i in range(spec.n_test)
+    ]
     return manifest
 
 
@@ -207,9 +213,12 @@ class _Drawer:
 
     def mixture(self, spec: MixSpec, utterances: list[Utterance], clips: list[Clip], name: str) -> dict:
         length = spec.samples
-        entry: dict[str, object] = {"id": name, "samples": length,
-                                    "snr_db": round(float(self.rng.uniform(*spec.snr_db)), 3),
-                                    "level_dbfs": round(float(self.rng.uniform(*spec.level_dbfs)), 3)}
+        entry: dict[str, object] = {
+            "id": name,
+            "samples": length,
+            "snr_db": round(float(self.rng.uniform(*spec.snr_db)), 3),
+            "level_dbfs": round(float(self.rng.uniform(*spec.level_dbfs)), 3),
+        }
         tail = _frames(spec.edge_s[0]) * HOP
         pos, parts = _frames(self.rng.uniform(*spec.edge_s)) * HOP, list[dict[str, object]]()
         while (room := length - tail - pos) >= MIN_SAMPLES:
@@ -219,7 +228,9 @@ class _Drawer:
                 if parts:
                     break
                 start, n = int(self.rng.integers(0, (n - room) // HOP + 1)) * HOP, room
-            parts.append({"file": utterance.path, "speaker": utterance.speaker, "offset": pos, "start": start, "length": n})
+            parts.append(
+                {"file": utterance.path, "speaker": utterance.speaker, "offset": pos, "start": start, "length": n}
+            )
             pos += -(-n // HOP) * HOP + _frames(self.rng.uniform(*spec.gap_s)) * HOP
         if not parts:
             raise CorpusError(f"a {spec.seconds} s mixture has no room for speech; use longer mixtures")

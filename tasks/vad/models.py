@@ -28,9 +28,9 @@ import math
 import torch
 from torch import nn
 
-from tasks.base import GateFactory
-from tasks.rnn import gated_rnn
-from tasks.vad.features import HOP, SAMPLE_RATE, mel_filterbank
+from tradeoff_bench.tasks.base import GateFactory
+from tradeoff_bench.tasks.rnn import gated_rnn
+from tradeoff_bench.tasks.vad.features import HOP, SAMPLE_RATE, mel_filterbank
 
 ATTENTION_FRAMES = SAMPLE_RATE // HOP
 """Attention window of the Transformer: 1 s of frames."""

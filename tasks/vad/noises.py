@@ -16,7 +16,9 @@ Generator = Callable[[np.random.Generator, int, int], np.ndarray]
 SAMPLE_RATE = 16_000
 
 
-def _colored(rng: np.random.Generator, n: int, sr: int, tilt: float, band: tuple[float, float] = (0.0, 1e9)) -> np.ndarray:
+def _colored(
+    rng: np.random.Generator, n: int, sr: int, tilt: float, band: tuple[float, float] = (0.0, 1e9)
+) -> np.ndarray:
     """Unit-RMS noise with power spectrum ∝ f^-tilt inside `band` (Hz)."""
     spectrum = np.fft.rfft(rng.standard_normal(n))
     freqs = np.fft.rfftfreq(n, 1 / sr)
@@ -151,7 +153,9 @@ def car_horn(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
 def engine(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     t = np.arange(n) / sr
     f0 = rng.uniform(25, 60) * (1 + 0.15 * _smooth_walk(rng, n, 6))
-    return _harmonic(t, f0, 20, 0.8) * (1 + 0.3 * _colored(rng, n, sr, 2, (1, 30))) + 0.3 * _colored(rng, n, sr, 1, (20, 2000))
+    return _harmonic(t, f0, 20, 0.8) * (1 + 0.3 * _colored(rng, n, sr, 2, (1, 30))) + 0.3 * _colored(
+        rng, n, sr, 1, (20, 2000)
+    )
 
 
 def church_bells(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
@@ -173,11 +177,21 @@ def helicopter(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
 
 
 CATEGORIES: dict[int, tuple[str, Generator]] = {
-    10: ("rain", rain), 11: ("sea_waves", sea_waves), 12: ("crackling_fire", crackling_fire),
-    13: ("crickets", crickets), 14: ("chirping_birds", chirping_birds), 16: ("wind", wind),
-    30: ("door_wood_knock", door_wood_knock), 32: ("keyboard_typing", keyboard_typing),
-    36: ("vacuum_cleaner", vacuum_cleaner), 37: ("clock_alarm", clock_alarm), 38: ("clock_tick", clock_tick),
-    40: ("helicopter", helicopter), 42: ("siren", siren), 43: ("car_horn", car_horn), 44: ("engine", engine),
+    10: ("rain", rain),
+    11: ("sea_waves", sea_waves),
+    12: ("crackling_fire", crackling_fire),
+    13: ("crickets", crickets),
+    14: ("chirping_birds", chirping_birds),
+    16: ("wind", wind),
+    30: ("door_wood_knock", door_wood_knock),
+    32: ("keyboard_typing", keyboard_typing),
+    36: ("vacuum_cleaner", vacuum_cleaner),
+    37: ("clock_alarm", clock_alarm),
+    38: ("clock_tick", clock_tick),
+    40: ("helicopter", helicopter),
+    42: ("siren", siren),
+    43: ("car_horn", car_horn),
+    44: ("engine", engine),
     46: ("church_bells", church_bells),
 }
 """ESC-50 target -> (category, generator), with ESC-50's own numbering."""

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from tasks.base import Peer
-from tasks.vad.features import HOP, SAMPLE_RATE
-from tasks.vad.metrics import decision_metrics, frame_metrics
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.tasks.base import Peer
+from tradeoff_bench.tasks.vad.features import HOP, SAMPLE_RATE
+from tradeoff_bench.tasks.vad.metrics import decision_metrics, frame_metrics
 
 CHUNK = 512
 CONTEXT = 64
@@ -97,7 +98,6 @@ def _lstm_cell(inputs: list, outputs: list) -> int:
 
 def silero_macs_per_second(scripted: torch.jit.ScriptModule) -> tuple[int, int]:
     """(MACs per second of 16 kHz audio, parameters of the 16 kHz branch), counted by fvcore."""
-    from bench.flops import count_macs  # the project's counter; bench is only imported here
 
     replica = SileroReplica(scripted).eval()
     per_chunk = count_macs(replica, torch.zeros(1, CONTEXT + CHUNK), extra_handles={"aten::lstm_cell": _lstm_cell})

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from tasks.audio import AudioError, audio_files, load_audio
-from tasks.base import model_device
-from tasks.vad.features import HOP, SAMPLE_RATE, power_spectrogram
+from tradeoff_bench.tasks.audio import AudioError, audio_files, load_audio
+from tradeoff_bench.tasks.base import model_device
+from tradeoff_bench.tasks.vad.features import HOP, SAMPLE_RATE, power_spectrogram
 
 CHUNK_SECONDS = 60
 FRAME_SECONDS = HOP / SAMPLE_RATE
@@ -31,8 +31,10 @@ def predict_files(model: nn.Module, inputs: Sequence[Path], out_dir: Path, thres
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path, probs in zip(files, probabilities):
-        written += [_write(out_dir / f"{path.stem}.csv", frame_table(probs)),
-                    _write(out_dir / f"{path.stem}.rttm", rttm(path.stem, speech_segments(probs >= threshold)))]
+        written += [
+            _write(out_dir / f"{path.stem}.csv", frame_table(probs)),
+            _write(out_dir / f"{path.stem}.rttm", rttm(path.stem, speech_segments(probs >= threshold))),
+        ]
     return written
 
 
@@ -43,8 +45,11 @@ def speech_probabilities(model: nn.Module, audio: np.ndarray, path: Path) -> np.
         raise AudioError(f"{path}: shorter than one 10 ms frame")
     model.eval()
     chunk = CHUNK_SECONDS * SAMPLE_RATE
-    logits = [model(power_spectrogram(torch.from_numpy(audio[start : start + chunk]))[None].to(model_device(model)))[0]
-              for start in range(0, len(audio), chunk) if len(audio) - start >= HOP]
+    logits = [
+        model(power_spectrogram(torch.from_numpy(audio[start : start + chunk]))[None].to(model_device(model)))[0]
+        for start in range(0, len(audio), chunk)
+        if len(audio) - start >= HOP
+    ]
     return torch.sigmoid(torch.cat(logits).float()).cpu().numpy()
 
 
@@ -60,8 +65,10 @@ def frame_table(probabilities: np.ndarray) -> str:
 
 
 def rttm(name: str, segments: list[tuple[int, int]]) -> str:
-    return "".join(f"SPEAKER {name} 1 {start * FRAME_SECONDS:.2f} {(end - start) * FRAME_SECONDS:.2f} "
-                   "<NA> <NA> speech <NA> <NA>\n" for start, end in segments)
+    return "".join(
+        f"SPEAKER {name} 1 {start * FRAME_SECONDS:.2f} {(end - start) * FRAME_SECONDS:.2f} <NA> <NA> speech <NA> <NA>\n"
+        for start, end in segments
+    )
 
 
 def _write(path: Path, text: str) -> Path:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from tasks.debian import SourceUnavailable
-from tasks.vad import mini, recorded
+from tradeoff_bench.tasks.debian import SourceUnavailable
+from tradeoff_bench.tasks.vad import mini, recorded
 
 SPEECH_NAME, NOISE_NAME = "vctk-real-test", "esc50-real-test"
 UTTERANCES, MUSIC_TRACKS, CLIPS_PER_FILE, CLIP_SECONDS = 6, 12, 2, 5.0
@@ -32,16 +32,22 @@ def ensure_real_test(root: Path, seed: int = 0) -> tuple[Path, Path] | None:
 
     def speech(path: Path) -> dict[str, object]:
         info = recorded.write_speech(path, recorded.TEST, packages, UTTERANCES, seed)
-        recorded.write_readme(path, f"{SPEECH_NAME}: recorded test voices (VCTK 0.92 layout, 16 kHz)", recorded.TEST, packages)
+        recorded.write_readme(
+            path, f"{SPEECH_NAME}: recorded test voices (VCTK 0.92 layout, 16 kHz)", recorded.TEST, packages
+        )
         return {**info, "sources": recorded.sources_manifest(recorded.TEST, packages)}
 
     def noise(path: Path) -> dict[str, object]:
         info = recorded.write_noise(path, recorded.TEST, packages, CLIP_SECONDS, CLIPS_PER_FILE, seed, MUSIC_TRACKS)
-        recorded.write_readme(path, f"{NOISE_NAME}: recorded test non-speech (ESC-50 layout, 16 kHz)", recorded.TEST, packages)
+        recorded.write_readme(
+            path, f"{NOISE_NAME}: recorded test non-speech (ESC-50 layout, 16 kHz)", recorded.TEST, packages
+        )
         return {**info, "sources": recorded.sources_manifest(recorded.TEST, packages)}
 
     expected = {"generator": "vad-real-test", "version": mini.VERSION, "seed": seed}
-    speech_root, noise_root = mini.materialise(root, {SPEECH_NAME: (SPEECH_NAME, speech), NOISE_NAME: (NOISE_NAME, noise)}, expected)
+    speech_root, noise_root = mini.materialise(
+        root, {SPEECH_NAME: (SPEECH_NAME, speech), NOISE_NAME: (NOISE_NAME, noise)}, expected
+    )
     return speech_root, noise_root
 
 

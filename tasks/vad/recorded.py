@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.debian import RATE, Package, fetch, read_16k
-from tasks.vad.layout import ESC50_CSV, VCTK_AUDIO, VCTK_INFO
+from tradeoff_bench.tasks.debian import RATE, Package, fetch, read_16k
+from tradeoff_bench.tasks.vad.layout import ESC50_CSV, VCTK_AUDIO, VCTK_INFO
 
 TRIM_DB = -35.0
 FLOOR_DB = -25.0
@@ -85,23 +85,43 @@ TRAIN = SourceSet(
         NoiseSource("frozen-bubble-data", "GPL-2", "usr/share/games/frozen-bubble/snd/*zik*.ogg", 50, "music"),
         NoiseSource("tuxtype-data", "GPL-2", "usr/share/tuxtype/sounds/*.ogg", 50, "music"),
         NoiseSource("lincity-ng-data", "GPL-2+", "usr/share/games/lincity-ng/music/default/*.ogg", 50, "music"),
-        *(NoiseSource("lincity-ng-data", "GPL-2+", f"usr/share/games/lincity-ng/sounds/{c}.wav", 51, "crowd")
-          for c in _CROWDS),
+        *(
+            NoiseSource("lincity-ng-data", "GPL-2+", f"usr/share/games/lincity-ng/sounds/{c}.wav", 51, "crowd")
+            for c in _CROWDS
+        ),
         NoiseSource("lincity-ng-data", "GPL-2+", _LINCITY, 52, "machines_and_places", skip=_CROWDS),
-        NoiseSource("frozen-bubble-data", "GPL-2", "usr/share/games/frozen-bubble/snd/*.ogg", 53, "game_effects",
-                    skip=("*zik*", "hurry", "noh", "chatted")),
+        NoiseSource(
+            "frozen-bubble-data",
+            "GPL-2",
+            "usr/share/games/frozen-bubble/snd/*.ogg",
+            53,
+            "game_effects",
+            skip=("*zik*", "hurry", "noh", "chatted"),
+        ),
         NoiseSource("tuxtype-data", "GPL-2", "usr/share/tuxtype/sounds/*.wav", 53, "game_effects", skip=("excuseme",)),
     ),
 )
 TEST = SourceSet(
     speech=(
-        SpeechSource("klettres-data", "GPL-2+", "usr/share/klettres/*/*/*.ogg", -3, prefix="kl",
-                     languages=frozenset({"ar", "cs", "en_GB", "he", "hu", "ml", "nb", "pt_BR", "tn"})),
+        SpeechSource(
+            "klettres-data",
+            "GPL-2+",
+            "usr/share/klettres/*/*/*.ogg",
+            -3,
+            prefix="kl",
+            languages=frozenset({"ar", "cs", "en_GB", "he", "hu", "ml", "nb", "pt_BR", "tn"}),
+        ),
         SpeechSource("alsa-utils", "GPL-2", "usr/share/sounds/alsa/[FRS]*.wav", -2, prefix="au"),  # not Noise.wav
     ),
     noise=(
-        NoiseSource("wesnoth-1.16-music", "GPL-2+", "usr/share/games/wesnoth/1.16/data/core/music/*.ogg", 50, "music",
-                    skip=("silence",)),
+        NoiseSource(
+            "wesnoth-1.16-music",
+            "GPL-2+",
+            "usr/share/games/wesnoth/1.16/data/core/music/*.ogg",
+            50,
+            "music",
+            skip=("silence",),
+        ),
         NoiseSource("gnome-audio", "CC-BY-SA-2.0 / CC-BY-3.0", "usr/share/sounds/**/*.wav", 53, "desktop_sounds"),
     ),
 )
@@ -113,15 +133,18 @@ def fetch_all(sources: SourceSet) -> dict[str, Package]:
     return {name: fetch(name) for name in sources.packages}
 
 
-def write_speech(root: Path, sources: SourceSet, packages: dict[str, Package], utterances: int,
-                 seed: int) -> dict[str, object]:
+def write_speech(
+    root: Path, sources: SourceSet, packages: dict[str, Package], utterances: int, seed: int
+) -> dict[str, object]:
     """The speech corpus in the VCTK layout: `utterances` per speaker (16 kHz FLAC)."""
     import soundfile as sf
 
     rng = np.random.default_rng([seed, 11])
     speakers, dropped = {}, []
     for speaker, (source, files) in sorted(_speakers(sources, packages).items()):
-        picked = [files[i] for i in sorted(rng.choice(len(files), size=min(len(files), FILES_PER_SPEAKER), replace=False))]
+        picked = [
+            files[i] for i in sorted(rng.choice(len(files), size=min(len(files), FILES_PER_SPEAKER), replace=False))
+        ]
         words = [w for w in (_cleaned(read_16k(path)) for path in picked) if w is not None]
         if len(words) >= 3:
             speakers[speaker] = (source, picked, words)
@@ -130,27 +153,45 @@ def write_speech(root: Path, sources: SourceSet, packages: dict[str, Package], u
     lines = ["ID  AGE  GENDER  ACCENTS  REGION  COMMENTS"]
     total = 0.0
     for speaker, (source, files, words) in speakers.items():
-        lines.append(f"{speaker}  ?  ?  {speaker.split('-', 1)[1]}  {source.package}  recorded words, one voice per language")
+        lines.append(
+            f"{speaker}  ?  ?  {speaker.split('-', 1)[1]}  {source.package}  recorded words, one voice per language"
+        )
         (root / VCTK_AUDIO / speaker).mkdir(parents=True)
         (root / "txt" / speaker).mkdir(parents=True)
         for utt in range(1, utterances + 1):
             picks = rng.choice(len(words), size=int(rng.integers(3, 8)))
             parts = []
             for i in picks:
-                parts += [words[i] * 10 ** (rng.uniform(-4, 4) / 20),
-                          np.zeros(int(rng.uniform(0.05, 0.4) * RATE), dtype=np.float32)]
+                parts += [
+                    words[i] * 10 ** (rng.uniform(-4, 4) / 20),
+                    np.zeros(int(rng.uniform(0.05, 0.4) * RATE), dtype=np.float32),
+                ]
             audio = np.concatenate(parts[:-1])
             audio = (audio / max(np.abs(audio).max(), 1e-9) * rng.uniform(0.1, 0.9)).astype(np.float32)
             sf.write(root / VCTK_AUDIO / speaker / f"{speaker}_{utt:03d}_mic1.flac", audio, RATE, subtype="PCM_16")
-            (root / "txt" / speaker / f"{speaker}_{utt:03d}.txt").write_text(" ".join(files[i].stem for i in picks) + "\n")
+            (root / "txt" / speaker / f"{speaker}_{utt:03d}.txt").write_text(
+                " ".join(files[i].stem for i in picks) + "\n"
+            )
             total += audio.size / RATE
     (root / VCTK_INFO).write_text("\n".join(lines) + "\n")
-    return {"speakers": len(speakers), "utterances": len(speakers) * utterances, "seconds": round(total, 1),
-            "recordings": sum(len(v[2]) for v in speakers.values()), "dropped_speakers": dropped}
+    return {
+        "speakers": len(speakers),
+        "utterances": len(speakers) * utterances,
+        "seconds": round(total, 1),
+        "recordings": sum(len(v[2]) for v in speakers.values()),
+        "dropped_speakers": dropped,
+    }
 
 
-def write_noise(root: Path, sources: SourceSet, packages: dict[str, Package], clip_seconds: float,
-                clips_per_file: int, seed: int, max_files: int | None = None) -> dict[str, object]:
+def write_noise(
+    root: Path,
+    sources: SourceSet,
+    packages: dict[str, Package],
+    clip_seconds: float,
+    clips_per_file: int,
+    seed: int,
+    max_files: int | None = None,
+) -> dict[str, object]:
     """The non-speech corpus in the ESC-50 layout, from at most `max_files` files per source; a file's
     clips share one fold (folds 1–5 in turn)."""
     import soundfile as sf
@@ -176,9 +217,16 @@ def write_noise(root: Path, sources: SourceSet, packages: dict[str, Package], cl
 
 def sources_manifest(sources: SourceSet, packages: dict[str, Package]) -> list[dict[str, str]]:
     """One entry per source: package, version, licence, the files used and their role."""
-    return [{"package": s.package, "version": packages[s.package].version, "licence": s.licence,
-             "files": s.pattern, "role": "speech" if isinstance(s, SpeechSource) else f"non-speech ({s.category})"}
-            for s in sources.sources]
+    return [
+        {
+            "package": s.package,
+            "version": packages[s.package].version,
+            "licence": s.licence,
+            "files": s.pattern,
+            "role": "speech" if isinstance(s, SpeechSource) else f"non-speech ({s.category})",
+        }
+        for s in sources.sources
+    ]
 
 
 def write_readme(root: Path, title: str, sources: SourceSet, packages: dict[str, Package]) -> None:
@@ -187,11 +235,14 @@ def write_readme(root: Path, title: str, sources: SourceSet, packages: dict[str,
     (root / "licences").mkdir()
     for name in sources.packages:
         (root / "licences" / f"{name}.copyright").write_bytes(packages[name].copyright.read_bytes())
-    rows = "\n".join(f"| {e['package']} | {e['version']} | {e['licence']} | {e['role']} | `{e['files']}` |" for e in entries)
+    rows = "\n".join(
+        f"| {e['package']} | {e['version']} | {e['licence']} | {e['role']} | `{e['files']}` |" for e in entries
+    )
     (root / "README.md").write_text(
         f"# {title}\n\nGenerated by tradeoff-bench from recordings in Debian packages (see tasks/vad/recorded.py);"
         " each package's debian/copyright is in licences/.\n\n"
-        f"| package | version | licence | role | files |\n| --- | --- | --- | --- | --- |\n{rows}\n")
+        f"| package | version | licence | role | files |\n| --- | --- | --- | --- | --- |\n{rows}\n"
+    )
     (root / "sources.json").write_text(json.dumps(entries, indent=1))
 
 
@@ -209,11 +260,16 @@ def _speakers(sources: SourceSet, packages: dict[str, Package]) -> dict[str, tup
     return speakers
 
 
-def _noise_files(sources: SourceSet, packages: dict[str, Package], max_files: int | None) -> list[tuple[NoiseSource, Path]]:
+def _noise_files(
+    sources: SourceSet, packages: dict[str, Package], max_files: int | None
+) -> list[tuple[NoiseSource, Path]]:
     files = []
     for source in sources.noise:
-        chosen = [p for p in sorted(packages[source.package].root.glob(source.pattern))
-                  if not any(p.match(f"{s}.*") for s in source.skip)]
+        chosen = [
+            p
+            for p in sorted(packages[source.package].root.glob(source.pattern))
+            if not any(p.match(f"{s}.*") for s in source.skip)
+        ]
         files += [(source, p) for p in chosen[:max_files]]
     return files
 

@@ -35,18 +35,29 @@ import numpy as np
 import torch
 from torch import nn
 
-from tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
-from tasks.metrics import ItemScores
-from tasks.registry import Epochs, SettingError
-from tasks.vad import mini, realtest
-from tasks.vad.features import N_MELS, SAMPLE_RATE, power_spectrogram
-from tasks.vad.layout import read_esc50, read_marker, read_vctk
-from tasks.vad.metrics import frame_metrics
-from tasks.vad.mixing import SPLITS, AudioCache, Manifest, MixSpec, build_manifest, build_test_set, render
-from tasks.vad.models import CRNN, SmallTransformer
+from tradeoff_bench.core.registry import Epochs, SettingError
+from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
+from tradeoff_bench.tasks.metrics import ItemScores
+from tradeoff_bench.tasks.vad import mini, realtest
+from tradeoff_bench.tasks.vad.features import N_MELS, SAMPLE_RATE, power_spectrogram
+from tradeoff_bench.tasks.vad.layout import read_esc50, read_marker, read_vctk
+from tradeoff_bench.tasks.vad.metrics import frame_metrics
+from tradeoff_bench.tasks.vad.mixing import (
+    SPLITS,
+    AudioCache,
+    Manifest,
+    MixSpec,
+    build_manifest,
+    build_test_set,
+    render,
+)
+from tradeoff_bench.tasks.vad.models import CRNN, SmallTransformer
 
-
-TINY_DATA = {"corpus_scale": "tiny", "real_test": False, "data_dir": str(Path(tempfile.gettempdir()) / "tradeoff-bench" / f"vad-tiny-v{mini.VERSION}")}
+TINY_DATA = {
+    "corpus_scale": "tiny",
+    "real_test": False,
+    "data_dir": str(Path(tempfile.gettempdir()) / "tradeoff-bench" / f"vad-tiny-v{mini.VERSION}"),
+}
 """Where the tiny variants (contract tests) keep their generated corpora: outside any checkout."""
 _RENDER_CHUNK = 64
 
@@ -104,10 +115,32 @@ class VadTask(Task):
     primary_metric = "eer"
     description = "voice activity detection on speech + noise mixtures (frame EER %, per SNR bin)"
     tiny_variants = (
-        {**TINY_DATA, "n_train": 6, "n_val": 2, "n_test": 6, "mixture_seconds": 2.0,
-         "conv": 8, "gru": 8, "mels": 16, "epochs": 1, "batch_size": 4},
-        {**TINY_DATA, "model": "transformer", "n_train": 6, "n_val": 2, "n_test": 6,
-         "mixture_seconds": 2.0, "d_model": 8, "ffn": 8, "mels": 16, "layers": 1, "epochs": 1, "batch_size": 4},
+        {
+            **TINY_DATA,
+            "n_train": 6,
+            "n_val": 2,
+            "n_test": 6,
+            "mixture_seconds": 2.0,
+            "conv": 8,
+            "gru": 8,
+            "mels": 16,
+            "epochs": 1,
+            "batch_size": 4,
+        },
+        {
+            **TINY_DATA,
+            "model": "transformer",
+            "n_train": 6,
+            "n_val": 2,
+            "n_test": 6,
+            "mixture_seconds": 2.0,
+            "d_model": 8,
+            "ffn": 8,
+            "mels": 16,
+            "layers": 1,
+            "epochs": 1,
+            "batch_size": 4,
+        },
     )
 
     def __post_init__(self) -> None:
@@ -237,24 +270,29 @@ class VadTask(Task):
 
     def predict(self, model: nn.Module, inputs: Sequence[Path], out_dir: Path) -> list[Path]:
         """Per-frame speech probabilities (`<stem>.csv`) and speech segments (`<stem>.rttm`) per file."""
-        from tasks.vad.predict import predict_files
+        from tradeoff_bench.tasks.vad.predict import predict_files
 
         return predict_files(model, inputs, out_dir)
 
     def peers(self) -> list[Peer]:
         """Silero VAD and WebRTC VAD (modes 0–3) on the test mixtures (and the real-audio test set)."""
         if self._peers is None:
-            from tasks.vad.peers import silero_peer, webrtc_peers
+            from tradeoff_bench.tasks.vad.peers import silero_peer, webrtc_peers
 
             def measured(split: _Split) -> list[Peer]:
                 assert split.audio is not None
                 labels = split.labels.numpy()
-                return [silero_peer(split.audio, labels, split.snr_db), *webrtc_peers(split.audio, labels, split.snr_db)]
+                return [
+                    silero_peer(split.audio, labels, split.snr_db),
+                    *webrtc_peers(split.audio, labels, split.snr_db),
+                ]
 
             self._peers = measured(self._splits["test"])
             if self._real is not None:
-                self._peers = [replace(peer, metrics=peer.metrics | realtest.tagged(real.metrics))
-                               for peer, real in zip(self._peers, measured(self._real))]
+                self._peers = [
+                    replace(peer, metrics=peer.metrics | realtest.tagged(real.metrics))
+                    for peer, real in zip(self._peers, measured(self._real))
+                ]
         return list(self._peers)
 
 
@@ -264,8 +302,9 @@ def _forward(model: nn.Module, power: torch.Tensor, batch_size: int = 32) -> np.
     (as float32): the EER is unchanged to 1e-9 on vad-mini's test set and `scores.npz` is 40 % smaller."""
     model.eval()
     device = model_device(model)
-    logits = torch.cat([model(power[i : i + batch_size].to(device)).float().cpu()
-                        for i in range(0, len(power), batch_size)])
+    logits = torch.cat(
+        [model(power[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(power), batch_size)]
+    )
     return logits.clamp(-60_000, 60_000).half().float().numpy()  # float16 ends at 65,504
 
 
@@ -278,6 +317,9 @@ def _render(entries: list[dict], cache: AudioCache, keep_audio: bool) -> _Split:
         power.append(power_spectrogram(torch.from_numpy(waves)))
         labels.append(torch.from_numpy(np.stack([r[1] for r in rendered])))
         audio += [waves] if keep_audio else []
-    return _Split(power=torch.cat(power), labels=torch.cat(labels),
-                  snr_db=np.array([e["snr_db"] for e in entries], dtype=np.float64),
-                  audio=np.concatenate(audio) if audio else None)
+    return _Split(
+        power=torch.cat(power),
+        labels=torch.cat(labels),
+        snr_db=np.array([e["snr_db"] for e in entries], dtype=np.float64),
+        audio=np.concatenate(audio) if audio else None,
+    )

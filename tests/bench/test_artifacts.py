@@ -6,14 +6,25 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.artifacts import ModelSpec, load_model, read_model_file, save_model
-from bench.cli import EXIT_ERROR, main
-from bench.measure import measure_metrics
-from bench.store import Store
-from tasks.metrics import ItemScores
+from tradeoff_bench.bench.artifacts import ModelSpec, load_model, read_model_file, save_model
+from tradeoff_bench.bench.cli import EXIT_ERROR, main
+from tradeoff_bench.bench.measure import measure_metrics
+from tradeoff_bench.bench.store import Store
+from tradeoff_bench.tasks.metrics import ItemScores
 
-TINY = ["--task", "synthetic", "--task-set", "n_train=128", "--task-set", "n_val=32", "--task-set", "n_test=64",
-        "--task-set", "epochs=1", "--no-progress"]
+TINY = [
+    "--task",
+    "synthetic",
+    "--task-set",
+    "n_train=128",
+    "--task-set",
+    "n_val=32",
+    "--task-set",
+    "n_test=64",
+    "--task-set",
+    "epochs=1",
+    "--no-progress",
+]
 DENSE = ["--method", "dense", "--set", "multipliers=[0.5,1.0]"]
 QUANTIZED = ["--method", "quantization", "--set", "modes=['dynamic','static']", "--set", "calibration_batches=1"]
 
@@ -94,7 +105,7 @@ def test_eval_refuses_its_own_run_and_a_run_without_models(
 
 
 def test_a_model_file_that_is_not_one_is_refused_in_one_line(tmp_path: Path) -> None:
-    from bench.errors import ArtifactError
+    from tradeoff_bench.bench.errors import ArtifactError
 
     with pytest.raises(ArtifactError, match="no such model file"):
         read_model_file(tmp_path / "missing.safetensors")

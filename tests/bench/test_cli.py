@@ -5,11 +5,25 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
-from bench.store import Store
+from tradeoff_bench.bench.cli import main
+from tradeoff_bench.bench.store import Store
 
-TINY = ["--task", "synthetic", "--task-set", "n_train=128", "--task-set", "n_val=32", "--task-set", "n_test=64",
-        "--task-set", "epochs=1", "--method", "dense", "--set", "multipliers=[0.5, 1.0]"]
+TINY = [
+    "--task",
+    "synthetic",
+    "--task-set",
+    "n_train=128",
+    "--task-set",
+    "n_val=32",
+    "--task-set",
+    "n_test=64",
+    "--task-set",
+    "epochs=1",
+    "--method",
+    "dense",
+    "--set",
+    "multipliers=[0.5, 1.0]",
+]
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -43,9 +57,29 @@ def test_record_carries_spec_figures_and_provenance(tmp_path: Path, capsys: pyte
     run(["run", *TINY, "--out", str(tmp_path), "--no-progress"], capsys)
     path = next((tmp_path / "records").glob("*.json"))
     data = json.loads(path.read_text())
-    for key in ("task", "corpus", "method", "settings", "seed", "label", "status", "error", "macs", "params",
-                "bytes", "latency_ms", "metrics", "primary_metric", "higher_is_better", "train_seconds",
-                "widths", "provenance", "schema_version", "cell_id", "task_settings"):
+    for key in (
+        "task",
+        "corpus",
+        "method",
+        "settings",
+        "seed",
+        "label",
+        "status",
+        "error",
+        "macs",
+        "params",
+        "bytes",
+        "latency_ms",
+        "metrics",
+        "primary_metric",
+        "higher_is_better",
+        "train_seconds",
+        "widths",
+        "provenance",
+        "schema_version",
+        "cell_id",
+        "task_settings",
+    ):
         assert key in data, key
     assert data["settings"]["multipliers"] == [0.5, 1.0] and data["settings"]["epochs"] is None
     assert {"commit", "dirty", "versions", "cpu", "threads", "time_utc"} <= set(data["provenance"])
@@ -75,7 +109,9 @@ settings = { multipliers = [1.0] }
     assert "NonFiniteLossError" in failed.error
     code, out, _ = run(["run", str(grid), "--out", str(tmp_path / "run"), "--no-progress"], capsys)
     assert code == 1 and "nothing to train" in out  # a failure stays visible on resume
-    assert out.strip().splitlines()[-1] == "1 cell failed, 1 of them in an earlier run (--retry-failed runs them again)."
+    assert (
+        out.strip().splitlines()[-1] == "1 cell failed, 1 of them in an earlier run (--retry-failed runs them again)."
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.driver import run_grid
-from bench.executors import LocalExecutor, WorkerPool
-from bench.grid import Cell, resolve_cell
-from bench.records import Record
-from bench.store import Store
+from tradeoff_bench.bench.driver import run_grid
+from tradeoff_bench.bench.executors import LocalExecutor, WorkerPool
+from tradeoff_bench.bench.grid import Cell, resolve_cell
+from tradeoff_bench.bench.store import Store
+from tradeoff_bench.core.records import Record
 
 TINY = {"n_train": 128, "n_val": 32, "n_test": 64, "epochs": 1}
 ENDLESS = {"n_train": 4096, "n_val": 32, "n_test": 64, "epochs": 1_000_000}

@@ -6,14 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from bench.artifacts import ModelSpec, save_model
-from bench.cli import EXIT_ERROR, main
-from methods.quantization import _dynamic
-from tasks import TASKS
-from tasks.registry import configure
+from tradeoff_bench.bench.artifacts import ModelSpec, save_model
+from tradeoff_bench.bench.cli import EXIT_ERROR, main
+from tradeoff_bench.core.registry import configure
+from tradeoff_bench.methods.quantization import _dynamic
+from tradeoff_bench.tasks import TASKS
 
-FAMILIES = [pytest.param(task, i, id=f"{task}-{variant.get('model', 'default')}")
-            for task in TASKS.names() for i, variant in enumerate(TASKS.get(task).tiny_variants)]
+FAMILIES = [
+    pytest.param(task, i, id=f"{task}-{variant.get('model', 'default')}")
+    for task in TASKS.names()
+    for i, variant in enumerate(TASKS.get(task).tiny_variants)
+]
 
 
 def saved(tmp_path: Path, task_name: str, variant: int, *, quantized: bool = False) -> tuple[Path, torch.nn.Module]:

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.grid import Cell, GridError, load_grid, plan_grid, resolve_cell
-from tasks.registry import UnknownNameError
+from tradeoff_bench.bench.grid import Cell, GridError, load_grid, plan_grid, resolve_cell
+from tradeoff_bench.core.registry import UnknownNameError
 
 GRID = """
 name = "t"

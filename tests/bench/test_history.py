@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.executors import LocalExecutor
-from bench.grid import Cell, resolve_cell
-from bench.history import history_csv
-from bench.runner import TRAINING_LOG, execute_cell, show_training_log
-from bench.store import Store
+from tradeoff_bench.bench.executors import LocalExecutor
+from tradeoff_bench.bench.grid import Cell, resolve_cell
+from tradeoff_bench.bench.history import history_csv
+from tradeoff_bench.bench.runner import TRAINING_LOG, execute_cell, show_training_log
+from tradeoff_bench.bench.store import Store
 
 TINY = {"n_train": 128, "n_val": 32, "n_test": 64, "epochs": 2}
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from bench.measure import Measurement, count_params, latency_ms, measure_model, state_bytes
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.bench.measure import Measurement, count_params, latency_ms, measure_model, state_bytes
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 
 @pytest.fixture

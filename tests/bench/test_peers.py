@@ -4,11 +4,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from bench.grid import PEERS, GridError, plan_grid, resolve_cell
-from bench.runner import execute_cell
-from tasks import TASKS
-from tasks.base import Peer
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.bench.grid import PEERS, GridError, plan_grid, resolve_cell
+from tradeoff_bench.bench.runner import execute_cell
+from tradeoff_bench.tasks import TASKS
+from tradeoff_bench.tasks.base import Peer
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 
 @dataclass
@@ -16,8 +16,10 @@ class WithPeers(SyntheticTask):
     name = "synthetic-with-peers"
 
     def peers(self) -> list[Peer]:
-        return [Peer("oracle", {"mse": 0.01}, macs=123, macs_source="analytic", params=7),
-                Peer("paper", {"mse": 0.02}, origin="published", note="table 2")]
+        return [
+            Peer("oracle", {"mse": 0.01}, macs=123, macs_source="analytic", params=7),
+            Peer("paper", {"mse": 0.02}, origin="published", note="table 2"),
+        ]
 
 
 @pytest.fixture
@@ -30,8 +32,11 @@ TINY = {"n_train": 64, "n_val": 16, "n_test": 32, "epochs": 1}
 
 
 def test_peers_cell_is_planned_once_per_task_configuration(registered: str) -> None:
-    spec = {"seeds": [0, 1], "tasks": [{"name": registered, "settings": TINY}, {"name": "synthetic"}],
-            "methods": [{"name": "dense"}]}
+    spec = {
+        "seeds": [0, 1],
+        "tasks": [{"name": registered, "settings": TINY}, {"name": "synthetic"}],
+        "methods": [{"name": "dense"}],
+    }
     cells = plan_grid(spec)
     peers = [c for c in cells if c.is_peers]
     assert len(cells) == 5 and len(peers) == 1 and peers[0].task == registered
@@ -39,8 +44,11 @@ def test_peers_cell_is_planned_once_per_task_configuration(registered: str) -> N
 
 
 def test_peer_records_carry_their_figures_and_origin(registered: str) -> None:
-    [cell] = [c for c in plan_grid({"tasks": [{"name": registered, "settings": TINY}],
-                                    "methods": [{"name": "dense"}]}) if c.is_peers]
+    [cell] = [
+        c
+        for c in plan_grid({"tasks": [{"name": registered, "settings": TINY}], "methods": [{"name": "dense"}]})
+        if c.is_peers
+    ]
     records = execute_cell(cell)
     assert [r.label for r in records] == ["oracle", "paper"]
     oracle, paper = records

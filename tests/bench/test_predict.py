@@ -8,12 +8,12 @@ import soundfile
 import torch
 import torchaudio.functional as AF
 
-from bench.artifacts import ModelSpec, save_model
-from bench.cli import EXIT_ERROR, main
-from methods import METHODS
-from tasks import TASKS
-from tasks.registry import configure
-from tasks.vad.features import power_spectrogram
+from tradeoff_bench.bench.artifacts import ModelSpec, save_model
+from tradeoff_bench.bench.cli import EXIT_ERROR, main
+from tradeoff_bench.core.registry import configure
+from tradeoff_bench.methods import METHODS
+from tradeoff_bench.tasks import TASKS
+from tradeoff_bench.tasks.vad.features import power_spectrogram
 
 
 def saved(folder: Path, task_name: str) -> tuple[Path, torch.nn.Module, object]:
@@ -21,8 +21,14 @@ def saved(folder: Path, task_name: str) -> tuple[Path, torch.nn.Module, object]:
     task = configure(TASKS.get(task_name), TASKS.get(task_name).tiny_variants[0], task_name)
     torch.manual_seed(0)
     model = task.build_model().eval()
-    spec = ModelSpec("r", task_name, task.settings(), "dense", configure(METHODS.get("dense"), {}, "dense").settings(),
-                     dict(task.knobs))
+    spec = ModelSpec(
+        "r",
+        task_name,
+        task.settings(),
+        "dense",
+        configure(METHODS.get("dense"), {}, "dense").settings(),
+        dict(task.knobs),
+    )
     file = save_model(model, spec)
     path = folder / f"{task_name}{file.suffix}"
     path.write_bytes(file.data)
@@ -41,8 +47,19 @@ def test_vad_writes_frame_probabilities_and_rttm_segments_of_any_rate(tmp_path: 
     soundfile.write(tmp_path / "mix.wav", wave, 16_000, subtype="FLOAT")  # no 16-bit rounding
     stereo = AF.resample(torch.from_numpy(wave), 16_000, 44_100).numpy()
     soundfile.write(tmp_path / "loud.flac", np.stack([stereo, stereo], axis=1), 44_100)
-    assert main(["predict", str(path), str(tmp_path / "mix.wav"), str(tmp_path / "loud.flac"),
-                 "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(path),
+                str(tmp_path / "mix.wav"),
+                str(tmp_path / "loud.flac"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     rows = np.loadtxt(tmp_path / "out" / "mix.csv", delimiter=",", skiprows=1)
     with torch.no_grad():
         expected = torch.sigmoid(model(power_spectrogram(torch.from_numpy(wave))[None])[0]).numpy()

@@ -9,15 +9,15 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from bench.cli import main  # noqa: E402
-from bench.driver import run_grid  # noqa: E402
-from bench.executors import LocalExecutor  # noqa: E402
-from bench.grid import Cell, load_grid, plan_grid, resolve_cell  # noqa: E402
-from bench.ray_executor import RayExecutor, start_local_ray  # noqa: E402
-from bench.records import Record  # noqa: E402
-from bench.store import Store  # noqa: E402
-from methods import METHODS  # noqa: E402
-from tasks import TASKS  # noqa: E402
+from tradeoff_bench.bench.cli import main  # noqa: E402
+from tradeoff_bench.bench.driver import run_grid  # noqa: E402
+from tradeoff_bench.bench.executors import LocalExecutor  # noqa: E402
+from tradeoff_bench.bench.grid import Cell, load_grid, plan_grid, resolve_cell  # noqa: E402
+from tradeoff_bench.bench.ray_executor import RayExecutor, start_local_ray  # noqa: E402
+from tradeoff_bench.bench.store import Store  # noqa: E402
+from tradeoff_bench.core.records import Record  # noqa: E402
+from tradeoff_bench.methods import METHODS  # noqa: E402
+from tradeoff_bench.tasks import TASKS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_GRID = REPO / "bench" / "grids" / "default.toml"
@@ -93,9 +93,28 @@ def test_ray_stops_a_cell_at_its_time_limit_and_goes_on(cluster: None, tmp_path:
 
 
 def test_cli_runs_a_grid_on_ray(cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["run", "--task", "synthetic", "--method", "dense", "--set", "multipliers=[0.5, 1.0]", "--seeds", "0,1",
-            "--task-set", "n_train=128", "--task-set", "n_val=32", "--task-set", "n_test=64",
-            "--task-set", "epochs=1", "--no-progress", "--cpus-per-cell", "1"]
+    args = [
+        "run",
+        "--task",
+        "synthetic",
+        "--method",
+        "dense",
+        "--set",
+        "multipliers=[0.5, 1.0]",
+        "--seeds",
+        "0,1",
+        "--task-set",
+        "n_train=128",
+        "--task-set",
+        "n_val=32",
+        "--task-set",
+        "n_test=64",
+        "--task-set",
+        "epochs=1",
+        "--no-progress",
+        "--cpus-per-cell",
+        "1",
+    ]
     assert main([*args, "--executor", "ray", "--out", str(tmp_path / "ray")]) == 0
     assert main([*args, "--out", str(tmp_path / "local")]) == 0
     assert "ran 2 of 2 cells" in capsys.readouterr().out

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.report import bootstrap
-from bench.report.bootstrap import board_replicates, item_statistics, item_weights, resampled
-from tasks.scoring import equal_error_rate, roc_auc
+from tradeoff_bench.bench.report import bootstrap
+from tradeoff_bench.bench.report.bootstrap import board_replicates, item_statistics, item_weights, resampled
+from tradeoff_bench.tasks.scoring import equal_error_rate, roc_auc
 
 
 def detection_scores(rng: np.random.Generator, items: int, rows_per_item: int, shift: float = 1.5):
@@ -39,8 +39,7 @@ def test_histogram_eer_on_a_quantile_grid_is_within_its_bound():
     exact = 100 * equal_error_rate(score[label == 1], score[label == 0])[0]
     error = abs(observed("eer", item, label, score) - exact)
     assert error <= 200 / bootstrap.GRID_BINS and error < 0.02  # the bound is 0.2 pt; measured far below
-    assert observed("auc", item, label, score) == pytest.approx(roc_auc(score[label == 1], score[label == 0]),
-                                                                abs=1e-3)
+    assert observed("auc", item, label, score) == pytest.approx(roc_auc(score[label == 1], score[label == 0]), abs=1e-3)
 
 
 def test_mean_metric_is_the_row_mean_and_resamples_whole_items():
@@ -70,8 +69,12 @@ def test_unknown_metric_and_bad_labels_are_clear_errors():
 def write_scores(run_dir: Path, record_id: str, item, label, score) -> str:
     relative = f"outputs/{record_id}/scores.npz"
     (run_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(run_dir / relative, item=np.asarray(item, np.int64), label=np.asarray(label, np.float32),
-                        score=np.asarray(score, np.float32))
+    np.savez_compressed(
+        run_dir / relative,
+        item=np.asarray(item, np.int64),
+        label=np.asarray(label, np.float32),
+        score=np.asarray(score, np.float32),
+    )
     return relative
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.records import Record
-from bench.report import (
+from tradeoff_bench.bench.report import (
     PEERS,
     board_info,
     breakdown_metrics,
@@ -20,16 +19,30 @@ from bench.report import (
     selected_candidates,
     write_report,
 )
-from bench.report.breakdown import breakdown_latex, breakdown_markdown
+from tradeoff_bench.bench.report.breakdown import breakdown_latex, breakdown_markdown
+from tradeoff_bench.core.records import Record
 
 FULL = 1000
 SNR = ["eer@snr<5", "eer@snr5-15", "eer@snr15-25", "eer@snr>=25"]
 
 
 def record(method: str, seed: int, macs: int, metrics: dict[str, float], **extra) -> Record:
-    fields = dict(cell_id=f"{method}-s{seed}", task="vad", corpus="vad-corpus", method=method, seed=seed,
-                  label=f"w{10_000 - macs}", status="ok", macs=macs, full_macs=FULL, metrics=metrics,
-                  primary_metric="eer", higher_is_better=False, reference_metric=50.0, cost_unit="second of audio")
+    fields = dict(
+        cell_id=f"{method}-s{seed}",
+        task="vad",
+        corpus="vad-corpus",
+        method=method,
+        seed=seed,
+        label=f"w{10_000 - macs}",
+        status="ok",
+        macs=macs,
+        full_macs=FULL,
+        metrics=metrics,
+        primary_metric="eer",
+        higher_is_better=False,
+        reference_metric=50.0,
+        cost_unit="second of audio",
+    )
     fields.update(extra)
     return Record(**fields)
 
@@ -42,30 +55,53 @@ def example() -> list[Record]:
     seed 2: 60% (9, 36), 90% (8, 70)                 -> 60%: none within, the cheapest     -> 36
     so eer@snr<5 = mean 30 ± std 6, eer = 12 ± 3, MACs fraction 0.45 ± 0.18 (1 seed fell back).
     """
-    candidates = {0: [(250, 20, 40), (500, 15, 30), (750, 5, 10)], 1: [(250, 12, 24), (500, 12, 99)],
-                  2: [(600, 9, 36), (900, 8, 70)]}
-    return [record("m", seed, macs, {"eer": eer, "eer@snr<5": low, "auc": 0.9})
-            for seed, rows in candidates.items() for macs, eer, low in rows]
+    candidates = {
+        0: [(250, 20, 40), (500, 15, 30), (750, 5, 10)],
+        1: [(250, 12, 24), (500, 12, 99)],
+        2: [(600, 9, 36), (900, 8, 70)],
+    }
+    return [
+        record("m", seed, macs, {"eer": eer, "eer@snr<5": low, "auc": 0.9})
+        for seed, rows in candidates.items()
+        for macs, eer, low in rows
+    ]
 
 
 def ref() -> Record:
-    return record(PEERS, 0, 2000, {"eer": 4.0, "eer@snr<5": 8.0}, label="ecapa", cell_id="peers",
-                  facts={"origin": "published", "macs_source": "paper", "note": ""})
+    return record(
+        PEERS,
+        0,
+        2000,
+        {"eer": 4.0, "eer@snr<5": 8.0},
+        label="ecapa",
+        cell_id="peers",
+        facts={"origin": "published", "macs_source": "paper", "note": ""},
+    )
 
 
 def test_metric_order_puts_the_primary_family_first_and_bands_in_reading_order():
     names = ["min_tdcf", "auc@snr<5", "auc", *SNR, "eer@A10", "eer@A07", "eer@A19", "eer@A09"]
     random.Random(0).shuffle(names)
-    assert metric_order(names, "eer") == ["eer@A07", "eer@A09", "eer@A10", "eer@A19", *SNR,
-                                          "auc", "auc@snr<5", "min_tdcf"]
+    assert metric_order(names, "eer") == [
+        "eer@A07",
+        "eer@A09",
+        "eer@A10",
+        "eer@A19",
+        *SNR,
+        "auc",
+        "auc@snr<5",
+        "min_tdcf",
+    ]
     assert metric_order(SNR[::-1], "eer") == SNR
     assert metric_order(["eer@snr5-15", "eer@snr<10"], "eer") == ["eer@snr<10", "eer@snr5-15"]  # by interval
     assert metric_order(["auc", "mse@x", "mse@y"], "mse") == ["mse@x", "mse@y", "auc"]
 
 
 def test_breakdown_columns_are_every_secondary_metric_of_ok_records():
-    recs = example() + [record("m", 3, 500, {"eer": 1.0, **{n: 1.0 for n in SNR[::-1]}}),
-                        record("x", 0, 500, {"eer": 2.0, "min_tdcf": 0.3}, status="failed")]
+    recs = example() + [
+        record("m", 3, 500, {"eer": 1.0, **{n: 1.0 for n in SNR[::-1]}}),
+        record("x", 0, 500, {"eer": 2.0, "min_tdcf": 0.3}, status="failed"),
+    ]
     assert breakdown_metrics(records_frame(recs)) == [*SNR, "auc"]  # the failed record's metric is not one
     table = breakdown_table(records_frame(recs))
     means = [c[: -len("_mean")] for c in table.columns if c.endswith("_mean")]
@@ -93,9 +129,18 @@ def test_breakdown_cells_are_mean_and_std_of_the_selected_candidates():
 
 
 def test_breakdown_of_a_higher_is_better_metric_takes_the_maximum():
-    recs = [record("m", 0, macs, {"accuracy": acc, "accuracy@clean": clean}, primary_metric="accuracy",
-                   higher_is_better=True, reference_metric=10.0)
-            for macs, acc, clean in ((200, 60.0, 70.0), (400, 80.0, 90.0), (450, 70.0, 75.0), (900, 95.0, 99.0))]
+    recs = [
+        record(
+            "m",
+            0,
+            macs,
+            {"accuracy": acc, "accuracy@clean": clean},
+            primary_metric="accuracy",
+            higher_is_better=True,
+            reference_metric=10.0,
+        )
+        for macs, acc, clean in ((200, 60.0, 70.0), (400, 80.0, 90.0), (450, 70.0, 75.0), (900, 95.0, 99.0))
+    ]
     row = breakdown_table(records_frame(recs)).iloc[0]
     assert (row["accuracy_mean"], row["accuracy@clean_mean"]) == (80.0, 90.0)
 
@@ -129,8 +174,9 @@ def test_seeds_missing_a_metric_are_counted():
             r.metrics.pop("auc")
     row = breakdown_table(records_frame(recs)).iloc[0]
     assert row["auc_seeds"] == 2
-    assert "0.9 ± 0 (2/3 seeds)" in breakdown_markdown(breakdown_table(records_frame(recs)),
-                                                       board_info(records_frame(recs)))
+    assert "0.9 ± 0 (2/3 seeds)" in breakdown_markdown(
+        breakdown_table(records_frame(recs)), board_info(records_frame(recs))
+    )
 
 
 def test_without_secondary_metrics_there_is_no_breakdown(tmp_path: Path):

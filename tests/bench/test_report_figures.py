@@ -5,21 +5,34 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.records import Record
-from bench.report import board_info, records_frame
-from bench.report.focus import focus_range
-from bench.report.frame import ok_rows
-from bench.report.pareto import median_front
-from bench.report.plots import OUTLIER_LABEL, draw_board, overview_figure_bytes
-from bench.report.style import method_styles
+from tradeoff_bench.bench.report import board_info, records_frame
+from tradeoff_bench.bench.report.focus import focus_range
+from tradeoff_bench.bench.report.frame import ok_rows
+from tradeoff_bench.bench.report.pareto import median_front
+from tradeoff_bench.bench.report.plots import OUTLIER_LABEL, draw_board, overview_figure_bytes
+from tradeoff_bench.bench.report.style import method_styles
+from tradeoff_bench.core.records import Record
 
 FULL = 1000
 
 
 def record(method: str, seed: int, macs: int, value: float, task: str = "toy", **extra) -> Record:
-    fields = dict(cell_id=f"{task}-{method}-s{seed}", task=task, corpus="toy-corpus", method=method, seed=seed,
-                  label=f"m{macs}", status="ok", macs=macs, full_macs=FULL, metrics={"eer": value},
-                  primary_metric="eer", higher_is_better=False, reference_metric=50.0, cost_unit="example")
+    fields = dict(
+        cell_id=f"{task}-{method}-s{seed}",
+        task=task,
+        corpus="toy-corpus",
+        method=method,
+        seed=seed,
+        label=f"m{macs}",
+        status="ok",
+        macs=macs,
+        full_macs=FULL,
+        metrics={"eer": value},
+        primary_metric="eer",
+        higher_is_better=False,
+        reference_metric=50.0,
+        cost_unit="example",
+    )
     fields.update(extra)
     return Record(**fields)
 
@@ -29,11 +42,18 @@ def rows(records: list[Record]):
 
 
 def test_median_front_takes_each_seeds_best_so_far_and_the_median_over_seeds():
-    front = median_front(rows([
-        record("a", 0, 100, 30.0), record("a", 0, 400, 10.0),
-        record("a", 1, 200, 20.0), record("a", 1, 400, 14.0),
-        record("a", 2, 300, 26.0), record("a", 2, 400, 12.0),
-    ]))
+    front = median_front(
+        rows(
+            [
+                record("a", 0, 100, 30.0),
+                record("a", 0, 400, 10.0),
+                record("a", 1, 200, 20.0),
+                record("a", 1, 400, 14.0),
+                record("a", 2, 300, 26.0),
+                record("a", 2, 400, 12.0),
+            ]
+        )
+    )
     # attainment surfaces: at 100 one seed of three attains 30 (not half of them: no median); at 200 two
     # seeds attain 30, the median surface; only from 300 do all three attain something (the worst surface)
     assert front["cost_macs"].tolist() == [200, 300, 400]
@@ -44,8 +64,11 @@ def test_median_front_takes_each_seeds_best_so_far_and_the_median_over_seeds():
 
 
 def test_median_front_follows_the_metric_direction():
-    recs = [record("a", s, 100 * (i + 1), v, metrics={"accuracy": v}, primary_metric="accuracy",
-                   higher_is_better=True) for s, values in enumerate([(60, 80), (70, 75)]) for i, v in enumerate(values)]
+    recs = [
+        record("a", s, 100 * (i + 1), v, metrics={"accuracy": v}, primary_metric="accuracy", higher_is_better=True)
+        for s, values in enumerate([(60, 80), (70, 75)])
+        for i, v in enumerate(values)
+    ]
     front = median_front(rows(recs))
     assert front["metric"].tolist() == [70.0, 80.0]  # of two seeds, the 50 % surface is attained by one
     assert front["best"].tolist() == [70.0, 80.0] and front["worst"].tolist() == [60.0, 75.0]
@@ -73,8 +96,12 @@ def test_an_outlier_is_drawn_on_the_edge_instead_of_stretching_the_axis():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    recs = [record(m, s, macs, 10.0 + 2 * i - s + (3 if m == "b" else 0))
-            for m in ("a", "b") for s in (0, 1, 2) for i, macs in enumerate((1000, 500, 250))]
+    recs = [
+        record(m, s, macs, 10.0 + 2 * i - s + (3 if m == "b" else 0))
+        for m in ("a", "b")
+        for s in (0, 1, 2)
+        for i, macs in enumerate((1000, 500, 250))
+    ]
     recs.append(record("a", 2, 100, 96.0))  # one seed's cheapest candidate, a noisy outlier
     board = records_frame(recs)
     fig, ax = plt.subplots()

@@ -6,19 +6,34 @@ import math
 
 import pytest
 
-from bench.records import Record
-from bench.report import board_info, failed_cells, leaderboard, records_frame
-from bench.report.format import display_table, leaderboard_latex, leaderboard_markdown
+from tradeoff_bench.bench.report import board_info, failed_cells, leaderboard, records_frame
+from tradeoff_bench.bench.report.format import display_table, leaderboard_latex, leaderboard_markdown
+from tradeoff_bench.core.records import Record
 
 FULL = 1000
 
 
 def record(method: str, seed: int, macs: int | None, value: float | None, **extra) -> Record:
-    fields = dict(cell_id=f"{method}-s{seed}", task="toy", corpus="toy-corpus", method=method, seed=seed,
-                  label=f"m{macs}", status="ok", macs=macs, full_macs=FULL,
-                  metrics={} if value is None else {"mse": value}, primary_metric="mse",
-                  higher_is_better=False, reference_metric=1.0, train_seconds=10.0 * (seed + 1),
-                  cell_seconds=10.0 * (seed + 1), train_epochs=4.0, cost_unit="example", widths={"hidden1": 8, "hidden2": 16})
+    fields = dict(
+        cell_id=f"{method}-s{seed}",
+        task="toy",
+        corpus="toy-corpus",
+        method=method,
+        seed=seed,
+        label=f"m{macs}",
+        status="ok",
+        macs=macs,
+        full_macs=FULL,
+        metrics={} if value is None else {"mse": value},
+        primary_metric="mse",
+        higher_is_better=False,
+        reference_metric=1.0,
+        train_seconds=10.0 * (seed + 1),
+        cell_seconds=10.0 * (seed + 1),
+        train_epochs=4.0,
+        cost_unit="example",
+        widths={"hidden1": 8, "hidden2": 16},
+    )
     fields.update(extra)
     return Record(**fields)
 
@@ -32,8 +47,17 @@ def grid() -> list[Record]:
     for seed, first in zip((0, 1, 2), (0.5, 0.6, 0.4), strict=True):
         for macs, value in ((250, first), (500, first), (600, 0.7), (1200, 0.1)):
             records.append(record("beta", seed, macs, value, train_epochs=2.0 if macs < 1000 else 3.0))
-    records.append(record("gamma", 0, None, None, status="failed", label="gamma",
-                          error="RuntimeError: boom | out of memory\n  at line 3"))
+    records.append(
+        record(
+            "gamma",
+            0,
+            None,
+            None,
+            status="failed",
+            label="gamma",
+            error="RuntimeError: boom | out of memory\n  at line 3",
+        )
+    )
     return records
 
 
@@ -80,9 +104,20 @@ def test_markdown_states_the_setup_lists_methods_and_failures():
     frame = board(grid())
     info = board_info(frame)
     text = leaderboard_markdown(leaderboard(frame), info, failed_cells(frame), (0.25, 0.5, 1.0))
-    for needle in ("| alpha |", "| beta |", "| gamma |", "toy-corpus", "`mse`", "lower is better",
-                   "MACs per example", "(1, 1)", "Seeds: 3", "0.375 ± 0.075", "## Failed cells",
-                   "`gamma-s0` (gamma, seed 0): RuntimeError: boom | out of memory at line 3"):
+    for needle in (
+        "| alpha |",
+        "| beta |",
+        "| gamma |",
+        "toy-corpus",
+        "`mse`",
+        "lower is better",
+        "MACs per example",
+        "(1, 1)",
+        "Seeds: 3",
+        "0.375 ± 0.075",
+        "## Failed cells",
+        "`gamma-s0` (gamma, seed 0): RuntimeError: boom | out of memory at line 3",
+    ):
         assert needle in text, needle
     assert text.index("| beta |") < text.index("| alpha |")
     assert "theoretical" not in text and "Data:" not in text
@@ -110,8 +145,11 @@ def test_latex_is_a_booktabs_tabular_with_escaped_cells():
 
 
 def test_theoretical_macs_are_labelled_and_measured_macs_kept():
-    records = grid() + [record("sparse", 0, FULL, 0.3, label="s90", cell_id="sparse-s0",
-                               facts={"macs_theoretical": 100, "sparsity": 0.9})]
+    records = grid() + [
+        record(
+            "sparse", 0, FULL, 0.3, label="s90", cell_id="sparse-s0", facts={"macs_theoretical": 100, "sparsity": 0.9}
+        )
+    ]
     frame = board(records)
     row = frame[frame["method"] == "sparse"].iloc[0]
     assert (row["macs"], row["macs_kind"], row["cost_macs"]) == (FULL, "theoretical", 100)
@@ -133,8 +171,16 @@ def test_macs_kind_fact_marks_a_record_theoretical():
 
 def test_higher_is_better_metric_ranks_by_maximum():
     def acc(method: str, seed: int, macs: int, value: float) -> Record:
-        return record(method, seed, macs, None, metrics={"accuracy": value}, primary_metric="accuracy",
-                      higher_is_better=True, reference_metric=10.0)
+        return record(
+            method,
+            seed,
+            macs,
+            None,
+            metrics={"accuracy": value},
+            primary_metric="accuracy",
+            higher_is_better=True,
+            reference_metric=10.0,
+        )
 
     records = [acc("small", s, 250, 55.0 + s) for s in (0, 1)] + [acc("big", s, 1000, 95.0) for s in (0, 1)]
     frame = board(records)
@@ -158,8 +204,10 @@ def test_a_board_mixing_primary_metrics_is_an_error():
 
 
 def test_training_time_counts_each_cell_once_and_sums_a_seeds_cells():
-    records = [record("gamma", 0, 100, 0.5, cell_id="c1", label="a", cell_seconds=5.0),
-               record("gamma", 0, 200, 0.4, cell_id="c1", label="b", cell_seconds=5.0),
-               record("gamma", 0, 300, 0.3, cell_id="c2", label="c", cell_seconds=7.0)]
+    records = [
+        record("gamma", 0, 100, 0.5, cell_id="c1", label="a", cell_seconds=5.0),
+        record("gamma", 0, 200, 0.4, cell_id="c1", label="b", cell_seconds=5.0),
+        record("gamma", 0, 300, 0.3, cell_id="c2", label="c", cell_seconds=7.0),
+    ]
     table = leaderboard(board(records)).set_index("method")
     assert table.loc["gamma", "train_seconds_mean"] == pytest.approx(12.0)

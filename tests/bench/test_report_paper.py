@@ -6,21 +6,36 @@ from pathlib import Path
 
 import pytest
 
-from bench.grid import load_grid
-from bench.records import Record
-from bench.report import records_frame
-from bench.report.paper import paper_table, published_rows
-from bench.report.write import write_report
+from tradeoff_bench.bench.grid import load_grid
+from tradeoff_bench.bench.report import records_frame
+from tradeoff_bench.bench.report.paper import paper_table, published_rows
+from tradeoff_bench.bench.report.write import write_report
+from tradeoff_bench.core.records import Record
 
 REPO = Path(__file__).resolve().parents[2]
 CRNN = {"model": "crnn", "epochs": 6}
 
 
 def record(method: str, seed: int, label: str, macs: int, eer: float, settings: dict, widths: dict) -> Record:
-    return Record(cell_id=f"{method}-{label}-{seed}", task="vad", corpus="vctk-mini+esc50-mini", method=method,
-                  seed=seed, label=label, status="ok", macs=macs, full_macs=1000, params=100, metrics={"eer": eer},
-                  primary_metric="eer", higher_is_better=False, reference_metric=50.0, settings=settings,
-                  task_settings=CRNN, widths=widths)
+    return Record(
+        cell_id=f"{method}-{label}-{seed}",
+        task="vad",
+        corpus="vctk-mini+esc50-mini",
+        method=method,
+        seed=seed,
+        label=label,
+        status="ok",
+        macs=macs,
+        full_macs=1000,
+        params=100,
+        metrics={"eer": eer},
+        primary_metric="eer",
+        higher_is_better=False,
+        reference_metric=50.0,
+        settings=settings,
+        task_settings=CRNN,
+        widths=widths,
+    )
 
 
 def records() -> list[Record]:
@@ -28,11 +43,31 @@ def records() -> list[Record]:
     found = []
     for seed, shift in ((0, 0.0), (1, 1.0)):
         found.append(record("dense", seed, "x1", 1000, 9.0 + shift, {"multipliers": [1.0], "widths": {}}, full))
-        found.append(record("dcl", seed, "dcl-mels", 600, 9.5 + shift,
-                            {"mode": "penalty", "kappa_min": 0.5, "knobs": ["mels"]}, {**full, "mels": 40}))
-        found.append(record("dense", seed, "x1-mels40", 600, 9.25 + shift,
-                            {"multipliers": [1.0], "widths": {"mels": 40}}, {**full, "mels": 40}))
-        found.append(record("dcl", seed, "dcl", 300, 20.0, {"mode": "penalty", "kappa_min": 0.5, "knobs": None}, full))  # all knobs
+        found.append(
+            record(
+                "dcl",
+                seed,
+                "dcl-mels",
+                600,
+                9.5 + shift,
+                {"mode": "penalty", "kappa_min": 0.5, "knobs": ["mels"]},
+                {**full, "mels": 40},
+            )
+        )
+        found.append(
+            record(
+                "dense",
+                seed,
+                "x1-mels40",
+                600,
+                9.25 + shift,
+                {"multipliers": [1.0], "widths": {"mels": 40}},
+                {**full, "mels": 40},
+            )
+        )
+        found.append(
+            record("dcl", seed, "dcl", 300, 20.0, {"mode": "penalty", "kappa_min": 0.5, "knobs": None}, full)
+        )  # all knobs
     return found
 
 
@@ -71,8 +106,16 @@ def test_report_writes_the_table_and_links_it(tmp_path: Path) -> None:
 @pytest.mark.parametrize("grid", ["paper.toml", "paper-full.toml"])
 def test_the_paper_grids_plan_every_published_experiment(grid: str) -> None:
     cells = load_grid(REPO / "bench" / "grids" / grid)
-    planned = {(c.task, c.task_settings.get("model"), c.method, c.method_settings.get("kappa_min"),
-                tuple(c.method_settings.get("knobs") or ())) for c in cells}
+    planned = {
+        (
+            c.task,
+            c.task_settings.get("model"),
+            c.method,
+            c.method_settings.get("kappa_min"),
+            tuple(c.method_settings.get("knobs") or ()),
+        )
+        for c in cells
+    }
     for kappa in (0.5, 0.25, 0.125):
         for model in ("crnn", "transformer"):
             assert ("vad", model, "dcl", kappa, ("mels",)) in planned

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.records import Record
-from bench.report import (
+from tradeoff_bench.bench.report import (
     hypervolume,
     normalised_metric,
     pareto_front,
@@ -16,16 +15,31 @@ from bench.report import (
     seed_budget_metrics,
     seed_hypervolumes,
 )
-from bench.report.frame import ok_rows
+from tradeoff_bench.bench.report.frame import ok_rows
+from tradeoff_bench.core.records import Record
 
 FULL = 1000
 
 
 def record(method: str, seed: int, macs: int, value: float, **extra) -> Record:
-    fields = dict(cell_id=f"{method}-s{seed}", task="toy", corpus="toy-corpus", method=method, seed=seed,
-                  label=f"m{macs}", status="ok", macs=macs, full_macs=FULL, metrics={"mse": value},
-                  primary_metric="mse", higher_is_better=False, reference_metric=1.0, train_seconds=1.0,
-                  train_epochs=2.0, cost_unit="example")
+    fields = dict(
+        cell_id=f"{method}-s{seed}",
+        task="toy",
+        corpus="toy-corpus",
+        method=method,
+        seed=seed,
+        label=f"m{macs}",
+        status="ok",
+        macs=macs,
+        full_macs=FULL,
+        metrics={"mse": value},
+        primary_metric="mse",
+        higher_is_better=False,
+        reference_metric=1.0,
+        train_seconds=1.0,
+        train_epochs=2.0,
+        cost_unit="example",
+    )
     fields.update(extra)
     return Record(**fields)
 
@@ -116,8 +130,10 @@ def test_hypervolume_is_nan_without_a_reference():
 
 def test_budget_metric_is_best_within_the_budget():
     table = seed_budget_metrics(ok_rows(records_frame(grid())), budgets=(0.2, 0.25, 0.5, 1.0))
-    got = {(m, s, b): v for m, s, b, v in zip(table["method"], table["seed"], table["budget"], table["metric"],
-                                              strict=True)}
+    got = {
+        (m, s, b): v
+        for m, s, b, v in zip(table["method"], table["seed"], table["budget"], table["metric"], strict=True)
+    }
     assert math.isnan(got[("alpha", 0, 0.2)])
     assert got[("alpha", 0, 0.25)] == pytest.approx(0.8)
     assert got[("alpha", 1, 0.5)] == pytest.approx(0.64)
@@ -126,9 +142,19 @@ def test_budget_metric_is_best_within_the_budget():
 
 
 def test_budget_metric_of_a_higher_is_better_metric_takes_the_maximum():
-    records = [record("alpha", 0, macs, acc, metrics={"accuracy": acc}, primary_metric="accuracy",
-                      higher_is_better=True, reference_metric=10.0) for macs, acc in ((200, 40.0), (400, 70.0),
-                                                                                      (450, 60.0))]
+    records = [
+        record(
+            "alpha",
+            0,
+            macs,
+            acc,
+            metrics={"accuracy": acc},
+            primary_metric="accuracy",
+            higher_is_better=True,
+            reference_metric=10.0,
+        )
+        for macs, acc in ((200, 40.0), (400, 70.0), (450, 60.0))
+    ]
     frame = records_frame(records)
     table = seed_budget_metrics(ok_rows(frame), budgets=(0.5,))
     assert table["metric"].tolist() == [70.0]

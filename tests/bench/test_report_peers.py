@@ -9,9 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.grid import PEERS as GRID_PEERS
-from bench.records import Record
-from bench.report import (
+from tradeoff_bench.bench.grid import PEERS as GRID_PEERS
+from tradeoff_bench.bench.report import (
     PEERS,
     board_info,
     candidates_table,
@@ -24,24 +23,40 @@ from bench.report import (
     seed_hypervolumes,
     write_report,
 )
-from bench.report.format import leaderboard_markdown
-from bench.report.frame import ok_rows
-from bench.report.peers import peers_markdown
+from tradeoff_bench.bench.report.format import leaderboard_markdown
+from tradeoff_bench.bench.report.frame import ok_rows
+from tradeoff_bench.bench.report.peers import peers_markdown
+from tradeoff_bench.core.records import Record
 
 FULL = 1_000_000
 
 
 def record(method: str, seed: int, macs: int | None, value: float, **extra) -> Record:
-    fields = dict(cell_id=f"{method}-s{seed}", task="vad", corpus="vad-corpus", method=method, seed=seed,
-                  label=f"w{macs}", status="ok", macs=macs, full_macs=FULL, metrics={"eer": value},
-                  primary_metric="eer", higher_is_better=False, reference_metric=50.0,
-                  cost_unit="second of audio", cell_seconds=2.0, train_epochs=3.0)
+    fields = dict(
+        cell_id=f"{method}-s{seed}",
+        task="vad",
+        corpus="vad-corpus",
+        method=method,
+        seed=seed,
+        label=f"w{macs}",
+        status="ok",
+        macs=macs,
+        full_macs=FULL,
+        metrics={"eer": value},
+        primary_metric="eer",
+        higher_is_better=False,
+        reference_metric=50.0,
+        cost_unit="second of audio",
+        cell_seconds=2.0,
+        train_epochs=3.0,
+    )
     fields.update(extra)
     return Record(**fields)
 
 
-def peer(label: str, macs: int | None, value: float, origin: str = "measured", source: str = "fvcore",
-         **extra) -> Record:
+def peer(
+    label: str, macs: int | None, value: float, origin: str = "measured", source: str = "fvcore", **extra
+) -> Record:
     extra.setdefault("cell_id", "peers-cell")
     extra.setdefault("facts", {"origin": origin, "macs_source": source, "note": ""})
     return record(PEERS, 0, macs, value, label=label, **extra)
@@ -57,10 +72,18 @@ def methods() -> list[Record]:
 
 
 def peers() -> list[Record]:
-    return [peer("ecapa", 2_000_000, 4.0, metrics={"eer": 4.0, "eer@snr<5": 9.0}),
-            peer("paper-x", None, 3.0, origin="published", source="", facts={"origin": "published",
-                 "macs_source": "", "note": "Table 2,\n real corpus"}),
-            peer("tiny", 50_000, 40.0, origin="published", source="analytic: 2 layers")]
+    return [
+        peer("ecapa", 2_000_000, 4.0, metrics={"eer": 4.0, "eer@snr<5": 9.0}),
+        peer(
+            "paper-x",
+            None,
+            3.0,
+            origin="published",
+            source="",
+            facts={"origin": "published", "macs_source": "", "note": "Table 2,\n real corpus"},
+        ),
+        peer("tiny", 50_000, 40.0, origin="published", source="analytic: 2 layers"),
+    ]
 
 
 def test_the_report_constant_is_the_grid_pseudo_method():
@@ -107,8 +130,10 @@ def test_an_unnamed_macs_source_reads_unknown():
 
 
 def test_a_peer_in_several_runs_is_one_reference_point_the_latest():
-    runs = [peer("ecapa", 2_000_000, value, cell_id=f"run{i}", provenance={"time_utc": f"2024-01-0{i + 1}"})
-            for i, value in enumerate((4.0, 5.0))]
+    runs = [
+        peer("ecapa", 2_000_000, value, cell_id=f"run{i}", provenance={"time_utc": f"2024-01-0{i + 1}"})
+        for i, value in enumerate((4.0, 5.0))
+    ]
     other_corpus = peer("ecapa", 2_000_000, 7.0, corpus="other")
     for order in (runs, runs[::-1]):
         rows = peer_rows(records_frame([*order, other_corpus]))

@@ -8,33 +8,66 @@ from pathlib import Path
 
 import pytest
 
-from bench.records import Record
-from bench.report import board_info, records_frame, write_report
-from bench.report.interactive import board_figure_json
-from bench.report.provenance import provenance_rows
-from bench.report.style import method_styles
+from tradeoff_bench.bench.report import board_info, records_frame, write_report
+from tradeoff_bench.bench.report.interactive import board_figure_json
+from tradeoff_bench.bench.report.provenance import provenance_rows
+from tradeoff_bench.bench.report.style import method_styles
+from tradeoff_bench.core.records import Record
 
 FULL = 1_000_000
 
 
 def record(task: str, method: str, seed: int, macs: int, value: float, **extra) -> Record:
-    fields = dict(cell_id=f"{task}-{method}-s{seed}", task=task, corpus=f"{task}-corpus", method=method, seed=seed,
-                  label=f"w{macs}", status="ok", macs=macs, full_macs=FULL, metrics={"eer": value, "eer@snr<5": value + 5},
-                  primary_metric="eer", higher_is_better=False, reference_metric=50.0, cost_unit="second of audio",
-                  settings={"mode": "budget", "budget": macs / FULL, "unset": None},
-                  provenance={"commit": "0123456789abcdef0123", "dirty": seed == 1, "cpu": "EPYC", "threads": 1,
-                              "time_utc": f"2026-11-30T10:0{seed}:00+00:00", "versions": {"torch": "2.11.0"}})
+    fields = dict(
+        cell_id=f"{task}-{method}-s{seed}",
+        task=task,
+        corpus=f"{task}-corpus",
+        method=method,
+        seed=seed,
+        label=f"w{macs}",
+        status="ok",
+        macs=macs,
+        full_macs=FULL,
+        metrics={"eer": value, "eer@snr<5": value + 5},
+        primary_metric="eer",
+        higher_is_better=False,
+        reference_metric=50.0,
+        cost_unit="second of audio",
+        settings={"mode": "budget", "budget": macs / FULL, "unset": None},
+        provenance={
+            "commit": "0123456789abcdef0123",
+            "dirty": seed == 1,
+            "cpu": "EPYC",
+            "threads": 1,
+            "time_utc": f"2026-11-30T10:0{seed}:00+00:00",
+            "versions": {"torch": "2.11.0"},
+        },
+    )
     fields.update(extra)
     return Record(**fields)
 
 
 def records() -> list[Record]:
-    out = [record(task, method, seed, macs, 20.0 - 4 * i + seed)
-           for task in ("vad", "asv") for method in ("dcl", "dense") for seed in (0, 1)
-           for i, macs in enumerate((250_000, 500_000, FULL))]
+    out = [
+        record(task, method, seed, macs, 20.0 - 4 * i + seed)
+        for task in ("vad", "asv")
+        for method in ("dcl", "dense")
+        for seed in (0, 1)
+        for i, macs in enumerate((250_000, 500_000, FULL))
+    ]
     out.append(record("vad", "dcl", 1, 100_000, 97.0))  # a noisy outlier far above the fronts
-    out.append(record("vad", "peers", 0, 2_000_000, 4.0, label="Silero <VAD>", cell_id="vad-peers",
-                      facts={"origin": "measured", "macs_source": "fvcore"}))
+    out.append(
+        record(
+            "vad",
+            "peers",
+            0,
+            2_000_000,
+            4.0,
+            label="Silero <VAD>",
+            cell_id="vad-peers",
+            facts={"origin": "measured", "macs_source": "fvcore"},
+        )
+    )
     failed = record("asv", "magnitude", 0, 0, 0.0, status="failed", metrics={}, error="ValueError: <boom>")
     failed.macs = None
     return [*out, failed]
@@ -55,8 +88,8 @@ def test_page_is_self_contained(page: str):
 
 def test_each_board_has_a_figure_tables_and_provenance(page: str):
     for task in ("asv", "vad"):
-        section = page[page.index(f'<section class="board" id="{task}">'):]
-        section = section[:section.index("</section>")]
+        section = page[page.index(f'<section class="board" id="{task}">') :]
+        section = section[: section.index("</section>")]
         assert f'data-figure="figure-{task}"' in section and "<h3>Leaderboard</h3>" in section
         assert section.count('class="seed-toggle"') == 2 and "Breakdown at ≤50% MACs" in section
         assert "<td>0123456789ab, 0123456789ab (dirty)</td>" in section and "<th>torch</th><td>2.11.0</td>" in section
@@ -72,9 +105,11 @@ def test_figure_has_a_legend_entry_and_seed_traces_per_method():
     board = board[board["task"] == "vad"]
     figure = json.loads(board_figure_json(board, board_info(board), method_styles(["dcl", "dense"])))
     roles = [(t["meta"]["role"], t["meta"]["method"], t["meta"]["seed"]) for t in figure["data"]]
-    assert roles == [(role, m, seed) for m in ("dcl", "dense")
-                     for role, seed in (("band", None), ("band", None), ("front", None), ("seed", 0), ("seed", 1))] \
-        + [("reference", None, None)]
+    assert roles == [
+        (role, m, seed)
+        for m in ("dcl", "dense")
+        for role, seed in (("band", None), ("band", None), ("front", None), ("seed", 0), ("seed", 1))
+    ] + [("reference", None, None)]
     legend = [t["name"] for t in figure["data"] if t.get("showlegend", True)]
     assert legend == ["dcl", "dense", "reference points"]
     low, high = figure["layout"]["yaxis"]["range"]

@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.records import Record
-from bench.report import write_report
+from tradeoff_bench.bench.report import write_report
+from tradeoff_bench.core.records import Record
 
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1400,1000")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+)
 METHODS = ("dcl", "dense", "slimmable")
 SEEDS = (0, 1)
 WIDTHS = (125_000, 250_000, 500_000, 1_000_000)
@@ -29,19 +37,38 @@ LOAD_SECONDS = 60
 
 
 def record(task: str, method: str, seed: int, macs: int, value: float, **extra: Any) -> Record:
-    fields = dict(cell_id=f"{task}-{method}-s{seed}", task=task, corpus=f"{task}-corpus", method=method,
-                  seed=seed, label=f"w{macs}", status="ok", macs=macs, full_macs=WIDTHS[-1], metrics={"eer": value},
-                  primary_metric="eer", higher_is_better=False, reference_metric=50.0, cost_unit="second of audio",
-                  settings={"width": macs / WIDTHS[-1]}, train_epochs=3.0, cell_seconds=2.0,
-                  provenance={"commit": "0123456789abcdef", "cpu": "test CPU", "versions": {"torch": "2.11.0"}})
+    fields = dict(
+        cell_id=f"{task}-{method}-s{seed}",
+        task=task,
+        corpus=f"{task}-corpus",
+        method=method,
+        seed=seed,
+        label=f"w{macs}",
+        status="ok",
+        macs=macs,
+        full_macs=WIDTHS[-1],
+        metrics={"eer": value},
+        primary_metric="eer",
+        higher_is_better=False,
+        reference_metric=50.0,
+        cost_unit="second of audio",
+        settings={"width": macs / WIDTHS[-1]},
+        train_epochs=3.0,
+        cell_seconds=2.0,
+        provenance={"commit": "0123456789abcdef", "cpu": "test CPU", "versions": {"torch": "2.11.0"}},
+    )
     fields.update(extra)
     return Record(**fields)
 
 
 def records() -> list[Record]:
-    out = [record(task, method, seed, macs, 30.0 - 5 * i - 2 * m + seed)  # the last method is the best
-           for task in ("alpha", "beta") for m, method in enumerate(METHODS) for seed in SEEDS
-           for i, macs in enumerate(WIDTHS)]
+    out = [
+        record(task, method, seed, macs, 30.0 - 5 * i - 2 * m + seed)  # the last method is the best
+        for task in ("alpha", "beta")
+        for m, method in enumerate(METHODS)
+        for seed in SEEDS
+        for i, macs in enumerate(WIDTHS)
+    ]
     out.append(record("alpha", "peers", 0, 2_000_000, 4.0, label="Silero VAD", cell_id="alpha-peers"))
     return out
 
@@ -71,9 +98,12 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
     try:
         driver.get((folder / "report" / "index.html").as_uri())
-        WebDriverWait(driver, LOAD_SECONDS).until(lambda d: d.execute_script(
-            "const plots = document.querySelectorAll('div.plot');"
-            "return plots.length > 0 && Array.from(plots).every(p => p._fullLayout && p.querySelector('.main-svg'));"))
+        WebDriverWait(driver, LOAD_SECONDS).until(
+            lambda d: d.execute_script(
+                "const plots = document.querySelectorAll('div.plot');"
+                "return plots.length > 0 && Array.from(plots).every(p => p._fullLayout && p.querySelector('.main-svg'));"
+            )
+        )
         driver.folder = folder
         yield driver
     finally:
@@ -82,7 +112,8 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 def plot_state(driver: Any, task: str) -> dict[str, Any]:
     """Legend entries, method fronts and drawn points (per method) of one task's plot."""
-    return driver.execute_script("""
+    return driver.execute_script(
+        """
         const plot = document.getElementById('plot-' + arguments[0]);
         const points = {};
         plot._fullData.forEach(t => { points[(t.meta && t.meta.method) || 'reference'] = 0; });
@@ -94,7 +125,9 @@ def plot_state(driver: Any, task: str) -> dict[str, Any]:
           legend: Array.from(plot.querySelectorAll('.legend .traces .legendtext')).map(t => t.textContent),
           fronts: plot.data.filter(t => t.meta && t.meta.role === 'front').map(t => t.meta.method),
           points: points,
-        };""", task)
+        };""",
+        task,
+    )
 
 
 def settled(page: Any, read: Callable[[], Any], done: Callable[[Any], bool]) -> Any:
@@ -139,8 +172,9 @@ def test_legend_click_hides_exactly_that_method(page: Any):
     after = settled(page, lambda: plot_state(page, "beta")["points"], lambda points: points != before)
     assert after["dense"] == 0 and before["dense"] > 0
     assert {m: after[m] for m in METHODS if m != "dense"} == {m: before[m] for m in METHODS if m != "dense"}
-    hidden = page.execute_script("return document.getElementById('plot-beta').data"
-                                 ".filter(t => t.legendgroup === 'dense').map(t => t.visible)")
+    hidden = page.execute_script(
+        "return document.getElementById('plot-beta').data.filter(t => t.legendgroup === 'dense').map(t => t.visible)"
+    )
     assert hidden and set(hidden) == {"legendonly"}
 
 
@@ -182,5 +216,11 @@ def test_hovering_a_candidate_names_it(page: Any):
         const index = plot.data.findIndex(t => t.meta.role === 'seed' && t.meta.method === 'dcl' && t.meta.seed === 1);
         Plotly.Fx.hover(plot, [{curveNumber: index, pointNumber: 1}]);
         return Array.from(plot.querySelectorAll('.hoverlayer .hovertext tspan.line')).map(t => t.textContent);""")
-    assert lines == ["dcl · w250000", "settings: width=0.25", "seed 1", "MACs 250k", "eer [%] 26",
-                     "record beta-dcl-s1-w250000"]
+    assert lines == [
+        "dcl · w250000",
+        "settings: width=0.25",
+        "seed 1",
+        "MACs 250k",
+        "eer [%] 26",
+        "record beta-dcl-s1-w250000",
+    ]

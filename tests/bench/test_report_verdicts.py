@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.records import Record
-from bench.report import board_info, failed_cells, leaderboard, records_frame, write_report
-from bench.report.bootstrap import board_replicates, with_intervals
-from bench.report.format import leaderboard_markdown
-from bench.report.frame import ok_rows
-from bench.report.verdicts import BETTER, UNRESOLVED, WORSE, budget_intervals, dense_verdicts
+from tradeoff_bench.bench.report import board_info, failed_cells, leaderboard, records_frame, write_report
+from tradeoff_bench.bench.report.bootstrap import board_replicates, with_intervals
+from tradeoff_bench.bench.report.format import leaderboard_markdown
+from tradeoff_bench.bench.report.frame import ok_rows
+from tradeoff_bench.bench.report.verdicts import BETTER, UNRESOLVED, WORSE, budget_intervals, dense_verdicts
+from tradeoff_bench.core.records import Record
 
 FULL = 1000
 ITEMS, ROWS = 300, 10
@@ -25,13 +25,26 @@ def scored(tmp: Path, method: str, seed: int, macs: int, shift: float, **facts) 
     item = np.repeat(np.arange(ITEMS), ROWS)
     label = np.repeat(np.arange(ITEMS) % 2, ROWS).astype(np.float32)  # the same test items for everyone
     score = (label * shift + rng.normal(0, 1, item.size)).astype(np.float32)
-    from tasks.scoring import equal_error_rate
+    from tradeoff_bench.tasks.scoring import equal_error_rate
 
     eer = 100 * equal_error_rate(score[label == 1], score[label == 0])[0]
-    record = Record(cell_id=f"{method}-s{seed}", task="vad", corpus="toy", method=method, seed=seed,
-                    label=f"m{macs}", status="ok", macs=macs, full_macs=FULL, metrics={"eer": eer},
-                    primary_metric="eer", higher_is_better=False, reference_metric=50.0, cost_unit="second",
-                    facts=facts)
+    record = Record(
+        cell_id=f"{method}-s{seed}",
+        task="vad",
+        corpus="toy",
+        method=method,
+        seed=seed,
+        label=f"m{macs}",
+        status="ok",
+        macs=macs,
+        full_macs=FULL,
+        metrics={"eer": eer},
+        primary_metric="eer",
+        higher_is_better=False,
+        reference_metric=50.0,
+        cost_unit="second",
+        facts=facts,
+    )
     relative = f"outputs/{record.record_id}/scores.npz"
     (tmp / relative).parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(tmp / relative, item=item, label=label, score=score)
@@ -57,7 +70,11 @@ def test_verdicts_resolve_real_differences_and_not_noise(tmp_path: Path):
     assert verdicts.loc[("good", 0.5), "verdict"] == BETTER and verdicts.loc[("good", 0.5), "diff"] < 0
     assert verdicts.loc[("good", 0.5), "pairs"] == 3 and verdicts.loc[("good", 0.5), "over"] == "seeds and items"
     assert verdicts.loc[("same", 0.5), "verdict"] == UNRESOLVED
-    assert verdicts.loc[("good", 0.5), "ci_low"] < verdicts.loc[("good", 0.5), "diff"] < verdicts.loc[("good", 0.5), "ci_high"]
+    assert (
+        verdicts.loc[("good", 0.5), "ci_low"]
+        < verdicts.loc[("good", 0.5), "diff"]
+        < verdicts.loc[("good", 0.5), "ci_high"]
+    )
     assert ("bad", 0.25) not in verdicts.index  # dense has nothing that cheap: no pair
     assert verdicts.loc[("good", 0.75), "verdict"] == BETTER
     intervals = budget_intervals(ok, reps, [0.5], "mean").set_index(["method", "budget"])
@@ -67,10 +84,19 @@ def test_verdicts_resolve_real_differences_and_not_noise(tmp_path: Path):
 
 
 def test_without_scores_a_single_seed_pair_is_never_resolved():
-    rows = pd.DataFrame({"task": "t", "corpus": "c", "method": ["dense", "x"], "seed": 0,
-                         "record_id": ["d", "x"], "metric": [30.0, 5.0], "cost_fraction": 0.5,
-                         "higher_is_better": False})
-    from bench.report.bootstrap import Replicates
+    rows = pd.DataFrame(
+        {
+            "task": "t",
+            "corpus": "c",
+            "method": ["dense", "x"],
+            "seed": 0,
+            "record_id": ["d", "x"],
+            "metric": [30.0, 5.0],
+            "cost_fraction": 0.5,
+            "higher_is_better": False,
+        }
+    )
+    from tradeoff_bench.bench.report.bootstrap import Replicates
 
     verdicts = dense_verdicts(rows, Replicates(), higher_is_better=False, budgets=[0.5])
     assert verdicts["verdict"].tolist() == [UNRESOLVED] and verdicts["over"].tolist() == ["seeds"]

@@ -6,14 +6,25 @@ from pathlib import Path
 
 import pytest
 
-from bench.grid import resolve_cell
-from bench.records import SCHEMA_VERSION, Record, SchemaError
-from bench.store import Store, StoreError, write_json_atomic
+from tradeoff_bench.bench.grid import resolve_cell
+from tradeoff_bench.bench.store import Store, StoreError, write_json_atomic
+from tradeoff_bench.core.records import SCHEMA_VERSION, Record, SchemaError
 
 
 def record(cell_id: str, label: str, status: str = "ok") -> Record:
-    return Record(cell_id=cell_id, task="synthetic", corpus="c", method="dense", seed=0, label=label,
-                  status=status, macs=10, full_macs=20, metrics={"mse": 0.5}, primary_metric="mse")
+    return Record(
+        cell_id=cell_id,
+        task="synthetic",
+        corpus="c",
+        method="dense",
+        seed=0,
+        label=label,
+        status=status,
+        macs=10,
+        full_macs=20,
+        metrics={"mse": 0.5},
+        primary_metric="mse",
+    )
 
 
 @pytest.fixture

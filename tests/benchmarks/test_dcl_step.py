@@ -23,11 +23,11 @@ import torch
 from pytest_benchmark.fixture import BenchmarkFixture
 from torch import nn
 
-from bench.flops import count_macs
-from methods.dcl import DCL, DCLGates, DCLObjective, fit_complexity
-from tasks.base import GateFactory, TrainRecipe
-from tasks.synthetic import SyntheticTask
 from tests.shape_only import Recurrent, ShapeOnlyTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods.dcl import DCL, DCLGates, DCLObjective, fit_complexity
+from tradeoff_bench.tasks.base import GateFactory, TrainRecipe
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 BATCH, MELS, FRAMES = 32, 40, 100
 TARGET_RATIO = 1.10

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from bench.grid import plan_grid
+from tradeoff_bench.bench.grid import plan_grid
 
 SPEC = {
     "seeds": list(range(10)),

@@ -1,4 +1,4 @@
-"""How long fvcore takes to count one model's MACs (bench.flops.count_macs), per model family.
+"""How long fvcore takes to count one model's MACs (core.flops.count_macs), per model family.
 
 Run: make bench-perf (or python -m pytest tests/benchmarks -o addopts="" --benchmark-only)
 Every candidate of every cell is counted once, so this is a per-candidate cost of the grid. A
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from bench.flops import count_macs
-from tasks import TASKS
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.tasks import TASKS
 
 FAMILIES = {
     "synthetic-mlp": ("synthetic", {"model": "mlp"}),
@@ -20,7 +20,8 @@ FAMILIES = {
     "vad-transformer": ("vad", {"model": "transformer"}),
     "asvspoof-resnet (default)": ("asvspoof2019", {}),
     "asvspoof-resnet34 (paper scale)": (
-        "asvspoof2019", {"blocks": (3, 4, 6, 3), "width_multiplier": 1.0, "stem_stride": 1, "stem_pool": False}
+        "asvspoof2019",
+        {"blocks": (3, 4, 6, 3), "width_multiplier": 1.0, "stem_stride": 1, "stem_pool": False},
     ),
     "asvspoof-lcnn": ("asvspoof2019", {"model": "lcnn", "features": "lfcc"}),
 }

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from bench.grid import Cell
-from bench.records import Record
-from bench.store import Store
+from tradeoff_bench.bench.grid import Cell
+from tradeoff_bench.bench.store import Store
+from tradeoff_bench.core.records import Record
 
 LABELS = [f"x{m:g}" for m in (0.125, 0.1875, 0.25, 0.375, 0.5, 0.75, 1.0)]  # the default grid's cell
 
@@ -22,12 +22,31 @@ def cell(i: int) -> Cell:
 
 def records(c: Cell) -> list[Record]:
     return [
-        Record(c.cell_id, "synthetic", "synthetic-mlp-r16-seed0", "dense", 0, label, "ok",
-               settings=dict(c.method_settings), task_settings=dict(c.task_settings), macs=1536, full_macs=3072,
-               params=1604, bytes=8000, latency_ms=0.05, metrics={"mse": 0.0151}, primary_metric="mse",
-               reference_metric=1.0, train_seconds=3.2, train_epochs=40, cell_seconds=3.4,
-               widths={"hidden1": 32}, facts={"multiplier": 0.5},
-               provenance={"commit": "0" * 40, "dirty": False, "versions": {"torch": "2.11.0"}, "threads": 1})
+        Record(
+            c.cell_id,
+            "synthetic",
+            "synthetic-mlp-r16-seed0",
+            "dense",
+            0,
+            label,
+            "ok",
+            settings=dict(c.method_settings),
+            task_settings=dict(c.task_settings),
+            macs=1536,
+            full_macs=3072,
+            params=1604,
+            bytes=8000,
+            latency_ms=0.05,
+            metrics={"mse": 0.0151},
+            primary_metric="mse",
+            reference_metric=1.0,
+            train_seconds=3.2,
+            train_epochs=40,
+            cell_seconds=3.4,
+            widths={"hidden1": 32},
+            facts={"multiplier": 0.5},
+            provenance={"commit": "0" * 40, "dirty": False, "versions": {"torch": "2.11.0"}, "threads": 1},
+        )
         for label in LABELS
     ]
 

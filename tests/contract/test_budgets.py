@@ -6,11 +6,11 @@ import dataclasses
 import pytest
 import torch
 
-from bench.flops import count_macs
-from methods import METHODS, RunContext
-from methods.dcl.budget import TOLERANCE
-from tasks import TASKS
-from tasks.registry import configure
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.core.registry import configure
+from tradeoff_bench.methods import METHODS, RunContext
+from tradeoff_bench.methods.dcl.budget import TOLERANCE
+from tradeoff_bench.tasks import TASKS
 
 BUDGETS = (0.25, 0.5, 0.75)
 EVERY_BUDGET = {"dcl", "noisy-gates"}

@@ -7,14 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from bench.artifacts import ModelSpec, load_model, save_model
-from bench.flops import count_macs
-from bench.measure import measure_metrics
-from bench.grid import resolve_cell
-from bench.runner import execute_cell
-from methods import METHODS, Candidate, RunContext
-from tasks import TASKS, Task
-from tasks.registry import configure
+from tradeoff_bench.bench.artifacts import ModelSpec, load_model, save_model
+from tradeoff_bench.bench.grid import resolve_cell
+from tradeoff_bench.bench.measure import measure_metrics
+from tradeoff_bench.bench.runner import execute_cell
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.core.registry import configure
+from tradeoff_bench.methods import METHODS, Candidate, RunContext
+from tradeoff_bench.tasks import TASKS, Task
 
 PAIRS = [
     pytest.param(method, task, variant, id=f"{method}-{task}-{i}")
@@ -87,8 +87,7 @@ def test_method_returns_realised_candidates(
 def assert_reloads_exactly(candidate: Candidate, task: Task, method: str, settings: dict, folder: Path) -> None:
     """A candidate saved and loaded back (`bench.artifacts`) gives the same metrics, bit for bit."""
     metrics, _ = measure_metrics(candidate.model, task)
-    spec = ModelSpec(candidate.label, task.name, task.settings(), method, settings, candidate.widths,
-                     candidate.facts)
+    spec = ModelSpec(candidate.label, task.name, task.settings(), method, settings, candidate.widths, candidate.facts)
     saved = save_model(candidate.model, spec)
     path = folder / f"{candidate.label}{saved.suffix}"
     path.write_bytes(saved.data)

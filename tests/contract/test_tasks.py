@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from bench.flops import count_macs
-from tasks import TASKS, Task, metric_spec
-from tasks.metrics import ItemScores
-from tasks.registry import configure
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.core.registry import configure
+from tradeoff_bench.tasks import TASKS, Task, metric_spec
+from tradeoff_bench.tasks.metrics import ItemScores
 
 VARIANTS = [
     pytest.param(name, variant, id=f"{name}-{i}")
@@ -86,8 +86,10 @@ def test_every_knob_has_a_gate_site_that_sees_its_channels(name: str, variant: d
 def test_outputs_are_named_files(name: str, variant: dict) -> None:
     task = make(name, variant)
     outputs = task.outputs(task.build_model().eval())
-    assert all(isinstance(content, (str, bytes)) and file_name and "/" not in file_name
-               for file_name, content in outputs.items())
+    assert all(
+        isinstance(content, (str, bytes)) and file_name and "/" not in file_name
+        for file_name, content in outputs.items()
+    )
 
 
 @pytest.mark.parametrize(("name", "variant"), VARIANTS)

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from methods.channels import Axis, along, consumer_axes, knob_axes, permute_knob, scale_consumers
-from tasks.base import GateFactory, Task, TrainRecipe
-from tasks.rnn import gated_rnn
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.methods.channels import Axis, along, consumer_axes, knob_axes, permute_knob, scale_consumers
+from tradeoff_bench.tasks.base import GateFactory, Task, TrainRecipe
+from tradeoff_bench.tasks.rnn import gated_rnn
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 
 class _GRUNet(nn.Module):
@@ -159,7 +159,7 @@ def test_a_dimension_not_made_of_channels_is_an_error() -> None:
 
 
 def test_max_feature_map_pairs_are_interleaved_and_permute_as_whole_channels() -> None:
-    from tasks.asvspoof.task import ASVspoofTask
+    from tradeoff_bench.tasks.asvspoof.task import ASVspoofTask
 
     task = ASVspoofTask(model="lcnn", features="lfcc", n_lfcc=8)
     axes = knob_axes(task)

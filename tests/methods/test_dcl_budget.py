@@ -5,10 +5,10 @@ import math
 
 import pytest
 
-from bench.flops import count_macs
-from methods.dcl.budget import TOLERANCE, ceiling_widths, check_reachable, widen_to_budget
-from methods.dcl.complexity import fit_complexity
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods.dcl.budget import TOLERANCE, ceiling_widths, check_reachable, widen_to_budget
+from tradeoff_bench.methods.dcl.complexity import fit_complexity
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 TASK = SyntheticTask(depth=2, max_width=16, teacher_width=4)
 COMPLEXITY = fit_complexity(TASK, count_macs)

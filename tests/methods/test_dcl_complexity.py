@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from bench.flops import count_macs
-from methods.dcl.complexity import ComplexityModelError, fit_complexity
-from tasks.base import GateFactory, Task
-from tasks.synthetic import SyntheticTask
 from tests.shape_only import Recurrent, ShapeOnlyTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods.dcl.complexity import ComplexityModelError, fit_complexity
+from tradeoff_bench.tasks.base import GateFactory, Task
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 
 @dataclass

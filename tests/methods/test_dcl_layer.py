@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from methods.dcl.layer import DCLGates, DynamicComplexityLayer
+from tradeoff_bench.methods.dcl.layer import DCLGates, DynamicComplexityLayer
 
 
 def layer_at(k: float, width: int = 8, dim: int = -1) -> DynamicComplexityLayer:

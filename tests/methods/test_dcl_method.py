@@ -10,14 +10,14 @@ import pytest
 import torch
 from torch import nn
 
-from bench.flops import count_macs
-from methods import METHODS, RunContext
-from methods.dcl import DCL, DCLGates, DynamicComplexityLayer
-from methods.slicing import extract
-from methods.training import FitResult, NonFiniteLossError, fit
-from tasks.base import GateFactory, Task
-from tasks.registry import SettingError, configure
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.core.registry import SettingError, configure
+from tradeoff_bench.methods import METHODS, RunContext
+from tradeoff_bench.methods.dcl import DCL, DCLGates, DynamicComplexityLayer
+from tradeoff_bench.methods.slicing import extract
+from tradeoff_bench.methods.training import FitResult, NonFiniteLossError, fit
+from tradeoff_bench.tasks.base import GateFactory, Task
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 SMALL = {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2}
 
@@ -109,7 +109,7 @@ def test_a_budget_below_what_kappa_min_allows_is_rejected_before_training(monkey
     method = DCL(mode="budget", budget=0.2, kappa_min=0.25)
     with pytest.raises(ValueError, match="budget 0.2 is below 0.25"):
         method.check(task, count_macs)
-    monkeypatch.setattr("methods.dcl.method.fit", lambda *args, **kwargs: pytest.fail("trained"))
+    monkeypatch.setattr("tradeoff_bench.methods.dcl.method.fit", lambda *args, **kwargs: pytest.fail("trained"))
     with pytest.raises(ValueError, match="budget 0.2 is below 0.25"):
         method.run(task, context())
     DCL(mode="budget", budget=0.25, kappa_min=0.25).check(task, count_macs)
@@ -190,7 +190,7 @@ def test_kappa_is_projected_into_its_range_and_has_its_own_optimiser(
         seen.update(kwargs)
         return fit(model, task, ctx, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("methods.dcl.method.fit", spy)
+    monkeypatch.setattr("tradeoff_bench.methods.dcl.method.fit", spy)
     settings = {"mode": mode, "alpha": 50.0, "budget": 0.3, "kappa_min": 0.25, "kappa_lr_scale": 100, "epochs": 10}
     method = DCL(**settings)  # type: ignore[arg-type]
     [candidate] = method.run(SyntheticTask(**SMALL), context())

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from bench.flops import count_macs
-from methods.dcl import DCL
-from methods.dcl.complexity import fit_complexity
-from methods.dcl.objective import CostObjective
-from methods.noisy_gates import NoisyGatesMethod
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods.dcl import DCL
+from tradeoff_bench.methods.dcl.complexity import fit_complexity
+from tradeoff_bench.methods.dcl.objective import CostObjective
+from tradeoff_bench.methods.noisy_gates import NoisyGatesMethod
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 TASK = SyntheticTask(depth=2, max_width=16, teacher_width=4, n_train=64, n_val=16, n_test=16)
 COMPLEXITY = fit_complexity(TASK, count_macs)

@@ -5,13 +5,13 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from bench.flops import count_macs
-from methods import RunContext
-from methods.magnitude import Magnitude
-from methods.pruning_graph import LayerCollapseError, check_widths, layer_widths
-from methods.pruning_rnn import rnn_pruners
-from methods.compress import EpochBudget
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods import RunContext
+from tradeoff_bench.methods.compress import EpochBudget
+from tradeoff_bench.methods.magnitude import Magnitude
+from tradeoff_bench.methods.pruning_graph import LayerCollapseError, check_widths, layer_widths
+from tradeoff_bench.methods.pruning_rnn import rnn_pruners
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 TINY = {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2, "max_width": 16, "teacher_width": 4}
 
@@ -20,7 +20,9 @@ TINY = {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2, "max_width": 16
 def test_claimed_macs_are_measured_and_meet_target(scope: str) -> None:
     task = SyntheticTask(**TINY, depth=2)
     torch.manual_seed(0)
-    candidates = Magnitude(targets=(0.3, 0.6), scope=scope, steps=2).run(task, RunContext(seed=0, count_macs=count_macs))
+    candidates = Magnitude(targets=(0.3, 0.6), scope=scope, steps=2).run(
+        task, RunContext(seed=0, count_macs=count_macs)
+    )
     full = count_macs(task.build_model(), task.example_input())
     fractions = []
     for candidate, target in zip(candidates, (0.3, 0.6)):
@@ -81,7 +83,9 @@ def test_rnn_pruner_equals_hand_sliced_reference(rnn: type[nn.RNNBase]) -> None:
                 getattr(ref.rnn, f"{b}_l{k}").copy_(getattr(model.rnn, f"{b}_l{k}")[rows])
         ref.head.weight.copy_(model.head.weight[:, hidden])
         ref.head.bias.copy_(model.head.bias)
-    graph = tp.DependencyGraph().build_dependency(model, example_inputs=x, customized_pruners=rnn_pruners(), verbose=False)
+    graph = tp.DependencyGraph().build_dependency(
+        model, example_inputs=x, customized_pruners=rnn_pruners(), verbose=False
+    )
     # hidden units through the graph (RNN out channels -> head in channels) ...
     graph.get_pruning_group(model.rnn, graph.get_pruner_of_module(model.rnn).prune_out_channels, [1, 3]).prune()
     # ... input features by hand: tp 1.6's graph cannot group a layer feeding an RNN (IndexError in

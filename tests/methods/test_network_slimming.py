@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.flops import count_macs
-from methods import RunContext
-from methods.channels import knob_axes, threshold_widths
-from methods.dcl.complexity import fit_complexity
-from methods.compress import EpochBudget
-from methods.network_slimming import NetworkSlimming, ScaleGates, prune
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods import RunContext
+from tradeoff_bench.methods.channels import knob_axes, threshold_widths
+from tradeoff_bench.methods.compress import EpochBudget
+from tradeoff_bench.methods.dcl.complexity import fit_complexity
+from tradeoff_bench.methods.network_slimming import NetworkSlimming, ScaleGates, prune
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 TINY = {"n_train": 256, "n_val": 64, "n_test": 128, "max_width": 16, "teacher_width": 4, "epochs": 4}
 FAMILIES = {

@@ -7,13 +7,13 @@ import math
 import pytest
 import torch
 
-from bench.flops import count_macs
-from methods import RunContext
-from methods.channels import knob_axes
-from methods.dcl.budget import TOLERANCE
-from methods.dcl.complexity import fit_complexity
-from methods.noisy_gates import NoisyGates, NoisyGatesMethod, realise
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods import RunContext
+from tradeoff_bench.methods.channels import knob_axes
+from tradeoff_bench.methods.dcl.budget import TOLERANCE
+from tradeoff_bench.methods.dcl.complexity import fit_complexity
+from tradeoff_bench.methods.noisy_gates import NoisyGates, NoisyGatesMethod, realise
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 FAMILIES = {
     "mlp": SyntheticTask(n_train=256, n_val=64, n_test=128, max_width=16, teacher_width=4, depth=2),

@@ -1,13 +1,15 @@
 import pytest
 import torch
 
-from bench.flops import count_macs
-from methods.base import RunContext
-from methods.quantization import Quantization, weight_bytes
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods.base import RunContext
+from tradeoff_bench.methods.quantization import Quantization, weight_bytes
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 MLP = SyntheticTask(in_features=64, max_width=256, n_train=512, n_val=16, n_test=256, epochs=4)
-CONV = SyntheticTask(model="conv", depth=2, in_features=32, max_width=128, length=8, n_train=256, n_val=16, n_test=128, epochs=3)
+CONV = SyntheticTask(
+    model="conv", depth=2, in_features=32, max_width=128, length=8, n_train=256, n_val=16, n_test=128, epochs=3
+)
 
 
 def _run(task: SyntheticTask, **settings: object) -> dict:

@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from methods.slicing import copy_leading_channels, extract, leading_slices
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.methods.slicing import copy_leading_channels, extract, leading_slices
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 SMALL = {"n_train": 64, "n_val": 16, "n_test": 32}
 

@@ -6,12 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from bench.flops import count_macs
-from methods.base import RunContext
-from methods.slicing import leading_slices
-from methods.slimmable import Slimmable, SlimmableNet, uniform_widths
-from tasks.base import Batch, GateFactory, Task, TrainRecipe
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods.base import RunContext
+from tradeoff_bench.methods.slicing import leading_slices
+from tradeoff_bench.methods.slimmable import Slimmable, SlimmableNet, uniform_widths
+from tradeoff_bench.tasks.base import Batch, GateFactory, Task, TrainRecipe
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 
 class _ConvGru(nn.Module):

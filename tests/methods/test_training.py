@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from bench.flops import count_macs
-from methods import RunContext
-from methods.training import FitResult, convergence, fit, training_facts
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods import RunContext
+from tradeoff_bench.methods.training import FitResult, convergence, fit, training_facts
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 SMALL = {"n_train": 128, "n_val": 32, "n_test": 32, "max_width": 8, "teacher_width": 4}
 

@@ -2,12 +2,11 @@
 
 import pytest
 import torch
-from torch import nn
 
-from bench.flops import count_macs
-from methods import RunContext
-from methods.unstructured import MagnitudeUnstructured
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods import RunContext
+from tradeoff_bench.methods.unstructured import MagnitudeUnstructured
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 TINY = {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2, "max_width": 16, "teacher_width": 4}
 
@@ -15,7 +14,9 @@ TINY = {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2, "max_width": 16
 def test_sparse_candidates_are_measured_dense_and_claim_theoretical() -> None:
     task = SyntheticTask(**TINY)
     torch.manual_seed(0)
-    candidates = MagnitudeUnstructured(sparsities=(0.5, 0.8), steps=2).run(task, RunContext(seed=0, count_macs=count_macs))
+    candidates = MagnitudeUnstructured(sparsities=(0.5, 0.8), steps=2).run(
+        task, RunContext(seed=0, count_macs=count_macs)
+    )
     dense = count_macs(task.build_model(), task.example_input())
     for candidate, sparsity in zip(candidates, (0.5, 0.8)):
         assert count_macs(candidate.model, task.example_input()) == dense  # zeros are not free

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
-from tasks import TASKS
-from tasks.registry import SettingError
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.bench.cli import main
+from tradeoff_bench.core.registry import SettingError
+from tradeoff_bench.tasks import TASKS
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 TASK = '[[tasks]]\nname = "synthetic"\n'
 METHOD = '[[methods]]\nname = "dense"\n'
@@ -85,10 +85,13 @@ def test_ray_executor_without_ray_installed(
     assert "install the ray extra: pip install 'tradeoff-bench[ray]'" in line
 
 
-@pytest.mark.parametrize(("address", "message"), [
-    ("127.0.0.1:1", "cannot reach the Ray cluster at '127.0.0.1:1'"),  # nobody listens: fails in seconds
-    ("ray://127.0.0.1:10001", "Ray Client addresses (ray://127.0.0.1:10001) are not supported"),
-])
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("127.0.0.1:1", "cannot reach the Ray cluster at '127.0.0.1:1'"),  # nobody listens: fails in seconds
+        ("ray://127.0.0.1:10001", "Ray Client addresses (ray://127.0.0.1:10001) are not supported"),
+    ],
+)
 def test_unusable_ray_address(tmp_path: Path, capsys: pytest.CaptureFixture[str], address: str, message: str) -> None:
     pytest.importorskip("ray")
     args = ["run", "--task", "synthetic", "--method", "dense", "--executor", "ray", "--ray-address", address]
@@ -107,8 +110,20 @@ def test_gpus_without_a_cuda_device(tmp_path: Path, capsys: pytest.CaptureFixtur
 # --- unwritable output -------------------------------------------------------------------------
 def test_output_under_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "file").write_text("")
-    code = main(["run", "--task", "synthetic", "--method", "dense", "--task-set", "epochs=1",
-                 "--out", str(tmp_path / "file" / "out"), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--task",
+            "synthetic",
+            "--method",
+            "dense",
+            "--task-set",
+            "epochs=1",
+            "--out",
+            str(tmp_path / "file" / "out"),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "not writable" in err[0]
     assert (tmp_path / "file").read_text() == ""
@@ -162,6 +177,15 @@ def test_a_missing_data_root_is_caught_before_anything_runs(
 ) -> None:
     monkeypatch.setattr(TASKS, "_entries", {**TASKS._entries, "rooted": RootedTask})
     missing = tmp_path / "no-such-corpus"
-    args = ["run", "--task", "rooted", "--method", "dense", "--task-set", f"root={missing}",
-            "--task-set", f"strict={str(strict).lower()}"]
+    args = [
+        "run",
+        "--task",
+        "rooted",
+        "--method",
+        "dense",
+        "--task-set",
+        f"root={missing}",
+        "--task-set",
+        f"strict={str(strict).lower()}",
+    ]
     assert str(missing) in run(args, tmp_path / "out", capsys)

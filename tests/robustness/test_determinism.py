@@ -3,10 +3,10 @@ other cells have run in it, and in a worker process."""
 
 import pytest
 
-from bench.executors import WorkerPool
-from bench.grid import Cell, resolve_cell
-from bench.records import Record
-from bench.runner import execute_cell
+from tradeoff_bench.bench.executors import WorkerPool
+from tradeoff_bench.bench.grid import Cell, resolve_cell
+from tradeoff_bench.bench.runner import execute_cell
+from tradeoff_bench.core.records import Record
 
 TIMING = {"train_seconds", "cell_seconds", "latency_ms", "provenance"}
 """What a re-run may change: wall-clock figures and where/when it ran."""

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
-from bench.store import Store
-from methods import METHODS, Method, RunContext
-from tasks import Task
+from tradeoff_bench.bench.cli import main
+from tradeoff_bench.bench.store import Store
+from tradeoff_bench.methods import METHODS, Method, RunContext
+from tradeoff_bench.tasks import Task
 
 TINY = "n_train = 128, n_val = 32, n_test = 64, epochs = 1"
 NAN = "n_train = 512, n_val = 32, n_test = 64, epochs = 1, lr = 1e30"  # Adam at lr 1e30 diverges
@@ -55,8 +55,10 @@ def test_raising_and_nan_cells_are_failed_records_and_the_grid_completes(
     assert found[-1] == "ok"
     assert sum(e.startswith("RuntimeError: boom (at test_failing_cells.py:") for e in found) == 2
     # Adam at lr 1e30 overflows to inf or nan first depending on the CPU's kernels: either is non-finite
-    assert sum(e.startswith(("NonFiniteLossError: loss became nan", "NonFiniteLossError: loss became inf"))
-               for e in found) == 1
+    assert (
+        sum(e.startswith(("NonFiniteLossError: loss became nan", "NonFiniteLossError: loss became inf")) for e in found)
+        == 1
+    )
 
 
 def test_a_cell_past_its_time_limit_is_stopped_and_the_grid_goes_on(

@@ -8,14 +8,29 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import EXIT_BROKEN_PIPE, EXIT_CELLS_FAILED, EXIT_ERROR, main
-from bench.store import Store
-from tasks import CORPORA
-from tasks.corpora import CorpusGenerator
+from tradeoff_bench.bench.cli import EXIT_BROKEN_PIPE, EXIT_CELLS_FAILED, EXIT_ERROR, main
+from tradeoff_bench.bench.store import Store
+from tradeoff_bench.tasks import CORPORA
+from tradeoff_bench.tasks.corpora import CorpusGenerator
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = ["--task", "synthetic", "--task-set", "n_train=128", "--task-set", "n_val=32", "--task-set", "n_test=64",
-        "--task-set", "epochs=1", "--method", "dense", "--set", "multipliers=[1.0]", "--no-progress"]
+TINY = [
+    "--task",
+    "synthetic",
+    "--task-set",
+    "n_train=128",
+    "--task-set",
+    "n_val=32",
+    "--task-set",
+    "n_test=64",
+    "--task-set",
+    "epochs=1",
+    "--method",
+    "dense",
+    "--set",
+    "multipliers=[1.0]",
+    "--no-progress",
+]
 
 
 def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -38,12 +53,15 @@ def finished_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], seeds: str 
 
 
 # --- bad settings ------------------------------------------------------------------------------
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--set", "epochs=-1"], "method 'dense' setting 'epochs': must be at least 1, got -1"),
-    (["--set", "epochs=0"], "must be at least 1, got 0"),
-    (["--task-set", "epochs=-3"], "task 'synthetic' setting 'epochs': must be at least 1, got -3"),
-    (["--seeds", "0,-1"], "seeds must be 0 or more, got -1"),
-])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--set", "epochs=-1"], "method 'dense' setting 'epochs': must be at least 1, got -1"),
+        (["--set", "epochs=0"], "must be at least 1, got 0"),
+        (["--task-set", "epochs=-3"], "task 'synthetic' setting 'epochs': must be at least 1, got -3"),
+        (["--seeds", "0,-1"], "seeds must be 0 or more, got -1"),
+    ],
+)
 def test_negative_epochs_and_seeds_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
 ) -> None:
@@ -76,8 +94,22 @@ settings = { n_train = 512, n_val = 32, n_test = 64, epochs = 1, lr = 1e30 }
 name = "dense"
 settings = { multipliers = [1.0] }
 """)
-    done = subprocess.run([sys.executable, "-m", "bench.cli", "run", str(grid), "--out", str(tmp_path / "run"),
-                           "--no-progress"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tradeoff_bench.bench.cli",
+            "run",
+            str(grid),
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == EXIT_CELLS_FAILED
     assert done.stdout.strip().splitlines()[-1] == "1 cell failed."
 
@@ -181,8 +213,12 @@ def test_a_full_disk_says_disk_full(
 
 def test_a_closed_output_pipe_ends_quietly() -> None:
     """`tradeoff-bench list | head -1`: no BrokenPipeError traceback, SIGPIPE's conventional status."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "list"], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradeoff_bench.bench.cli", "list"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdout.close()  # the reader is gone before the first line is written
     _, err = proc.communicate(timeout=60)
     assert err == b"" and proc.returncode == EXIT_BROKEN_PIPE
@@ -196,13 +232,14 @@ def test_a_worker_whose_driver_died_ends_quietly(
     import os
     import threading
 
-    from bench import executors
-    from bench.grid import resolve_cell
+    from tradeoff_bench.bench import executors
+    from tradeoff_bench.bench.grid import resolve_cell
 
     monkeypatch.setattr(executors.signal, "signal", lambda *args: None)  # leave pytest's Ctrl-C alone
     monkeypatch.setattr(executors, "warm_up", lambda: None)
-    cell = resolve_cell("synthetic", {"n_train": 128, "n_val": 32, "n_test": 64, "epochs": 1}, "dense",
-                        {"multipliers": [1.0]}, 0)
+    cell = resolve_cell(
+        "synthetic", {"n_train": 128, "n_val": 32, "n_test": 64, "epochs": 1}, "dense", {"multipliers": [1.0]}, 0
+    )
     driver, worker = multiprocessing.Pipe()
     driver.send((cell, "cpu", 1))
 
@@ -221,7 +258,7 @@ def test_listing_and_help_load_no_torch() -> None:
     """What keeps `list`, `--help` and argument errors instant: none of them imports torch."""
     code = (
         "import sys, contextlib, io\n"
-        "from bench.cli import main\n"
+        "from tradeoff_bench.bench.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
         "    assert main(['list']) == 0\n"
         "    for args in (['--help'], ['run', '--bogus']):\n"

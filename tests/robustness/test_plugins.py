@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import EXIT_ERROR, main
+from tradeoff_bench.bench.cli import EXIT_ERROR, main
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = '''
 """A plugin method: the dense control under another name, with no __main__ guard."""
 from dataclasses import dataclass
 
-from methods.base import METHODS
-from methods.dense import Dense
+from tradeoff_bench.methods.base import METHODS
+from tradeoff_bench.methods.dense import Dense
 
 
 @METHODS.register("outside-dense")
@@ -24,8 +24,21 @@ from methods.dense import Dense
 class OutsideDense(Dense):
     description = "dense, registered from a file outside the repository"
 '''
-TINY = ["--task", "synthetic", "--task-set", "n_train=128", "--task-set", "n_val=32", "--task-set", "n_test=64",
-        "--task-set", "epochs=1", "--set", "multipliers=[1.0]", "--no-progress"]
+TINY = [
+    "--task",
+    "synthetic",
+    "--task-set",
+    "n_train=128",
+    "--task-set",
+    "n_val=32",
+    "--task-set",
+    "n_test=64",
+    "--task-set",
+    "epochs=1",
+    "--set",
+    "multipliers=[1.0]",
+    "--no-progress",
+]
 
 
 @pytest.fixture
@@ -37,14 +50,32 @@ def plugin(tmp_path: Path) -> Path:
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "tradeoff_bench.bench.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_a_plugin_file_runs_in_worker_processes(plugin: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    done = cli("run", "--plugin", str(plugin), "--method", "outside-dense", *TINY, "--seeds", "0,1",
-               "--jobs", "2", "--out", str(out))
+    done = cli(
+        "run",
+        "--plugin",
+        str(plugin),
+        "--method",
+        "outside-dense",
+        *TINY,
+        "--seeds",
+        "0,1",
+        "--jobs",
+        "2",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ran 2 of 2 cells" in done.stdout and done.stdout.strip().endswith("0 cells failed.")
     assert len(list((out / "records").glob("*.json"))) == 2
@@ -52,9 +83,11 @@ def test_a_plugin_file_runs_in_worker_processes(plugin: Path, tmp_path: Path) ->
 
 def test_a_grid_names_its_plugins(plugin: Path, tmp_path: Path) -> None:
     grid = plugin.parent / "grid.toml"
-    grid.write_text('plugins = ["outside_method.py"]\nseeds = [0]\n[[tasks]]\nname = "synthetic"\n'
-                    'settings = { n_train = 128, n_val = 32, n_test = 64, epochs = 1 }\n'
-                    '[[methods]]\nname = "outside-dense"\nsettings = { multipliers = [1.0] }\n')
+    grid.write_text(
+        'plugins = ["outside_method.py"]\nseeds = [0]\n[[tasks]]\nname = "synthetic"\n'
+        "settings = { n_train = 128, n_val = 32, n_test = 64, epochs = 1 }\n"
+        '[[methods]]\nname = "outside-dense"\nsettings = { multipliers = [1.0] }\n'
+    )
     done = cli("run", str(grid), "--jobs", "2", "--out", str(tmp_path / "run"), "--no-progress")
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -81,10 +114,13 @@ def test_an_installed_entry_point_is_registered(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("no_such_plugin_module", "plugin no_such_plugin_module failed to load: ModuleNotFoundError"),
-    ("missing/plugin.py", "plugin file missing/plugin.py does not exist"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no_such_plugin_module", "plugin no_such_plugin_module failed to load: ModuleNotFoundError"),
+        ("missing/plugin.py", "plugin file missing/plugin.py does not exist"),
+    ],
+)
 def test_a_missing_plugin_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str, message: str
 ) -> None:

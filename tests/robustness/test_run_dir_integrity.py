@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.driver import run_grid
-from bench.grid import Cell, load_grid
-from bench.records import Record
-from bench.store import Store
+from tradeoff_bench.bench.driver import run_grid
+from tradeoff_bench.bench.grid import Cell, load_grid
+from tradeoff_bench.bench.store import Store
+from tradeoff_bench.core.records import Record
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,7 +45,17 @@ def grid_file(tmp_path: Path) -> tuple[Path, list[Cell]]:
 
 
 def command(grid: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "bench.cli", "run", str(grid), "--out", str(out), "--no-progress", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "tradeoff_bench.bench.cli",
+        "run",
+        str(grid),
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def assert_every_cell_exactly_once(out: Path, cells: list[Cell]) -> None:
@@ -75,8 +85,9 @@ def test_kill_9_at_random_points_then_resume(tmp_path: Path) -> None:
     for extra in ((), ("--jobs", "2"), ()):
         before = markers_now(out)
         target = min(len(cells), before + rng.randint(1, 3))
-        proc = subprocess.Popen(command(grid, out, *extra), cwd=REPO, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            command(grid, out, *extra), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 120
         while proc.poll() is None and markers_now(out) < target and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -95,8 +106,10 @@ def test_kill_9_at_random_points_then_resume(tmp_path: Path) -> None:
 def test_two_runners_on_one_directory_share_the_cells(tmp_path: Path) -> None:
     grid, cells = grid_file(tmp_path)
     out = tmp_path / "out"
-    procs = [subprocess.Popen(command(grid, out), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(command(grid, out), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [proc.communicate(timeout=300) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], [err for _, err in outputs]
     ran = [int(m.group(1)) if (m := re.search(r"ran (\d+) of", stdout)) else 0 for stdout, _ in outputs]
@@ -117,15 +130,16 @@ def test_racing_drivers_claim_every_cell_once(tmp_path: Path) -> None:
             with lock:
                 submitted[cell.cell_id] += 1
             future: Future[list[Record]] = Future()
-            future.set_result([Record(cell.cell_id, "synthetic", "c", "dense", 0, label, "ok")
-                               for label in ("a", "b")])
+            future.set_result([Record(cell.cell_id, "synthetic", "c", "dense", 0, label, "ok") for label in ("a", "b")])
             return future
 
         def close(self) -> None:
             pass
 
-    threads = [threading.Thread(target=run_grid, args=(cells, Store(tmp_path), Instant()),
-                                kwargs={"progress": False}) for _ in range(8)]
+    threads = [
+        threading.Thread(target=run_grid, args=(cells, Store(tmp_path), Instant()), kwargs={"progress": False})
+        for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -12,14 +12,14 @@ import pytest
 import soundfile
 import torch
 
-from methods.base import RunContext
-from methods.training import fit
-from tasks.asvspoof import ASVspoofTask, mini, vocoders
-from tasks.asvspoof.peers import published_peers
-from tasks.asvspoof.protocol import PARTITIONS, read_protocol
-from tasks.corpora import CORPORA
-from tasks.metrics import ItemScores
-from tasks.registry import configure
+from tradeoff_bench.core.registry import configure
+from tradeoff_bench.methods.base import RunContext
+from tradeoff_bench.methods.training import fit
+from tradeoff_bench.tasks.asvspoof import ASVspoofTask, mini, vocoders
+from tradeoff_bench.tasks.asvspoof.peers import published_peers
+from tradeoff_bench.tasks.asvspoof.protocol import PARTITIONS, read_protocol
+from tradeoff_bench.tasks.corpora import CORPORA
+from tradeoff_bench.tasks.metrics import ItemScores
 
 
 @pytest.fixture(scope="module")
@@ -30,20 +30,23 @@ def tiny() -> ASVspoofTask:
 
 
 def partition_trials(root: Path) -> dict:
-    return {
-        p: read_protocol(root / "LA" / "ASVspoof2019_LA_cm_protocols" / PARTITIONS[p][1], p) for p in PARTITIONS
-    }
+    return {p: read_protocol(root / "LA" / "ASVspoof2019_LA_cm_protocols" / PARTITIONS[p][1], p) for p in PARTITIONS}
 
 
 def test_generator_writes_the_real_layout_and_file_names(tiny: ASVspoofTask) -> None:
     root = tiny.corpus_root
     assert root.parent.name.startswith("tiny-v") and not str(root.resolve()).startswith(str(Path.cwd().resolve()))
     assert sorted(p.name for p in (root / "LA").iterdir()) == [
-        "ASVspoof2019_LA_cm_protocols", "ASVspoof2019_LA_dev", "ASVspoof2019_LA_eval", "ASVspoof2019_LA_train",
+        "ASVspoof2019_LA_cm_protocols",
+        "ASVspoof2019_LA_dev",
+        "ASVspoof2019_LA_eval",
+        "ASVspoof2019_LA_train",
         "asvspoof2019-mini.json",  # the generator's marker: what tells it from the real corpus
     ]
     assert sorted(p.name for p in (root / "LA" / "ASVspoof2019_LA_cm_protocols").iterdir()) == [
-        "ASVspoof2019.LA.cm.dev.trl.txt", "ASVspoof2019.LA.cm.eval.trl.txt", "ASVspoof2019.LA.cm.train.trn.txt",
+        "ASVspoof2019.LA.cm.dev.trl.txt",
+        "ASVspoof2019.LA.cm.eval.trl.txt",
+        "ASVspoof2019.LA.cm.train.trn.txt",
     ]
     assert not (root / "LA" / "ASVspoof2019_LA_asv_scores").exists()  # never an invented ASV
     for folder, protocol, letter in PARTITIONS.values():
@@ -86,9 +89,11 @@ def test_generation_is_idempotent_and_refuses_to_mix(tiny: ASVspoofTask, tmp_pat
 
 
 def test_generation_is_deterministic_whatever_ran_before(tiny: ASVspoofTask, tmp_path: Path) -> None:
-    from tasks import espeak
+    from tradeoff_bench.tasks import espeak
 
-    espeak.synthesize("espeak-ng keeps state between calls", espeak.Voice("en", "rob", 170, 50, 50))  # must not change the corpus
+    espeak.synthesize(
+        "espeak-ng keeps state between calls", espeak.Voice("en", "rob", 170, 50, 50)
+    )  # must not change the corpus
     mini.generate(tmp_path, 0, "tiny")
     assert partition_trials(tmp_path) == partition_trials(tiny.corpus_root)
     utt = partition_trials(tmp_path)["eval"][-1].utt
@@ -98,7 +103,7 @@ def test_generation_is_deterministic_whatever_ran_before(tiny: ASVspoofTask, tmp
 
 
 def test_two_processes_generating_at_once_write_one_corpus(tmp_path: Path) -> None:
-    code = "import sys, pathlib; from tasks.asvspoof import mini; mini.generate(pathlib.Path(sys.argv[1]), 0, 'tiny')"
+    code = "import sys, pathlib; from tradeoff_bench.tasks.asvspoof import mini; mini.generate(pathlib.Path(sys.argv[1]), 0, 'tiny')"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     workers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env) for _ in range(2)]
     assert [w.wait(timeout=120) for w in workers] == [0, 0]
@@ -185,9 +190,9 @@ def test_recorded_speech_can_replace_espeak(tmp_path: Path) -> None:
 
 
 def test_a_grid_cell_keeps_each_models_score_files(tiny: ASVspoofTask, tmp_path: Path) -> None:
-    from bench.grid import resolve_cell
-    from bench.runner import execute_cell
-    from bench.store import Store
+    from tradeoff_bench.bench.grid import resolve_cell
+    from tradeoff_bench.bench.runner import execute_cell
+    from tradeoff_bench.bench.store import Store
 
     settings = {"mini_size": "tiny", "n_fft": 64, "epochs": 1, "batch_size": 8}
     cell = resolve_cell("asvspoof2019", settings, "dense", {"multipliers": [0.5, 1.0]}, 0)
@@ -198,18 +203,24 @@ def test_a_grid_cell_keeps_each_models_score_files(tiny: ASVspoofTask, tmp_path:
         assert record.corpus_notes == ["generated corpus: no ASV scores, so EER only (no t-DCF)"]
         official, kept = sorted(record.outputs)
         lines = (tmp_path / official).read_text().splitlines()
-        assert official.endswith("cm_scores.eval.txt") and [line.split()[0] for line in lines] == [t.utt for t in eval_trials]
+        assert official.endswith("cm_scores.eval.txt") and [line.split()[0] for line in lines] == [
+            t.utt for t in eval_trials
+        ]
         scores = ItemScores.load(tmp_path / kept)
         assert kept.endswith("scores.npz") and scores.metric("eer") == pytest.approx(record.metrics["eer"], abs=1e-9)
         assert scores.label.tolist() == [float(t.bonafide) for t in eval_trials]
         assert scores.score.tolist() == [float(line.split()[3]) for line in lines]  # the same scores, as float32
 
 
-def test_a_bigger_eval_leaves_train_and_dev_as_they_were(tiny: ASVspoofTask, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bigger_eval_leaves_train_and_dev_as_they_were(
+    tiny: ASVspoofTask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     small = mini.SIZES["tiny"]
-    bigger = mini.MiniSize(small.bonafide | {"eval": 2 * small.bonafide["eval"]},
-                           small.per_attack | {"eval": 2 * small.per_attack["eval"]}, small.speakers)
+    bigger = mini.MiniSize(
+        small.bonafide | {"eval": 2 * small.bonafide["eval"]},
+        small.per_attack | {"eval": 2 * small.per_attack["eval"]},
+        small.speakers,
+    )
     monkeypatch.setitem(mini.SIZES, "tiny", bigger)
     mini.generate(tmp_path, 0, "tiny")
     before, after = partition_trials(tiny.corpus_root), partition_trials(tmp_path)

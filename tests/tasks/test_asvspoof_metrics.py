@@ -3,10 +3,17 @@
 import numpy as np
 import pytest
 
-from tasks.asvspoof.protocol import AsvScores
-from tasks.asvspoof.scorefile import ScoredTrial, score_metrics
-from tasks.asvspoof.tdcf import ASVSPOOF2019, CostModel, asv_error_rates, min_tdcf, tdcf_curve, tdcf_weights
-from tasks.scoring import equal_error_rate
+from tradeoff_bench.tasks.asvspoof.protocol import AsvScores
+from tradeoff_bench.tasks.asvspoof.scorefile import ScoredTrial, score_metrics
+from tradeoff_bench.tasks.asvspoof.tdcf import (
+    ASVSPOOF2019,
+    CostModel,
+    asv_error_rates,
+    min_tdcf,
+    tdcf_curve,
+    tdcf_weights,
+)
+from tradeoff_bench.tasks.scoring import equal_error_rate
 
 # ASV: sorted -2n -1n 0n 1t 1.5n 2t 3t 4t. The DET curve first has miss = false alarm = 1/4 after
 # the target at 1.0, so the ASV EER threshold is 1.0; there the nontarget 1.5 is accepted

@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from bench.flops import count_macs
-from methods.slicing import copy_leading_channels
-from tasks.asvspoof import ASVspoofTask
-from tasks.asvspoof.models import PAPER_BLOCKS, MaxFeatureMap
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods.slicing import copy_leading_channels
+from tradeoff_bench.tasks.asvspoof import ASVspoofTask
+from tradeoff_bench.tasks.asvspoof.models import PAPER_BLOCKS, MaxFeatureMap
 
 # No corpus needed: models, knobs and example inputs depend on settings only.
 RESNET = ASVspoofTask(n_fft=64, width_multiplier=0.25)
@@ -96,7 +96,7 @@ def test_max_feature_map_pairs_neighbours_so_slicing_is_consistent() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("task", FAMILIES)
 def test_macs_are_a_polynomial_of_degree_two_in_the_knobs(task: ASVspoofTask) -> None:
-    from methods.dcl.complexity import fit_complexity
+    from tradeoff_bench.methods.dcl.complexity import fit_complexity
 
     model = fit_complexity(task, count_macs)  # raises if any check point disagrees
     assert model.full_macs == count_macs(task.build_model(), task.example_input())

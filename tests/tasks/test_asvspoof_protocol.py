@@ -9,11 +9,12 @@ import pytest
 import soundfile
 import torch
 
-from tasks.asvspoof import ASVspoofTask
-from tasks.asvspoof.data import open_corpus, stratified_subset
-from tasks.asvspoof.features import AudioError, fix_length, read_audio
-from tasks.asvspoof.mini import MARKER
-from tasks.asvspoof.protocol import (
+from tradeoff_bench.core.registry import SettingError
+from tradeoff_bench.tasks.asvspoof import ASVspoofTask
+from tradeoff_bench.tasks.asvspoof.data import open_corpus, stratified_subset
+from tradeoff_bench.tasks.asvspoof.features import AudioError, fix_length, read_audio
+from tradeoff_bench.tasks.asvspoof.mini import MARKER
+from tradeoff_bench.tasks.asvspoof.protocol import (
     PUBLISHED_COUNTS,
     ProtocolError,
     Trial,
@@ -24,8 +25,7 @@ from tasks.asvspoof.protocol import (
     read_asv_scores,
     read_protocol,
 )
-from tasks.asvspoof.scorefile import read_score_file, score_metrics, write_score_file
-from tasks.registry import SettingError
+from tradeoff_bench.tasks.asvspoof.scorefile import read_score_file, score_metrics, write_score_file
 
 LINE = re.compile(r"LA_E_\d{7} (-|A\d\d) (bonafide|spoof) -?\d+(\.\d+)?(e-?\d+)?")
 
@@ -148,8 +148,8 @@ def test_a_subset_of_the_real_layout_is_named_and_announced(real_like: Path) -> 
 
 
 def test_a_malformed_protocol_fails_its_grid_cell_with_the_line_and_the_grid_goes_on(real_like: Path) -> None:
-    from bench.grid import resolve_cell
-    from bench.runner import execute_cell
+    from tradeoff_bench.bench.grid import resolve_cell
+    from tradeoff_bench.bench.runner import execute_cell
 
     protocol = real_like / "LA" / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.dev.trl.txt"
     lines = protocol.read_text().splitlines()
@@ -259,7 +259,9 @@ def test_a_stratified_subset_has_exactly_the_asked_size(count: int) -> None:
 
 
 def test_a_subset_smaller_than_the_classes_is_refused() -> None:
-    trials = [Trial("S", f"U{i}", attack, "spoof" if attack != "-" else "bonafide")
-              for i, attack in enumerate(["-", "A01", "A02"])]
+    trials = [
+        Trial("S", f"U{i}", attack, "spoof" if attack != "-" else "bonafide")
+        for i, attack in enumerate(["-", "A01", "A02"])
+    ]
     with pytest.raises(ValueError, match="cannot keep one trial of each of the 3 classes"):
         stratified_subset(trials, 2, seed=0)

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks.metrics import ItemScores, metric_spec
-from tasks.scoring import equal_error_rate, roc_auc
+from tradeoff_bench.tasks.metrics import ItemScores, metric_spec
+from tradeoff_bench.tasks.scoring import equal_error_rate, roc_auc
 
 
 def detection_scores(rows: int = 500) -> ItemScores:

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from methods.slicing import copy_leading_channels
-from tasks.rnn import gated_rnn
+from tradeoff_bench.methods.slicing import copy_leading_channels
+from tradeoff_bench.tasks.rnn import gated_rnn
 
 
 class _Keep(nn.Module):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tasks.scoring import det_curve, equal_error_rate, roc_auc
+from tradeoff_bench.tasks.scoring import det_curve, equal_error_rate, roc_auc
 
 
 def test_perfect_separation_has_zero_eer_and_unit_auc() -> None:

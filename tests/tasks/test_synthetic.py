@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from tasks.registry import SettingError
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.registry import SettingError
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 SMALL = {"n_train": 256, "n_val": 64, "n_test": 128}
 

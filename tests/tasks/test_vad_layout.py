@@ -10,13 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tasks.vad.layout import CorpusError, Skip, load_audio, read_esc50, read_vctk
-from tasks.vad.mixing import AudioCache, MixSpec, build_manifest, render
+from tradeoff_bench.tasks.vad.layout import CorpusError, Skip, load_audio, read_esc50, read_vctk
+from tradeoff_bench.tasks.vad.mixing import AudioCache, MixSpec, build_manifest, render
 
 SPANS = {  # utterance -> speech spans in 10 ms frames (gaps longer than 100 ms)
-    f"p{s:03d}_{u:03d}": [(5 + 2 * s, 50 + 2 * s), (90, 100 + 10 * u)]
-    for s in range(1, 6)
-    for u in (1, 2)
+    f"p{s:03d}_{u:03d}": [(5 + 2 * s, 50 + 2 * s), (90, 100 + 10 * u)] for s in range(1, 6) for u in (1, 2)
 }
 LENGTH_FRAMES = 150
 
@@ -65,7 +63,9 @@ def corpora(tmp_path: Path) -> tuple[Path, Path]:
 
 def _manifest(speech: Path, noise: Path, n: int = 12):
     cache = AudioCache(read_vctk(speech), read_esc50(noise))
-    return build_manifest(cache.speech_corpus, cache.noise_corpus, MixSpec(seconds=3.0, n_train=n, n_val=n, n_test=n), cache), cache
+    return build_manifest(
+        cache.speech_corpus, cache.noise_corpus, MixSpec(seconds=3.0, n_train=n, n_val=n, n_test=n), cache
+    ), cache
 
 
 def test_real_layouts_are_read_with_their_real_names_and_rates(corpora: tuple[Path, Path]) -> None:
@@ -100,7 +100,7 @@ def test_frame_labels_match_the_known_speech_spans(corpora: tuple[Path, Path]) -
 
 
 def test_generated_corpus_is_read_by_the_same_readers(tmp_path: Path) -> None:
-    from tasks.vad.mini import ensure_corpora
+    from tradeoff_bench.tasks.vad.mini import ensure_corpora
 
     speech_root, noise_root = ensure_corpora(tmp_path, "tiny")
     assert (speech_root / "speaker-info.txt").is_file() and (noise_root / "meta" / "esc50.csv").is_file()
@@ -121,7 +121,9 @@ def test_generated_corpus_is_read_by_the_same_readers(tmp_path: Path) -> None:
 
 
 # --- bad input -------------------------------------------------------------------------------
-def test_missing_or_partial_corpus_folders_are_errors_naming_the_path(corpora: tuple[Path, Path], tmp_path: Path) -> None:
+def test_missing_or_partial_corpus_folders_are_errors_naming_the_path(
+    corpora: tuple[Path, Path], tmp_path: Path
+) -> None:
     speech, noise = corpora
     with pytest.raises(CorpusError, match="nowhere"):
         read_vctk(tmp_path / "nowhere")
@@ -163,7 +165,9 @@ def test_speakers_without_audio_or_without_an_entry_are_counted_skips(corpora: t
     assert "p315" not in corpus.speakers and "p999" not in corpus.speakers
     manifest, _ = _manifest(speech, corpora[1], n=2)
     assert manifest.to_dict()["skipped_counts"] == {
-        "listed in speaker-info.txt but has no *_mic1.flac audio": 1, "speaker not listed in speaker-info.txt": 1}
+        "listed in speaker-info.txt but has no *_mic1.flac audio": 1,
+        "speaker not listed in speaker-info.txt": 1,
+    }
 
 
 def test_short_and_silent_files_are_skipped_counted_and_never_mixed(corpora: tuple[Path, Path]) -> None:

@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from bench.flops import count_macs
-from methods.dcl.complexity import fit_complexity
-from methods.slicing import copy_leading_channels
-from tasks.vad.features import N_FREQ, mel_filterbank, power_spectrogram
-from tasks.vad.models import ATTENTION_FRAMES
-from tasks.vad.task import VadTask
+from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.methods.dcl.complexity import fit_complexity
+from tradeoff_bench.methods.slicing import copy_leading_channels
+from tradeoff_bench.tasks.vad.features import N_FREQ, mel_filterbank, power_spectrogram
+from tradeoff_bench.tasks.vad.models import ATTENTION_FRAMES
+from tradeoff_bench.tasks.vad.task import VadTask
 
 FAMILIES = {
     "crnn": {"model": "crnn", "conv": 12, "gru": 10},
@@ -72,8 +72,14 @@ class _Truncate(nn.Module):
 
 @pytest.mark.parametrize(
     ("family", "knob", "keep"),
-    [("crnn", "mels", 30), ("crnn", "conv", 5), ("crnn", "gru", 4), ("transformer", "mels", 30),
-     ("transformer", "d_model", 5), ("transformer", "ffn", 7)],
+    [
+        ("crnn", "mels", 30),
+        ("crnn", "conv", 5),
+        ("crnn", "gru", 4),
+        ("transformer", "mels", 30),
+        ("transformer", "d_model", 5),
+        ("transformer", "ffn", 7),
+    ],
 )
 def test_full_model_with_truncated_channels_is_the_sliced_model(family: str, knob: str, keep: int) -> None:
     """The slicing contract, and what DCL extraction relies on (the GRU's gate acts inside its recurrence)."""

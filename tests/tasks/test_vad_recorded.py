@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tasks import debian
-from tasks.asvspoof.mini import speaker_counts
-from tasks.vad import mini, realtest, recorded
-from tasks.vad.layout import read_esc50, read_vctk
-from tasks.vad.mixing import AudioCache, MixSpec, build_test_set
+from tradeoff_bench.tasks import debian
+from tradeoff_bench.tasks.asvspoof.mini import speaker_counts
+from tradeoff_bench.tasks.vad import mini, realtest, recorded
+from tradeoff_bench.tasks.vad.layout import read_esc50, read_vctk
+from tradeoff_bench.tasks.vad.mixing import AudioCache, MixSpec, build_test_set
 
 LANGUAGES = ("ca", "da", "de", "en", "sr", "sr@latin")
 
@@ -49,7 +49,9 @@ def _fake_path(cache: Path, package: str, pattern: str, folder: str, stem: str) 
 
 def _tone(path: Path, rng: np.random.Generator, seconds: float, rate: int) -> None:
     t = np.arange(int(seconds * rate)) / rate
-    audio = 0.5 * np.sin(2 * np.pi * rng.uniform(150, 400) * t) * np.hanning(t.size) + 0.01 * rng.standard_normal(t.size)
+    audio = 0.5 * np.sin(2 * np.pi * rng.uniform(150, 400) * t) * np.hanning(t.size) + 0.01 * rng.standard_normal(
+        t.size
+    )
     sf.write(path, audio.astype(np.float32), rate, format="OGG" if path.suffix == ".ogg" else "WAV")
 
 
@@ -63,7 +65,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_training_and_real_test_sources_share_no_package() -> None:
     assert not set(recorded.TRAIN.packages) & set(recorded.TEST.packages)
-    assert not any(p.startswith(("asterisk-core-sounds", "asterisk-moh")) for p in recorded.TRAIN.packages + recorded.TEST.packages)
+    assert not any(
+        p.startswith(("asterisk-core-sounds", "asterisk-moh")) for p in recorded.TRAIN.packages + recorded.TEST.packages
+    )
 
 
 def test_recorded_corpora_are_named_listed_and_read_by_the_real_readers(cache: Path, tmp_path: Path) -> None:
@@ -91,7 +95,9 @@ def test_a_long_recording_gives_clips_of_one_fold(cache: Path, tmp_path: Path) -
     assert {fold for f in folds.values() for fold in f} == {1, 2, 3, 4, 5}
 
 
-def test_unreachable_sources_fall_back_to_espeak_under_its_own_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_unreachable_sources_fall_back_to_espeak_under_its_own_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     def unreachable(_: object) -> None:
         raise debian.SourceUnavailable("no network")
 
@@ -101,7 +107,9 @@ def test_unreachable_sources_fall_back_to_espeak_under_its_own_name(monkeypatch:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         speech_root, noise_root = mini.ensure_corpora(tmp_path, "tiny")  # tiny never asks the registry
-    assert read_vctk(speech_root).name == "vctk-mini (espeak)" and read_esc50(noise_root).name == "esc50-mini (synthetic)"
+    assert (
+        read_vctk(speech_root).name == "vctk-mini (espeak)" and read_esc50(noise_root).name == "esc50-mini (synthetic)"
+    )
     with pytest.warns(UserWarning, match="no real-audio test set"):
         assert realtest.ensure_real_test(tmp_path) is None
 
@@ -120,7 +128,11 @@ def test_real_test_set_uses_every_test_speaker_and_is_tagged(cache: Path, tmp_pa
     used = {part["speaker"] for entry in manifest.mixtures["real"] for part in entry["speech"]}
     assert used <= set(cache_.speech_corpus.speakers) and len(used) > 1
     assert not set(cache_.speech_corpus.speakers) & {"kt-ca", "kt-da", "kt-de", "kt-en", "kt-sr"}
-    assert realtest.tagged({"eer": 1.0, "eer@snr<5": 2.0, "auc": 0.9}) == {"eer@real": 1.0, "eer@real/snr<5": 2.0, "auc@real": 0.9}
+    assert realtest.tagged({"eer": 1.0, "eer@snr<5": 2.0, "auc": 0.9}) == {
+        "eer@real": 1.0,
+        "eer@real/snr<5": 2.0,
+        "auc@real": 0.9,
+    }
 
 
 def test_asvspoof_partitions_keep_their_shares_over_fewer_recorded_speakers() -> None:
@@ -132,7 +144,7 @@ def test_asvspoof_partitions_keep_their_shares_over_fewer_recorded_speakers() ->
 
 
 def test_cleaning_gates_a_recordings_room_noise_out_of_the_labels() -> None:
-    from tasks.vad.mixing import speech_activity
+    from tradeoff_bench.tasks.vad.mixing import speech_activity
 
     rng = np.random.default_rng(1)
     rate, tone = 16_000, np.sin(2 * np.pi * 200 * np.arange(8_000) / 16_000)  # 0.5 s of "speech"
@@ -142,4 +154,7 @@ def test_cleaning_gates_a_recordings_room_noise_out_of_the_labels() -> None:
     assert speech_activity(recording).mean() > 0.9
     cleaned = recorded._cleaned(recording.astype(np.float32))
     assert cleaned is not None and 0.5 * rate <= cleaned.size <= 0.6 * rate + 2 * 160
-    assert recorded._cleaned((recording + 10 ** (-20 / 20) * rng.standard_normal(recording.size)).astype(np.float32)) is None
+    assert (
+        recorded._cleaned((recording + 10 ** (-20 / 20) * rng.standard_normal(recording.size)).astype(np.float32))
+        is None
+    )

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from tasks.corpora import CORPORA
-from tasks.vad.layout import CorpusError, read_esc50, read_vctk
-from tasks.vad.metrics import decision_metrics, frame_metrics
-from tasks.vad.mini import SCALES, ensure_corpora
-from tasks.vad.task import TINY_DATA, VadTask
+from tradeoff_bench.tasks.corpora import CORPORA
+from tradeoff_bench.tasks.vad.layout import CorpusError, read_esc50, read_vctk
+from tradeoff_bench.tasks.vad.metrics import decision_metrics, frame_metrics
+from tradeoff_bench.tasks.vad.mini import SCALES, ensure_corpora
+from tradeoff_bench.tasks.vad.task import TINY_DATA, VadTask
 
 SMALL = {**TINY_DATA, "n_train": 8, "n_val": 3, "n_test": 8, "mixture_seconds": 2.0, "conv": 8, "gru": 8, "mels": 16}
 
@@ -57,8 +57,11 @@ def test_a_bigger_test_set_keeps_train_val_and_its_first_mixtures() -> None:
 def test_splits_are_speaker_and_fold_disjoint() -> None:
     manifest = tiny().manifest
     speakers = {split: set(s) for split, s in manifest.speakers.items()}
-    assert all(speakers.values()) and not (speakers["train"] & speakers["val"] or speakers["train"] & speakers["test"]
-                                           or speakers["val"] & speakers["test"])
+    assert all(speakers.values()) and not (
+        speakers["train"] & speakers["val"]
+        or speakers["train"] & speakers["test"]
+        or speakers["val"] & speakers["test"]
+    )
     for split, entries in manifest.mixtures.items():
         for entry in entries:
             assert {p["speaker"] for p in entry["speech"]} <= speakers[split]
@@ -98,14 +101,16 @@ def test_generation_is_idempotent_and_refuses_a_foreign_corpus(tmp_path: Path) -
 
 
 def test_the_same_seed_generates_the_same_files_whatever_ran_before(tmp_path: Path) -> None:
-    from tasks import espeak
+    from tradeoff_bench.tasks import espeak
 
     first, _ = ensure_corpora(tmp_path / "a", "tiny")
     espeak.synthesize("something else first", espeak.Voice("en", "f5", 150, 50, 50))  # espeak-ng state moves
     second, _ = ensure_corpora(tmp_path / "b", "tiny")
 
     def digests(root: Path) -> dict[str, str]:
-        return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+        return {
+            str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+        }
 
     for name in ("vctk-mini-espeak", "esc50-mini-synthetic"):
         assert digests(tmp_path / "a" / name) == digests(tmp_path / "b" / name)
@@ -113,21 +118,28 @@ def test_the_same_seed_generates_the_same_files_whatever_ran_before(tmp_path: Pa
 
 
 def test_two_processes_generating_at_once_write_one_corpus(tmp_path: Path) -> None:
-    code = f"from pathlib import Path; from tasks.vad.mini import ensure_corpora; ensure_corpora(Path({str(tmp_path)!r}), 'tiny')"
+    code = f"from pathlib import Path; from tradeoff_bench.tasks.vad.mini import ensure_corpora; ensure_corpora(Path({str(tmp_path)!r}), 'tiny')"
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parents[2]) for _ in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".vad-mini.lock", "esc50-mini-synthetic", "vctk-mini-espeak"]
     scale = SCALES["tiny"]
-    assert sum(len(u) for u in read_vctk(tmp_path / "vctk-mini-espeak").speakers.values()) == scale.speakers * scale.utterances
+    assert (
+        sum(len(u) for u in read_vctk(tmp_path / "vctk-mini-espeak").speakers.values())
+        == scale.speakers * scale.utterances
+    )
     assert len(read_esc50(tmp_path / "esc50-mini-synthetic").clips) == 5 * len(scale.categories)
 
 
 # --- metrics ---------------------------------------------------------------------------------
 def test_eer_per_snr_bin_on_a_constructed_case() -> None:
     labels = np.array([[0, 0, 1, 1]] * 3)
-    scores = np.array([[0.1, 0.2, 0.8, 0.9],  # SNR 0 dB: perfect
-                       [0.9, 0.8, 0.1, 0.2],  # SNR 10 dB: inverted
-                       [0.1, 0.6, 0.4, 0.9]])  # SNR 20 dB: one swap
+    scores = np.array(
+        [
+            [0.1, 0.2, 0.8, 0.9],  # SNR 0 dB: perfect
+            [0.9, 0.8, 0.1, 0.2],  # SNR 10 dB: inverted
+            [0.1, 0.6, 0.4, 0.9],
+        ]
+    )  # SNR 20 dB: one swap
     metrics = frame_metrics(scores, labels, np.array([0.0, 10.0, 20.0]))
     assert metrics["eer@snr<5"] == 0.0 and metrics["eer@snr5-15"] == 100.0 and metrics["eer@snr15-25"] == 50.0
     assert "eer@snr>=25" not in metrics  # an empty bin is left out, never NaN
@@ -155,7 +167,7 @@ def test_evaluate_reports_every_bin_present_and_the_reference_is_chance() -> Non
 
 # --- peers -----------------------------------------------------------------------------------
 def test_silero_replica_matches_the_scripted_model_and_is_counted_per_second() -> None:
-    from tasks.vad.peers import SileroReplica, load_silero, silero_macs_per_second
+    from tradeoff_bench.tasks.vad.peers import SileroReplica, load_silero, silero_macs_per_second
 
     scripted = load_silero()
     chunk = torch.randn(3, 576) * 0.1
@@ -179,9 +191,9 @@ def test_peers_are_finite_points_on_the_test_mixtures() -> None:
 @pytest.mark.slow
 def test_the_default_crnn_learns_on_the_mini_corpus(tmp_path: Path) -> None:
     """The default recipe on the offline mini corpus (no network): well below chance, better at high SNR."""
-    from bench.flops import count_macs
-    from methods.base import RunContext
-    from methods.training import fit
+    from tradeoff_bench.core.flops import count_macs
+    from tradeoff_bench.methods.base import RunContext
+    from tradeoff_bench.methods.training import fit
 
     task = VadTask(data_dir=str(tmp_path), corpus_source="espeak", real_test=False)
     task.prepare()

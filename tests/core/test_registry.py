@@ -3,7 +3,7 @@ from typing import Literal
 
 import pytest
 
-from tasks.registry import Registry, SettingError, UnknownNameError, configure
+from tradeoff_bench.core.registry import Registry, SettingError, UnknownNameError, configure
 
 
 def test_unknown_name_suggests_closest_and_lists_known() -> None:

@@ -95,8 +95,10 @@ class Registry(Generic[T]):
         """Register lazily what installed distributions offer in the entry-point `group` (plugins)."""
         for point in importlib.metadata.entry_points(group=group):
             if point.name in self:
-                raise ValueError(f"entry point {point.value} ({group}) registers {self.kind} {point.name!r}, "
-                                 "which is registered already")
+                raise ValueError(
+                    f"entry point {point.value} ({group}) registers {self.kind} {point.name!r}, "
+                    "which is registered already"
+                )
             self.register_lazy(point.name, point.value)
 
     def get(self, name: str) -> T:
@@ -107,8 +109,7 @@ class Registry(Generic[T]):
         except KeyError:
             known = self.names()
             raise UnknownNameError(
-                f"Unknown {self.kind} {name!r}.{did_you_mean(name, known)} "
-                f"Registered: {', '.join(known)}"
+                f"Unknown {self.kind} {name!r}.{did_you_mean(name, known)} Registered: {', '.join(known)}"
             ) from None
 
     def describe(self, name: str) -> str:
@@ -164,6 +165,9 @@ def _static_description(target: str) -> str | None:
     module, _, qualname = target.partition(":")
     top, *rest = module.split(".")
     spec = importlib.util.find_spec(top)
+    while spec is not None and spec.origin is None and rest:  # a namespace package (tradeoff_bench)
+        top = f"{top}.{rest.pop(0)}"
+        spec = importlib.util.find_spec(top)
     if spec is None or not spec.submodule_search_locations:
         return None
     base = Path(next(iter(spec.submodule_search_locations))).joinpath(*rest)
@@ -175,8 +179,12 @@ def _static_description(target: str) -> str | None:
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == qualname:
             for item in node.body:
-                if (isinstance(item, ast.Assign) and any(getattr(t, "id", None) == "description" for t in item.targets)
-                        and isinstance(item.value, ast.Constant) and isinstance(item.value.value, str)):
+                if (
+                    isinstance(item, ast.Assign)
+                    and any(getattr(t, "id", None) == "description" for t in item.targets)
+                    and isinstance(item.value, ast.Constant)
+                    and isinstance(item.value.value, str)
+                ):
                     return item.value.value
     return None
 

@@ -27,8 +27,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.flops import HANDLES, ZERO_MAC_OPS, UnsupportedOperatorError, count_macs, mac_breakdown
-from tasks.synthetic import SyntheticTask
+from tradeoff_bench.core.flops import HANDLES, ZERO_MAC_OPS, UnsupportedOperatorError, count_macs, mac_breakdown
+from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 
 def reference_macs(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
@@ -123,37 +123,57 @@ CASES: dict[str, tuple[Callable[[], nn.Module], Callable[[], tuple[torch.Tensor,
     "linear": (lambda: nn.Linear(20, 7), lambda: (r(3, 20),), 3 * 20 * 7),
     "linear-3d": (lambda: nn.Linear(20, 7), lambda: (r(2, 3, 20),), 6 * 20 * 7),
     # out length (33 + 2*2 - 5) // 2 + 1 = 17; each output: (6/2 groups) * 5 taps
-    "conv1d": (lambda: nn.Conv1d(6, 8, 5, stride=2, padding=2, groups=2), lambda: (r(2, 6, 33),),
-               2 * 8 * 17 * 3 * 5),
-    "conv1d-same": (lambda: nn.Conv1d(4, 6, 3, padding="same", dilation=2), lambda: (r(2, 4, 10),),
-                    2 * 6 * 10 * 4 * 3),
+    "conv1d": (lambda: nn.Conv1d(6, 8, 5, stride=2, padding=2, groups=2), lambda: (r(2, 6, 33),), 2 * 8 * 17 * 3 * 5),
+    "conv1d-same": (lambda: nn.Conv1d(4, 6, 3, padding="same", dilation=2), lambda: (r(2, 4, 10),), 2 * 6 * 10 * 4 * 3),
     # out (11 + 2 - 3) // 2 + 1 = 6 by (13 + 4 - 5) + 1 = 13; each output: (6/3 groups) * 3*5 taps
-    "conv2d": (lambda: nn.Conv2d(6, 9, (3, 5), stride=(2, 1), padding=(1, 2), groups=3),
-               lambda: (r(2, 6, 11, 13),), 2 * 9 * 6 * 13 * 2 * 15),
-    "gru": (lambda: nn.GRU(8, 16, num_layers=2, bidirectional=True, batch_first=True),
-            lambda: (r(3, 5, 8),), rnn_closed_form(3, 16, 8, 2, 2, steps=15)),
-    "gru-h0": (lambda: nn.GRU(8, 16, num_layers=2, bidirectional=True, batch_first=True),
-               lambda: (r(3, 5, 8), r(4, 3, 16)), rnn_closed_form(3, 16, 8, 2, 2, steps=15)),
+    "conv2d": (
+        lambda: nn.Conv2d(6, 9, (3, 5), stride=(2, 1), padding=(1, 2), groups=3),
+        lambda: (r(2, 6, 11, 13),),
+        2 * 9 * 6 * 13 * 2 * 15,
+    ),
+    "gru": (
+        lambda: nn.GRU(8, 16, num_layers=2, bidirectional=True, batch_first=True),
+        lambda: (r(3, 5, 8),),
+        rnn_closed_form(3, 16, 8, 2, 2, steps=15),
+    ),
+    "gru-h0": (
+        lambda: nn.GRU(8, 16, num_layers=2, bidirectional=True, batch_first=True),
+        lambda: (r(3, 5, 8), r(4, 3, 16)),
+        rnn_closed_form(3, 16, 8, 2, 2, steps=15),
+    ),
     "gru-packed": (PackedGRU, lambda: (r(5, 2, 8),), rnn_closed_form(3, 16, 8, 1, 2, steps=5 + 3)),
-    "lstm": (lambda: nn.LSTM(8, 16, num_layers=2), lambda: (r(5, 2, 8),),
-             rnn_closed_form(4, 16, 8, 2, 1, steps=10)),
-    "lstm-state": (lambda: nn.LSTM(8, 16, num_layers=2), lambda: (r(5, 2, 8), (r(2, 2, 16), r(2, 2, 16))),
-                   rnn_closed_form(4, 16, 8, 2, 1, steps=10)),
-    "lstm-proj": (lambda: nn.LSTM(8, 16, num_layers=2, proj_size=4, bidirectional=True),
-                  lambda: (r(5, 2, 8),), rnn_closed_form(4, 16, 8, 2, 2, steps=10, proj=4)),
+    "lstm": (lambda: nn.LSTM(8, 16, num_layers=2), lambda: (r(5, 2, 8),), rnn_closed_form(4, 16, 8, 2, 1, steps=10)),
+    "lstm-state": (
+        lambda: nn.LSTM(8, 16, num_layers=2),
+        lambda: (r(5, 2, 8), (r(2, 2, 16), r(2, 2, 16))),
+        rnn_closed_form(4, 16, 8, 2, 1, steps=10),
+    ),
+    "lstm-proj": (
+        lambda: nn.LSTM(8, 16, num_layers=2, proj_size=4, bidirectional=True),
+        lambda: (r(5, 2, 8),),
+        rnn_closed_form(4, 16, 8, 2, 2, steps=10, proj=4),
+    ),
     "rnn-tanh": (lambda: nn.RNN(8, 16), lambda: (r(5, 3, 8),), rnn_closed_form(1, 16, 8, 1, 1, steps=15)),
-    "rnn-relu": (lambda: nn.RNN(8, 16, num_layers=3, nonlinearity="relu", batch_first=True),
-                 lambda: (r(3, 5, 8),), rnn_closed_form(1, 16, 8, 3, 1, steps=15)),
+    "rnn-relu": (
+        lambda: nn.RNN(8, 16, num_layers=3, nonlinearity="relu", batch_first=True),
+        lambda: (r(3, 5, 8),),
+        rnn_closed_form(1, 16, 8, 3, 1, steps=15),
+    ),
     # in-projections of q, k, v + out-projection + scores + weighted sum
     "mha": (SelfAttention, lambda: (r(B, L, E),), 4 * B * L * E * E + 2 * B * L * L * E),
-    "mha-cross": (CrossAttention, lambda: (r(B, L, E), r(B, S, E)),
-                  2 * B * L * E * E + 2 * B * S * E * E + 2 * B * L * S * E),
-    "sdpa-block": (CausalSelfAttention, lambda: (r(2, 6, 24),),
-                   2 * 6 * 24 * 72 + 2 * 6 * 24 * 24 + 2 * 2 * 6 * 6 * 24),
+    "mha-cross": (
+        CrossAttention,
+        lambda: (r(B, L, E), r(B, S, E)),
+        2 * B * L * E * E + 2 * B * S * E * E + 2 * B * L * S * E,
+    ),
+    "sdpa-block": (CausalSelfAttention, lambda: (r(2, 6, 24),), 2 * 6 * 24 * 72 + 2 * 6 * 24 * 24 + 2 * 2 * 6 * 6 * 24),
     # (B, H, L, E) x (B, H, S, E) and (B, H, S, Ev): B*H*L*S*(E + Ev)
     "sdpa": (Attend, lambda: (r(2, 4, 5, 8), r(2, 4, 7, 8), r(2, 4, 7, 6)), 2 * 4 * 5 * 7 * (8 + 6)),
-    "sdpa-gqa": (lambda: Attend(gqa=True), lambda: (r(2, 4, 5, 8), r(2, 2, 7, 8), r(2, 2, 7, 6)),
-                 2 * 4 * 5 * 7 * (8 + 6)),
+    "sdpa-gqa": (
+        lambda: Attend(gqa=True),
+        lambda: (r(2, 4, 5, 8), r(2, 2, 7, 8), r(2, 2, 7, 6)),
+        2 * 4 * 5 * 7 * (8 + 6),
+    ),
     # (5,3) @ (2,3,7) broadcasts; baddbmm (2,7,3) x (2,3,7); einsum (2,3,7) x (2,3,7) over j
     "products": (Products, lambda: (r(5, 3), r(2, 3, 7), r(2, 7, 7)), 2 * 5 * 3 * 7 + 2 * 7 * 3 * 7 + 2 * 3 * 7 * 3),
 }
@@ -288,7 +308,7 @@ def test_allowlist_covers_fvcore_ignores_and_never_shadows_a_handle() -> None:
 
 def test_import_does_not_load_fvcore() -> None:
     root = Path(__file__).resolve().parents[2]
-    code = "import sys, bench.flops; assert 'fvcore' not in sys.modules"
+    code = "import sys, tradeoff_bench.core.flops; assert 'fvcore' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
 
 

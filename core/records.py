@@ -17,6 +17,10 @@ class SchemaError(ValueError):
     """A record file that this version of the suite cannot read."""
 
 
+Attachment = str | bytes
+"""A file a task keeps per candidate: text, or bytes (e.g. `scores.npz`)."""
+
+
 @dataclass(frozen=True)
 class SavedModel:
     """A serialised candidate (`bench.artifacts`): the file's bytes and its suffix."""
@@ -77,7 +81,7 @@ class Record:
     """For a record of `eval`: the corpus the model was trained on (`corpus` is the one evaluated on)."""
     train_task_settings: dict[str, Any] | None = None
     """For a record of `eval`: the task settings the model was trained with."""
-    attachments: dict[str, str | bytes] = field(default_factory=dict, repr=False, metadata={"transient": True})
+    attachments: dict[str, Attachment] = field(default_factory=dict, repr=False, metadata={"transient": True})
     """`{file name: text or bytes}` from `Task.outputs`, on its way from the cell to the store, which writes
     the files and lists them in `outputs`; never part of the JSON record."""
     weights: SavedModel | None = field(default=None, repr=False, metadata={"transient": True})
@@ -112,8 +116,11 @@ class Record:
                 f"record schema {version} is newer than this suite's {SCHEMA_VERSION}: upgrade tradeoff-bench"
             )
         names = {f.name for f in dataclasses.fields(cls)}
-        missing = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
-                   and f.default_factory is dataclasses.MISSING} - set(data)
+        missing = {
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        } - set(data)
         if missing:
             raise SchemaError(f"record lacks fields: {', '.join(sorted(missing))}")
         return cls(**{k: v for k, v in data.items() if k in names})
@@ -122,9 +129,10 @@ class Record:
 TRANSIENT: frozenset[str] = frozenset(f.name for f in dataclasses.fields(Record) if f.metadata.get("transient"))
 """Fields that travel with a record in memory but are not part of its JSON."""
 
-COLUMNS: tuple[str, ...] = tuple(
-    f.name for f in dataclasses.fields(Record) if f.name not in TRANSIENT
-) + ("record_id", "macs_fraction")
+COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Record) if f.name not in TRANSIENT) + (
+    "record_id",
+    "macs_fraction",
+)
 """Columns of a record as a flat table row (nested dicts stay dicts)."""
 
 

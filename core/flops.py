@@ -61,8 +61,8 @@ class UnsupportedOperatorError(ValueError):
         listing = ", ".join(f"{op} ({n}x)" for op, n in self.ops.items())
         super().__init__(
             f"Cannot count MACs of unsupported operator(s): {listing}. Add a handle "
-            "(inputs, outputs) -> MACs for each to bench.flops.HANDLES (see fvcore.nn.jit_handles), "
-            "or add it to bench.flops.ZERO_MAC_OPS if it performs no multiply-adds "
+            "(inputs, outputs) -> MACs for each to core.flops.HANDLES (see fvcore.nn.jit_handles), "
+            "or add it to core.flops.ZERO_MAC_OPS if it performs no multiply-adds "
             "(count_macs(..., extra_handles={name: handle_or_None}) for a one-off)."
         )
 
@@ -304,7 +304,9 @@ HANDLES: dict[str, Handle] = {
     "aten::upsample_nearest3d": _elementwise(0, 1),
     "aten::upsample_linear1d": _elementwise(0, 2),
     "aten::upsample_trilinear3d": _elementwise(0, 8),
-    **{f"aten::{pool}": _elementwise(1, 0) for pool in (
-        "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d")},
+    **{
+        f"aten::{pool}": _elementwise(1, 0)
+        for pool in ("avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d")
+    },
 }
 """Handles added to (or replacing, for matmul and einsum) fvcore's defaults."""
