@@ -412,13 +412,14 @@ def _report(args: argparse.Namespace) -> int:
 
 def _warn_mixed_code(records: list[Any]) -> None:
     """One stderr line per table whose records come from more than one version of the code."""
-    from tradeoff_bench.bench.provenance import code_version
+    from tradeoff_bench.bench.provenance import code_versions
     from tradeoff_bench.bench.report.frame import board_corpus
 
-    versions: dict[tuple[str, str], set[str]] = {}
+    boards: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
     for record in records:
-        versions.setdefault((record.task, board_corpus(record)), set()).add(code_version(record.provenance))
-    for (task, corpus), found in sorted(versions.items()):
+        boards.setdefault((record.task, board_corpus(record)), []).append((record.provenance, record.record_id))
+    for (task, corpus), items in sorted(boards.items()):
+        found = code_versions(items)
         if len(found) > 1:
             print(
                 f"warning: the {task} table ({corpus}) mixes records of {len(found)} code versions "

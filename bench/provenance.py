@@ -8,6 +8,7 @@ import hashlib
 import os
 import platform
 import subprocess
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -46,13 +47,22 @@ def code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def code_version(provenance: dict[str, Any]) -> str:
-    """A short name of the code behind a record: its source digest, else (older records) its commit."""
-    if provenance.get("code"):
+def code_versions(items: Iterable[tuple[dict[str, Any], str]]) -> dict[str, set[str]]:
+    """Group `(provenance, id)` pairs by the code behind them: the source digest, else (older records)
+    the commit. Keys name the version: the commits seen with it, and its digest (`a1b2c3d, e4f5a6b
+    (code 0123…)`), so records of one code made at several commits (docs-only changes) are one version."""
+    groups: dict[str, tuple[set[str], set[str]]] = {}
+    for provenance, item in items:
         commit = str(provenance.get("commit") or "")[:7] or "no-git"
-        return f"{commit}{'+dirty' if provenance.get('dirty') else ''} (code {provenance['code']})"
-    commit = str(provenance.get("commit") or "")[:7] or "unknown"
-    return f"{commit}{'+dirty' if provenance.get('dirty') else ''}"
+        commit += "+dirty" if provenance.get("dirty") else ""
+        key = str(provenance.get("code") or commit)
+        commits, ids = groups.setdefault(key, (set(), set()))
+        commits.add(commit)
+        ids.add(item)
+    return {
+        f"{', '.join(sorted(commits))}" + (f" (code {key})" if key not in commits else ""): ids
+        for key, (commits, ids) in groups.items()
+    }
 
 
 def same_code(provenance: dict[str, Any]) -> bool:

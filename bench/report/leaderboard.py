@@ -107,11 +107,9 @@ def board_info(board: pd.DataFrame) -> BoardInfo:
 
 
 def _code_versions(board: pd.DataFrame) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    from tradeoff_bench.bench.provenance import code_version
+    from tradeoff_bench.bench.provenance import code_versions
 
-    cells: dict[str, set[str]] = {}
-    for cell, prov in zip(board["cell_id"], board["provenance"]):
-        cells.setdefault(code_version(prov or {}), set()).add(str(cell))
+    cells = code_versions((prov or {}, str(cell)) for cell, prov in zip(board["cell_id"], board["provenance"]))
     return tuple((version, tuple(sorted(ids))) for version, ids in sorted(cells.items()))
 
 

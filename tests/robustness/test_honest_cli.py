@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tradeoff_bench.bench.cli import EXIT_BROKEN_PIPE, EXIT_CELLS_FAILED, EXIT_ERROR, main
+from tradeoff_bench.bench.provenance import code_versions
 from tradeoff_bench.bench.store import Store
 from tradeoff_bench.tasks import CORPORA
 from tradeoff_bench.tasks.corpora import CorpusGenerator
@@ -271,3 +272,10 @@ def test_listing_and_help_load_no_torch() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_one_code_made_at_two_commits_is_one_version() -> None:
+    same = [({"commit": "a" * 40, "code": "c0de"}, "r1"), ({"commit": "b" * 40, "code": "c0de"}, "r2")]
+    assert code_versions(same) == {"aaaaaaa, bbbbbbb (code c0de)": {"r1", "r2"}}
+    old = [({"commit": "a" * 40}, "r1"), ({"commit": "a" * 40, "dirty": True}, "r2"), ({"code": "c0de"}, "r3")]
+    assert set(code_versions(old)) == {"aaaaaaa", "aaaaaaa+dirty", "no-git (code c0de)"}
