@@ -6,25 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.cli_args import TINY_SYNTHETIC
 from tradeoff_bench.bench.artifacts import ModelSpec, load_model, read_model_file, save_model
 from tradeoff_bench.bench.cli import EXIT_ERROR, main
 from tradeoff_bench.bench.measure import measure_metrics
 from tradeoff_bench.bench.store import Store
 from tradeoff_bench.tasks.metrics import ItemScores
 
-TINY = [
-    "--task",
-    "synthetic",
-    "--task-set",
-    "n_train=128",
-    "--task-set",
-    "n_val=32",
-    "--task-set",
-    "n_test=64",
-    "--task-set",
-    "epochs=1",
-    "--no-progress",
-]
+TINY = [*TINY_SYNTHETIC, "--no-progress"]
 DENSE = ["--method", "dense", "--set", "multipliers=[0.5,1.0]"]
 QUANTIZED = ["--method", "quantization", "--set", "modes=['dynamic','static']", "--set", "calibration_batches=1"]
 

@@ -5,25 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_args import TINY_SYNTHETIC
 from tradeoff_bench.bench.cli import main
 from tradeoff_bench.bench.store import Store
 
-TINY = [
-    "--task",
-    "synthetic",
-    "--task-set",
-    "n_train=128",
-    "--task-set",
-    "n_val=32",
-    "--task-set",
-    "n_test=64",
-    "--task-set",
-    "epochs=1",
-    "--method",
-    "dense",
-    "--set",
-    "multipliers=[0.5, 1.0]",
-]
+TINY = [*TINY_SYNTHETIC, "--method", "dense", "--set", "multipliers=[0.5, 1.0]"]
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

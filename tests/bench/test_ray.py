@@ -9,6 +9,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from tests.cli_args import task_settings  # noqa: E402
 from tradeoff_bench.bench.cli import main  # noqa: E402
 from tradeoff_bench.bench.driver import run_grid  # noqa: E402
 from tradeoff_bench.bench.executors import LocalExecutor  # noqa: E402
@@ -103,14 +104,7 @@ def test_cli_runs_a_grid_on_ray(cluster: None, tmp_path: Path, capsys: pytest.Ca
         "multipliers=[0.5, 1.0]",
         "--seeds",
         "0,1",
-        "--task-set",
-        "n_train=128",
-        "--task-set",
-        "n_val=32",
-        "--task-set",
-        "n_test=64",
-        "--task-set",
-        "epochs=1",
+        *task_settings(n_train=128, n_val=32, n_test=64, epochs=1),
         "--no-progress",
         "--cpus-per-cell",
         "1",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.records import candidate_record
 from tradeoff_bench.bench.report import (
     PEERS,
     board_info,
@@ -27,24 +28,19 @@ SNR = ["eer@snr<5", "eer@snr5-15", "eer@snr15-25", "eer@snr>=25"]
 
 
 def record(method: str, seed: int, macs: int, metrics: dict[str, float], **extra) -> Record:
-    fields = dict(
-        cell_id=f"{method}-s{seed}",
+    return candidate_record(
+        method,
+        seed,
+        macs,
+        metrics,
+        full_macs=FULL,
+        primary_metric="eer",
         task="vad",
         corpus="vad-corpus",
-        method=method,
-        seed=seed,
         label=f"w{10_000 - macs}",
-        status="ok",
-        macs=macs,
-        full_macs=FULL,
-        metrics=metrics,
-        primary_metric="eer",
-        higher_is_better=False,
-        reference_metric=50.0,
         cost_unit="second of audio",
+        overrides=extra,
     )
-    fields.update(extra)
-    return Record(**fields)
 
 
 def example() -> list[Record]:

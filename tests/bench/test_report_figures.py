@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.records import candidate_record
 from tradeoff_bench.bench.report import board_info, records_frame
 from tradeoff_bench.bench.report.focus import focus_range
 from tradeoff_bench.bench.report.frame import ok_rows
@@ -17,24 +18,17 @@ FULL = 1000
 
 
 def record(method: str, seed: int, macs: int, value: float, task: str = "toy", **extra) -> Record:
-    fields = dict(
+    return candidate_record(
+        method,
+        seed,
+        macs,
+        {"eer": value},
+        full_macs=FULL,
+        primary_metric="eer",
         cell_id=f"{task}-{method}-s{seed}",
         task=task,
-        corpus="toy-corpus",
-        method=method,
-        seed=seed,
-        label=f"m{macs}",
-        status="ok",
-        macs=macs,
-        full_macs=FULL,
-        metrics={"eer": value},
-        primary_metric="eer",
-        higher_is_better=False,
-        reference_metric=50.0,
-        cost_unit="example",
+        overrides=extra,
     )
-    fields.update(extra)
-    return Record(**fields)
 
 
 def rows(records: list[Record]):

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from tests.records import candidate_record
 from tradeoff_bench.bench.report import board_info, failed_cells, leaderboard, records_frame
 from tradeoff_bench.bench.report.format import display_table, leaderboard_latex, leaderboard_markdown
 from tradeoff_bench.core.records import Record
@@ -14,28 +15,18 @@ FULL = 1000
 
 
 def record(method: str, seed: int, macs: int | None, value: float | None, **extra) -> Record:
-    fields = dict(
-        cell_id=f"{method}-s{seed}",
-        task="toy",
-        corpus="toy-corpus",
-        method=method,
-        seed=seed,
-        label=f"m{macs}",
-        status="ok",
-        macs=macs,
+    return candidate_record(
+        method,
+        seed,
+        macs,
+        {} if value is None else {"mse": value},
         full_macs=FULL,
-        metrics={} if value is None else {"mse": value},
-        primary_metric="mse",
-        higher_is_better=False,
-        reference_metric=1.0,
         train_seconds=10.0 * (seed + 1),
         cell_seconds=10.0 * (seed + 1),
         train_epochs=4.0,
-        cost_unit="example",
         widths={"hidden1": 8, "hidden2": 16},
+        overrides=extra,
     )
-    fields.update(extra)
-    return Record(**fields)
 
 
 def grid() -> list[Record]:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from tests.records import candidate_record
 from tradeoff_bench.bench.report import (
     hypervolume,
     normalised_metric,
@@ -22,26 +23,9 @@ FULL = 1000
 
 
 def record(method: str, seed: int, macs: int, value: float, **extra) -> Record:
-    fields = dict(
-        cell_id=f"{method}-s{seed}",
-        task="toy",
-        corpus="toy-corpus",
-        method=method,
-        seed=seed,
-        label=f"m{macs}",
-        status="ok",
-        macs=macs,
-        full_macs=FULL,
-        metrics={"mse": value},
-        primary_metric="mse",
-        higher_is_better=False,
-        reference_metric=1.0,
-        train_seconds=1.0,
-        train_epochs=2.0,
-        cost_unit="example",
+    return candidate_record(
+        method, seed, macs, {"mse": value}, full_macs=FULL, train_seconds=1.0, train_epochs=2.0, overrides=extra
     )
-    fields.update(extra)
-    return Record(**fields)
 
 
 # --- pareto_front --------------------------------------------------------------------------------

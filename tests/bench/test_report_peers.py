@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.records import candidate_record
 from tradeoff_bench.bench.grid import PEERS as GRID_PEERS
 from tradeoff_bench.bench.report import (
     PEERS,
@@ -32,26 +33,21 @@ FULL = 1_000_000
 
 
 def record(method: str, seed: int, macs: int | None, value: float, **extra) -> Record:
-    fields = dict(
-        cell_id=f"{method}-s{seed}",
+    return candidate_record(
+        method,
+        seed,
+        macs,
+        {"eer": value},
+        full_macs=FULL,
+        primary_metric="eer",
         task="vad",
         corpus="vad-corpus",
-        method=method,
-        seed=seed,
         label=f"w{macs}",
-        status="ok",
-        macs=macs,
-        full_macs=FULL,
-        metrics={"eer": value},
-        primary_metric="eer",
-        higher_is_better=False,
-        reference_metric=50.0,
         cost_unit="second of audio",
         cell_seconds=2.0,
         train_epochs=3.0,
+        overrides=extra,
     )
-    fields.update(extra)
-    return Record(**fields)
 
 
 def peer(

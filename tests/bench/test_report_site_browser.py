@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.records import candidate_record
 from tradeoff_bench.bench.report import write_report
 from tradeoff_bench.core.records import Record
 
@@ -37,28 +38,24 @@ LOAD_SECONDS = 60
 
 
 def record(task: str, method: str, seed: int, macs: int, value: float, **extra: Any) -> Record:
-    fields = dict(
+    return candidate_record(
+        method,
+        seed,
+        macs,
+        {"eer": value},
+        full_macs=WIDTHS[-1],
+        primary_metric="eer",
         cell_id=f"{task}-{method}-s{seed}",
         task=task,
         corpus=f"{task}-corpus",
-        method=method,
-        seed=seed,
         label=f"w{macs}",
-        status="ok",
-        macs=macs,
-        full_macs=WIDTHS[-1],
-        metrics={"eer": value},
-        primary_metric="eer",
-        higher_is_better=False,
-        reference_metric=50.0,
         cost_unit="second of audio",
         settings={"width": macs / WIDTHS[-1]},
         train_epochs=3.0,
         cell_seconds=2.0,
         provenance={"commit": "0123456789abcdef", "cpu": "test CPU", "versions": {"torch": "2.11.0"}},
+        overrides=extra,
     )
-    fields.update(extra)
-    return Record(**fields)
 
 
 def records() -> list[Record]:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.records import candidate_record
 from tradeoff_bench.bench.report import board_info, failed_cells, leaderboard, records_frame, write_report
 from tradeoff_bench.bench.report.bootstrap import board_replicates, with_intervals
 from tradeoff_bench.bench.report.format import leaderboard_markdown
@@ -28,20 +29,15 @@ def scored(tmp: Path, method: str, seed: int, macs: int, shift: float, **facts) 
     from tradeoff_bench.tasks.scoring import equal_error_rate
 
     eer = 100 * equal_error_rate(score[label == 1], score[label == 0])[0]
-    record = Record(
-        cell_id=f"{method}-s{seed}",
+    record = candidate_record(
+        method,
+        seed,
+        macs,
+        {"eer": eer},
+        full_macs=FULL,
+        primary_metric="eer",
         task="vad",
         corpus="toy",
-        method=method,
-        seed=seed,
-        label=f"m{macs}",
-        status="ok",
-        macs=macs,
-        full_macs=FULL,
-        metrics={"eer": eer},
-        primary_metric="eer",
-        higher_is_better=False,
-        reference_metric=50.0,
         cost_unit="second",
         facts=facts,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.records import candidate_record
 from tradeoff_bench.bench.files import atomic_write
 from tradeoff_bench.bench.report import write_report
 from tradeoff_bench.core.records import Record
@@ -19,27 +20,25 @@ FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.tex", "candidates.csv
 def record(task: str, method: str, seed: int, macs: int, value: float, **extra) -> Record:
     higher = task == "acc"
     metric = "accuracy" if higher else "mse"
-    fields = dict(
+    return candidate_record(
+        method,
+        seed,
+        macs,
+        {metric: value},
+        full_macs=1_000_000,
+        primary_metric=metric,
         cell_id=f"{task}-{method}-s{seed}",
         task=task,
         corpus=f"{task}-corpus",
-        method=method,
-        seed=seed,
         label=f"w{macs}",
-        status="ok",
-        macs=macs,
-        full_macs=1_000_000,
-        metrics={metric: value},
-        primary_metric=metric,
         higher_is_better=higher,
         reference_metric=10.0 if higher else 1.0,
         train_seconds=3.5,
         train_epochs=5,
         cost_unit="second of audio",
         widths={"conv1": macs // 10_000, "conv2": 8},
+        overrides=extra,
     )
-    fields.update(extra)
-    return Record(**fields)
 
 
 def records() -> list[Record]:

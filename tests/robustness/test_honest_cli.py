@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_args import TINY_SYNTHETIC
 from tradeoff_bench.bench.cli import EXIT_BROKEN_PIPE, EXIT_CELLS_FAILED, EXIT_ERROR, main
 from tradeoff_bench.bench.provenance import code_versions
 from tradeoff_bench.bench.store import Store
@@ -15,23 +16,7 @@ from tradeoff_bench.tasks import CORPORA
 from tradeoff_bench.tasks.corpora import CorpusGenerator
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = [
-    "--task",
-    "synthetic",
-    "--task-set",
-    "n_train=128",
-    "--task-set",
-    "n_val=32",
-    "--task-set",
-    "n_test=64",
-    "--task-set",
-    "epochs=1",
-    "--method",
-    "dense",
-    "--set",
-    "multipliers=[1.0]",
-    "--no-progress",
-]
+TINY = [*TINY_SYNTHETIC, "--method", "dense", "--set", "multipliers=[1.0]", "--no-progress"]
 
 
 def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

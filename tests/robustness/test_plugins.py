@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_args import TINY_SYNTHETIC
 from tradeoff_bench.bench.cli import EXIT_ERROR, main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,21 +25,7 @@ from tradeoff_bench.methods.dense import Dense
 class OutsideDense(Dense):
     description = "dense, registered from a file outside the repository"
 '''
-TINY = [
-    "--task",
-    "synthetic",
-    "--task-set",
-    "n_train=128",
-    "--task-set",
-    "n_val=32",
-    "--task-set",
-    "n_test=64",
-    "--task-set",
-    "epochs=1",
-    "--set",
-    "multipliers=[1.0]",
-    "--no-progress",
-]
+TINY = [*TINY_SYNTHETIC, "--set", "multipliers=[1.0]", "--no-progress"]
 
 
 @pytest.fixture
