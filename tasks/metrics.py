@@ -14,14 +14,14 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 from tradeoff_bench.core.registry import Registry
-from tradeoff_bench.tasks.scoring import equal_error_rate, roc_auc
 
-FromScores = Callable[[np.ndarray, np.ndarray], float]
+if TYPE_CHECKING:  # numpy is imported where scores are computed: `list` and `--help` stay instant
+    import numpy as np
+
+FromScores = Callable[["np.ndarray", "np.ndarray"], float]
 """(label, score) over every row of `ItemScores` -> the metric's value."""
 
 
@@ -52,6 +52,8 @@ def metric_spec(name: str) -> Metric:
 
 def _classes(label: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(positive scores, negative scores), each in row order (the DET recipe's tie order)."""
+    import numpy as np
+
     label, score = np.asarray(label), np.asarray(score)
     if label.shape != score.shape or not np.isin(label, (0, 1)).all():
         raise ValueError(f"labels must be 0 or 1, one per score; got {label.shape} labels for {score.shape} scores")
@@ -61,15 +63,21 @@ def _classes(label: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def eer_from_scores(label: np.ndarray, score: np.ndarray) -> float:
     """Equal error rate in % (tasks.scoring's recipe), positives (label 1) scoring high."""
+    from tradeoff_bench.tasks.scoring import equal_error_rate
+
     return 100.0 * equal_error_rate(*_classes(label, score))[0]
 
 
 def auc_from_scores(label: np.ndarray, score: np.ndarray) -> float:
+    from tradeoff_bench.tasks.scoring import roc_auc
+
     return roc_auc(*_classes(label, score))
 
 
 def mse_from_scores(label: np.ndarray, score: np.ndarray) -> float:
     """Mean of the rows' own squared errors (rows of equal size, so this is the pooled MSE)."""
+    import numpy as np
+
     score = np.asarray(score)
     if score.size == 0:
         raise ValueError("no scores: the mean squared error needs at least one row")
@@ -103,6 +111,8 @@ class ItemScores:
     FILE: ClassVar[str] = "scores.npz"
 
     def __post_init__(self) -> None:
+        import numpy as np
+
         arrays: dict[str, np.ndarray] = {
             "item": np.asarray(self.item, dtype=np.int64),
             "label": np.asarray(self.label, dtype=np.float32),
@@ -125,6 +135,8 @@ class ItemScores:
 
     def to_bytes(self) -> bytes:
         """The `scores.npz` file's contents (numpy.savez_compressed)."""
+        import numpy as np
+
         buffer = io.BytesIO()
         np.savez_compressed(buffer, item=self.item, label=self.label, score=self.score)
         return buffer.getvalue()
@@ -136,6 +148,8 @@ class ItemScores:
     @classmethod
     def load(cls, path: str | Path | BinaryIO) -> ItemScores:
         """Read a `scores.npz`; a file without the three arrays is a one-line ValueError."""
+        import numpy as np
+
         with np.load(path, allow_pickle=False) as data:
             missing = {"item", "label", "score"} - set(data.files)
             if missing:
