@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.records import candidate_record
 from tradeoff_bench.bench.report import board_info, records_frame, write_report
 from tradeoff_bench.bench.report.interactive import board_figure_json
 from tradeoff_bench.bench.report.provenance import provenance_rows
@@ -18,20 +19,17 @@ FULL = 1_000_000
 
 
 def record(task: str, method: str, seed: int, macs: int, value: float, **extra) -> Record:
-    fields = dict(
+    return candidate_record(
+        method,
+        seed,
+        macs,
+        {"eer": value, "eer@snr<5": value + 5},
+        full_macs=FULL,
+        primary_metric="eer",
         cell_id=f"{task}-{method}-s{seed}",
         task=task,
         corpus=f"{task}-corpus",
-        method=method,
-        seed=seed,
         label=f"w{macs}",
-        status="ok",
-        macs=macs,
-        full_macs=FULL,
-        metrics={"eer": value, "eer@snr<5": value + 5},
-        primary_metric="eer",
-        higher_is_better=False,
-        reference_metric=50.0,
         cost_unit="second of audio",
         settings={"mode": "budget", "budget": macs / FULL, "unset": None},
         provenance={
@@ -42,9 +40,8 @@ def record(task: str, method: str, seed: int, macs: int, value: float, **extra) 
             "time_utc": f"2026-11-30T10:0{seed}:00+00:00",
             "versions": {"torch": "2.11.0"},
         },
+        overrides=extra,
     )
-    fields.update(extra)
-    return Record(**fields)
 
 
 def records() -> list[Record]:
