@@ -214,6 +214,13 @@ def _parser() -> argparse.ArgumentParser:
         help="where to write (default RUN/report; required for several runs; `make bench` publishes to results/)",
     )
     report.set_defaults(command=_report)
+
+    curves = sub.add_parser(
+        "curves", help="compare the training schedules of a run (bench/grids/curves.toml): dev, test, convergence"
+    )
+    curves.add_argument("runs", nargs="+", type=Path, help="output directories of `run`")
+    curves.add_argument("--csv", type=Path, metavar="FILE", help="also write the table as CSV")
+    curves.set_defaults(command=_curves)
     return parser
 
 
@@ -387,27 +394,46 @@ def _executor_factory(args: argparse.Namespace) -> Callable[[], Executor]:
 
 def _report(args: argparse.Namespace) -> int:
     from tradeoff_bench.bench.report import write_report
-    from tradeoff_bench.bench.store import Store
 
     if args.to is None and len(args.runs) > 1:
         raise StoreError("several run directories need --to: where their joint report goes")
     out = args.to if args.to is not None else args.runs[0] / "report"
     if out.exists() and not out.is_dir():
         raise StoreError(f"--to {out} exists and is not a folder")
-    records = []
-    run_dirs = {}
-    for run_dir in args.runs:
+    records, run_dirs = _read_runs(args.runs)
+    written = write_report(records, out, run_dirs=run_dirs)
+    _warn_mixed_code(records)
+    print(f"wrote {len(written)} files to {out}")
+    return EXIT_OK
+
+
+def _curves(args: argparse.Namespace) -> int:
+    from tradeoff_bench.bench.report.curves import curve_markdown, curve_table
+
+    table = curve_table(_read_runs(args.runs)[0])
+    if table.empty:
+        raise StoreError(f"no record in {', '.join(map(str, args.runs))} has a training history")
+    if args.csv is not None:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.csv, index=False)
+    print(curve_markdown(table), end="")
+    return EXIT_OK
+
+
+def _read_runs(runs: Sequence[Path]) -> tuple[list[Any], dict[str, Path]]:
+    """Every finished cell's records of `runs`, and the run directory of each record id."""
+    from tradeoff_bench.bench.store import Store
+
+    records, run_dirs = [], {}
+    for run_dir in runs:
         if not (run_dir / "cells").is_dir():
             raise StoreError(f"{run_dir} is not a run directory (no cells/ folder): run `tradeoff-bench run` first")
         found = list(Store(run_dir).records())
         run_dirs.update({record.record_id: run_dir for record in found})
         records += found
     if not records:
-        raise StoreError(f"no finished cells in {', '.join(map(str, args.runs))}")
-    written = write_report(records, out, run_dirs=run_dirs)
-    _warn_mixed_code(records)
-    print(f"wrote {len(written)} files to {out}")
-    return EXIT_OK
+        raise StoreError(f"no finished cells in {', '.join(map(str, runs))}")
+    return records, run_dirs
 
 
 def _warn_mixed_code(records: list[Any]) -> None:

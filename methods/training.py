@@ -70,7 +70,9 @@ def fit(
     `after_step` runs after every optimiser step (projections, schedules); `epoch_facts` adds
     JSON-native values to each epoch's history entry. `structure` returns the widths the model would
     be realised at after the current epoch, for a model whose widths move while it trains: only
-    epochs at the last epoch's structure are then eligible. Ties go to the later epoch. `dev=False`
+    epochs at the last epoch's structure are then eligible. Epochs tied on the dev metric (common
+    where it saturates, e.g. 0 % EER on the attacks seen in training) are told apart by the mean dev
+    loss, then the later epoch wins. `dev=False`
     skips the dev metric, and so the selection (a model whose evaluation would change it, e.g.
     quantisation observers): the last epoch is kept. `seed_offset` gives a second training phase of
     the same cell its own shuffling order.
@@ -109,11 +111,11 @@ def fit(
             total, batches_seen = total + loss_value, batches_seen + 1
         entry: dict[str, Any] = {"epoch": epoch + 1, "loss": _round(total / max(1, batches_seen))}
         if dev:
-            entry["dev"] = _dev_metric(model, task)
+            entry["dev"], entry["dev_loss"] = _dev_scores(model, task, device)
         if structure is not None:
             entry["widths"] = dict(structure())
         if dev:
-            best.offer(epoch + 1, entry["dev"], entry.get("widths"), model)
+            best.offer(epoch + 1, (entry["dev"], entry["dev_loss"]), entry.get("widths"), model)
         history.append({**entry, **(epoch_facts() if epoch_facts is not None else {})})
         ctx.log(f"epoch {epoch + 1}/{epochs} " + " ".join(f"{k} {v}" for k, v in entry.items() if k != "epoch"))
     selected = best.restore(model, history[-1].get("widths")) if dev and history else epochs
@@ -149,15 +151,17 @@ class _BestEpochs:
     """The best dev epoch seen at each structure, with a copy of its parameters and buffers."""
 
     def __init__(self, higher_is_better: bool) -> None:
-        self.higher_is_better = higher_is_better
-        self.best: dict[str, tuple[int, float, dict[str, torch.Tensor]]] = {}
+        self.sign = -1.0 if higher_is_better else 1.0
+        self.best: dict[str, tuple[int, tuple[float, float], dict[str, torch.Tensor]]] = {}
 
-    def offer(self, epoch: int, value: float, widths: Mapping[str, int] | None, model: nn.Module) -> None:
+    def offer(self, epoch: int, dev: tuple[float, float], widths: Mapping[str, int] | None, model: nn.Module) -> None:
+        """`dev` is (metric, mean loss) on the val split; the lower (signed metric, loss) wins, ties the later."""
         key = json.dumps(widths, sort_keys=True)
+        rank = (self.sign * dev[0], dev[1])
         held = self.best.get(key)
-        if held is None or (value >= held[1] if self.higher_is_better else value <= held[1]):
+        if held is None or rank <= held[1]:
             state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
-            self.best[key] = (epoch, value, state)
+            self.best[key] = (epoch, rank, state)
 
     def restore(self, model: nn.Module, widths: Mapping[str, int] | None) -> int:
         """Load the best epoch at `widths` (the last epoch's) into `model`; returns that epoch."""
@@ -171,11 +175,17 @@ def rounded_widths(widths: dict[str, torch.Tensor]) -> dict[str, float]:
     return {knob: round(value.item(), 2) for knob, value in widths.items()}
 
 
-def _dev_metric(model: nn.Module, task: Task) -> float:
-    """The primary metric on the val split, the model left in training mode."""
+def _dev_scores(model: nn.Module, task: Task, device: torch.device) -> tuple[float, float]:
+    """The primary metric and the mean task loss on the val split, the model left in training mode."""
+    model.eval()
     value = task.evaluate(model, "val")[task.primary_metric]
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for x, y in task.batches("val", task.recipe.batch_size):
+            total += task.loss(model(x.to(device)), y.to(device)).item() * len(x)
+            count += len(x)
     model.train()
-    return _round(value)
+    return _round(value), _round(total / max(1, count))
 
 
 def _round(value: float) -> float:

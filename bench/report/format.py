@@ -76,14 +76,18 @@ def interval(low: float | None, high: float | None, fmt: str) -> str:
 
 
 def verdict_cell(row: pd.Series, budget: float, marked: bool = True) -> str:
-    """`better −1.2 [−2.0, −0.4] (3 pairs)`: the verdict, the paired difference and its 95 % CI."""
+    """`better −1.2 [−2.0, −0.4] (3 pairs, P 0.89)`: the verdict, the paired difference and its 95 % CI,
+    and the probability of improvement."""
     prefix = verdict_column(budget)
     if not row[f"{prefix}_verdict"]:
         return MISSING
     pairs = int(row[f"{prefix}_pairs"])
+    p_better = row.get(f"{prefix}_p_better")
+    probability = f", P {float(p_better):.2f}" if p_better is not None and pd.notna(p_better) else ""
     return (
         f"{row[f'{prefix}_verdict']} {format(float(row[f'{prefix}_diff']), '+.3g')}"
-        f"{interval(row[f'{prefix}_ci_low'], row[f'{prefix}_ci_high'], '+.3g')} ({pairs} pair{'s' * (pairs != 1)})"
+        f"{interval(row[f'{prefix}_ci_low'], row[f'{prefix}_ci_high'], '+.3g')}"
+        f" ({pairs} pair{'s' * (pairs != 1)}{probability})"
         f"{coverage(row[f'{prefix}_over'], marked)}"
     )
 
@@ -142,7 +146,8 @@ def header_lines(info: BoardInfo) -> list[str]:
         "marked `(seeds only)` where candidates lack per-item scores",
         f"vs {CONTROL}: at matched cost, the mean over seeds of (method − {CONTROL}) between each seed's best "
         f"candidates under the ceiling, paired by seed and test item, with its 95 % CI; better / worse when the "
-        "CI excludes 0, else not resolved",
+        "CI excludes 0, else not resolved; P: the probability of improvement, the share of (method seed, "
+        f"{CONTROL} seed) pairs where the method is better (ties count one half)",
         *([f"Data: {'; '.join(info.corpus_notes)}"] if info.corpus_notes else []),
         *([mixed_code_note(info)] if info.mixes_code else []),
     ]

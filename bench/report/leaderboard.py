@@ -20,8 +20,9 @@ Per method, over its seeds (a seed pools the candidates of all its cells):
 - `unconverged`: how many of its candidates say they had not converged (facts `converged` False);
 - `at_<b>_ci_low`, `at_<b>_ci_high`, `at_<b>_ci_over`: the 95 % interval of `at_<b>_<agg>` over seeds
   and test items, and which of the two it covers (`bench.report.verdicts.budget_intervals`);
-- `vs_dense_<b>_diff`, `_ci_low`, `_ci_high`, `_pairs`, `_over`, `_verdict` per verdict budget: the paired
-  difference to `dense` at matched cost (`bench.report.verdicts.dense_verdicts`); empty for `dense`.
+- `vs_dense_<b>_diff`, `_ci_low`, `_ci_high`, `_pairs`, `_over`, `_verdict`, `_p_better` per verdict
+  budget: the paired difference to `dense` at matched cost and the probability of improvement
+  (`bench.report.verdicts.dense_verdicts`); empty for `dense`.
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ def leaderboard(
                     verdict_column(budget),
                     verdicts,
                     (method, float(budget)),
-                    ["diff", "ci_low", "ci_high", "pairs", "over", "verdict"],
+                    ["diff", "ci_low", "ci_high", "pairs", "over", "verdict", "p_better"],
                 )
             )
         rows.append(row)

@@ -13,7 +13,10 @@ resampled test sets, the same resampled sets for every candidate of the board.
   scored on the board's test set). Each replicate resamples the pairs and averages the paired
   differences `method - dense` computed on the same resampled items. `diff` is the mean observed
   difference. The verdict is `better` or `worse` when the 95 % interval excludes 0 (in the metric's
-  direction), else `not resolved`.
+  direction), else `not resolved`. `p_better` is the probability of improvement of Agarwal et al.
+  (NeurIPS 2021; rliable's `probability_of_improvement` on one task): over every (method seed, dense
+  seed) pair of the chosen candidates, the share where the method's metric is better, ties counting
+  one half, i.e. the Mann-Whitney U statistic over n * m (`scipy.stats.mannwhitneyu`).
 
 A candidate without per-item scores contributes its observed metric to every replicate (no item
 resampling), and the `over` column says which sources of noise the interval covers. Only an interval
@@ -58,8 +61,8 @@ def dense_verdicts(
     budgets: Sequence[float] = VERDICT_BUDGETS,
     level: float = LEVEL,
 ) -> pd.DataFrame:
-    """method, budget, diff, ci_low, ci_high, pairs, over, verdict for every method but `dense`
-    (none when the board has no `dense` candidates)."""
+    """method, budget, diff, ci_low, ci_high, pairs, over, verdict, p_better for every method but
+    `dense` (none when the board has no `dense` candidates)."""
     choices = seed_budget_choices(ok, budgets).dropna(subset=["record_id"])
     control = choices[choices["method"] == CONTROL]
     rows = []
@@ -75,8 +78,22 @@ def dense_verdicts(
         low, high = percentile_interval(_resample_seeds(mine - theirs).mean(axis=1), level)
         over = over_mine if over_mine == over_theirs else "seeds; items for some candidates"
         verdict = _verdict(low, high, higher_is_better) if over == ITEMS_AND_SEEDS else UNRESOLVED
-        rows.append((method, budget, diff, low, high, len(paired), over, verdict))
-    return pd.DataFrame(rows, columns=["method", "budget", "diff", "ci_low", "ci_high", "pairs", "over", "verdict"])
+        dense = control.loc[control["budget"] == budget, "metric"]
+        p_better = probability_of_improvement(chosen["metric"], dense, higher_is_better)
+        rows.append((method, budget, diff, low, high, len(paired), over, verdict, p_better))
+    columns = ["method", "budget", "diff", "ci_low", "ci_high", "pairs", "over", "verdict", "p_better"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def probability_of_improvement(mine: Sequence[float], theirs: Sequence[float], higher_is_better: bool) -> float:
+    """P(a seed of `mine` beats a seed of `theirs`), ties one half: Mann-Whitney U / (n * m)."""
+    from scipy.stats import mannwhitneyu
+
+    x, y = np.asarray(mine, dtype=float), np.asarray(theirs, dtype=float)
+    if not (x.size and y.size):
+        return float("nan")
+    sign = 1.0 if higher_is_better else -1.0
+    return float(mannwhitneyu(sign * x, sign * y).statistic / (x.size * y.size))
 
 
 def _replicate_matrix(chosen: pd.DataFrame, reps: Replicates) -> tuple[np.ndarray, str]:

@@ -13,7 +13,14 @@ from tradeoff_bench.bench.report import board_info, failed_cells, leaderboard, r
 from tradeoff_bench.bench.report.bootstrap import board_replicates, with_intervals
 from tradeoff_bench.bench.report.format import leaderboard_markdown
 from tradeoff_bench.bench.report.frame import ok_rows
-from tradeoff_bench.bench.report.verdicts import BETTER, UNRESOLVED, WORSE, budget_intervals, dense_verdicts
+from tradeoff_bench.bench.report.verdicts import (
+    BETTER,
+    UNRESOLVED,
+    WORSE,
+    budget_intervals,
+    dense_verdicts,
+    probability_of_improvement,
+)
 from tradeoff_bench.core.records import Record
 
 FULL = 1000
@@ -113,6 +120,7 @@ def test_report_lists_intervals_verdicts_and_unconverged(tmp_path: Path, monkeyp
     assert table.loc["bad", "unconverged"] == 1 and table.loc["good", "unconverged"] == 0
     assert table.loc["good", "vs_dense_0.5_verdict"] == BETTER
     assert table.loc["bad", "vs_dense_0.5_verdict"] == WORSE  # one seed, but 300 items resolve it
+    assert table.loc["good", "vs_dense_0.5_p_better"] > 0.5 > table.loc["bad", "vs_dense_0.5_p_better"]
 
 
 def test_a_report_without_scores_says_so_once_and_resolves_nothing(tmp_path: Path):
@@ -121,3 +129,10 @@ def test_a_report_without_scores_says_so_once_and_resolves_nothing(tmp_path: Pat
     text = leaderboard_markdown(leaderboard(frame), board_info(frame), failed_cells(frame), (0.5,))
     assert "] (seeds only)" not in text and "0 of 3" in text  # the header explains the mark; no cell has it
     assert "No candidate of this table kept per-item scores" in text
+
+
+def test_probability_of_improvement_counts_seed_pairs_with_ties_as_half():
+    mine, theirs = [1.0, 2.0, 3.0], [2.0, 4.0]  # lower is better: 4 wins, 1 tie, 1 loss of 6 pairs
+    assert probability_of_improvement(mine, theirs, higher_is_better=False) == pytest.approx(4.5 / 6)
+    assert probability_of_improvement(mine, theirs, higher_is_better=True) == pytest.approx(1.5 / 6)
+    assert np.isnan(probability_of_improvement([], theirs, higher_is_better=True))

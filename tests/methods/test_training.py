@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from tradeoff_bench.core.flops import count_macs
-from tradeoff_bench.methods import RunContext
+from tradeoff_bench.methods import RunContext, training
 from tradeoff_bench.methods.training import FitResult, convergence, fit, training_facts
 from tradeoff_bench.tasks.synthetic import SyntheticTask
 
@@ -67,9 +67,25 @@ def test_fit_selects_only_among_epochs_at_the_final_widths() -> None:
     assert held(model, states[2])
 
 
-def test_fit_keeps_the_later_epoch_on_ties_and_the_last_without_dev() -> None:
-    assert scripted_fit([2.0, 1.0, 1.0])[0].selected_epoch == 3
+def test_fit_breaks_dev_metric_ties_by_the_dev_loss_then_keeps_the_later_epoch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scores = [(2.0, 0.1), (1.0, 0.4), (1.0, 0.3), (1.0, 0.35), (1.0, 0.3), (1.5, 0.2)]
+    script = iter(scores)
+    monkeypatch.setattr(training, "_dev_scores", lambda model, task, device: next(script))
+    task = SyntheticTask(**SMALL, epochs=len(scores))
+    result = fit(task.build_model(), task, RunContext(seed=0, count_macs=count_macs))
+    assert result.selected_epoch == 5
+    assert [(e["dev"], e["dev_loss"]) for e in result.history] == scores
+
+
+def test_fit_computes_the_mean_dev_loss_and_keeps_the_last_epoch_without_dev() -> None:
     task = SyntheticTask(**SMALL, epochs=2)
+    model = task.build_model()
+    result = fit(model, task, RunContext(seed=0, count_macs=count_macs))
+    x, y = next(task.batches("val", SMALL["n_val"]))
+    kept = next(entry for entry in result.history if entry["selected"])
+    assert kept["dev_loss"] == pytest.approx(task.loss(model(x), y).item(), rel=1e-3)
     result = fit(task.build_model(), task, RunContext(seed=0, count_macs=count_macs), dev=False)
     assert result.selected_epoch == 2 and result.converged is None
 
