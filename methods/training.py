@@ -72,9 +72,8 @@ def fit(
     be realised at after the current epoch, for a model whose widths move while it trains: only
     epochs at the last epoch's structure are then eligible. Epochs tied on the dev metric (common
     where it saturates, e.g. 0 % EER on the attacks seen in training) are told apart by the mean dev
-    loss, then the later epoch wins. `dev=False`
-    skips the dev metric, and so the selection (a model whose evaluation would change it, e.g.
-    quantisation observers): the last epoch is kept. `seed_offset` gives a second training phase of
+    loss, then the later epoch wins. `dev=False` skips the dev metric, and so the selection (a model
+    whose evaluation would change it, e.g. quantisation observers): the last epoch is kept. `seed_offset` gives a second training phase of
     the same cell its own shuffling order.
     """
     recipe = task.recipe

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from tradeoff_bench.bench.report import bootstrap
-from tradeoff_bench.bench.report.bootstrap import board_replicates, item_statistics, item_weights, resampled
+from tradeoff_bench.bench.report.bootstrap import (
+    board_replicates,
+    item_statistics,
+    item_weights,
+    percentile_interval,
+    resampled,
+)
+from tradeoff_bench.tasks.metrics import ItemScores
 from tradeoff_bench.tasks.scoring import equal_error_rate, roc_auc
 
 
@@ -102,3 +109,31 @@ def test_a_malformed_scores_file_is_a_note_not_a_crash(tmp_path: Path):
     rows = pd.DataFrame({"record_id": ["a"], "primary_metric": ["eer"], "outputs": [[relative]]})
     table = board_replicates(rows, {"a": tmp_path}, cache=tmp_path / "cache").intervals()
     assert "scores file lacks arrays ['label']" in table["metric_ci_note"].iloc[0]
+
+
+@pytest.mark.parametrize("metric", ["mse", "eer"])
+def test_the_item_bootstrap_agrees_with_scipys_percentile_bootstrap(metric: str) -> None:
+    """Our Poisson item bootstrap against `scipy.stats.bootstrap` (which draws whole items afresh):
+    the same 95 % percentile interval up to Monte Carlo error, on items of several rows each."""
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(1)
+    items, rows = 400, 5
+    item = np.repeat(np.arange(items), rows)
+    label = np.repeat(rng.integers(0, 2, items), rows).astype(float)
+    score = label * 1.2 + np.repeat(rng.normal(size=items), rows) + rng.normal(size=items * rows)
+    if metric == "mse":
+        label, score = np.full(items * rows, np.nan), score**2
+    stats = item_statistics(metric, item, label, score)
+    ours = percentile_interval(resampled(stats, item_weights(stats.items, n_resamples=4000)))
+
+    def statistic(chosen: np.ndarray) -> float:
+        picked = (chosen[:, None] * rows + np.arange(rows)).ravel()
+        return float(ItemScores(np.repeat(np.arange(len(chosen)), rows), label[picked], score[picked]).metric(metric))
+
+    theirs = bootstrap(
+        (np.arange(items),), statistic, vectorized=False, n_resamples=4000, method="percentile", random_state=2
+    ).confidence_interval
+    width = theirs.high - theirs.low
+    assert ours[0] == pytest.approx(theirs.low, abs=0.1 * width)
+    assert ours[1] == pytest.approx(theirs.high, abs=0.1 * width)
