@@ -14,7 +14,7 @@ UV := .tools/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup lock check-lock lint test bench bench-perf clean
+.PHONY: setup lock check-lock lint test bench bench-quick bench-perf clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,11 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/tradeoff-bench run $(GRID) --out $(RUN_DIR) --jobs $(JOBS)
 	$(BIN)/tradeoff-bench report $(RUN_DIR) --to results
+
+# A first look in minutes: every task and method, 1 seed, short schedules; tables in runs/quick/report.
+bench-quick: $(STAMP)
+	$(BIN)/tradeoff-bench run bench/grids/quick.toml --out runs/quick --jobs $(JOBS)
+	$(BIN)/tradeoff-bench report runs/quick --to runs/quick/report
 
 bench-perf: $(STAMP)
 	$(BIN)/python -m pytest tests/benchmarks -o addopts="" --benchmark-only --benchmark-columns=min,median,max,rounds

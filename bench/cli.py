@@ -298,6 +298,9 @@ def _run(args: argparse.Namespace) -> int:
     for record in summary.failed:
         print(f"  failed: {record.task}/{record.method} seed={record.seed}: {record.error}")
     print(f"records: {store.records_dir}")
+    print(
+        f"tables and plots: tradeoff-bench report {store.root} (writes {store.root / 'report'}/index.html and the tables)"
+    )
     print(summary.verdict())
     return EXIT_CELLS_FAILED if summary.failed_cells else EXIT_OK
 
@@ -403,7 +406,7 @@ def _report(args: argparse.Namespace) -> int:
     records, run_dirs = _read_runs(args.runs)
     written = write_report(records, out, run_dirs=run_dirs)
     _warn_mixed_code(records)
-    print(f"wrote {len(written)} files to {out}")
+    print(f"wrote {len(written)} files to {out}: open {out / 'index.html'}")
     return EXIT_OK
 
 

@@ -116,7 +116,8 @@ def _run_cells(
     pending: dict[Future[list[Record]], Cell] = {}
     held: deque[Cell] = deque()  # by another runner: looked at again once this one has nothing left
     second_look = False
-    bar = tqdm(total=len(todo), unit="cell", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=len(todo), unit="cell", disable=not progress, dynamic_ncols=True)  # done/total, ETA
+    failed_now = 0
     try:
         while todo or pending or (held and not second_look):
             if not (todo or pending):  # the other runner may have died, or finished them
@@ -146,6 +147,8 @@ def _run_cells(
                 store.unlock(cell)
                 summary.ran += 1
                 summary.failed += [r for r in records if r.status != "ok"]
+                failed_now += any(r.status != "ok" for r in records)
+                bar.set_postfix(failed=failed_now, refresh=False)
                 bar.update()
     finally:
         bar.close()

@@ -15,6 +15,11 @@ A grid file (TOML) lists seeds, tasks and methods::
     sweep = { alpha = [0.01, 0.1] }   # one cell per value (cartesian product over keys)
     tasks = ["synthetic"]             # optional: only on these tasks
 
+A grid may `extends = "default.toml"` (relative to its file): it takes that grid's tasks and methods,
+replaces the top-level keys it sets itself (`name`, `seeds`, ...) and merges `task_settings = { vad =
+{ epochs = 2 } }` into the settings of every task entry of that name — the same composition at
+another scale (`quick.toml`), with no second copy of the method list to drift apart.
+
 A cell is one (task + settings, method + settings, seed); its id is a digest of that spec with
 every default filled in, so a cell's records are found again on a re-run. A task with reference
 systems (`Task.peers`) also gets one `peers` cell per configuration (not per seed) that evaluates
@@ -135,10 +140,44 @@ def load_grid(path: str | Path) -> list[Cell]:
     except tomllib.TOMLDecodeError as err:
         raise GridError(f"grid file {path} is not valid TOML: {err}") from None
     try:
+        spec = _extended(spec, path.parent)
         _load_grid_plugins(spec, path.parent)
         return plan_grid(spec)
     except GridError as err:
         raise GridError(f"{path}: {err}") from None
+
+
+def _extended(spec: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """`spec` with the grid it `extends` filled in (one level: a base grid may not extend another)."""
+    if "extends" not in spec:
+        if "task_settings" in spec:
+            raise GridError("'task_settings' overrides the tasks of the grid named by 'extends', and there is none")
+        return spec
+    base_path = folder / str(spec["extends"])
+    try:
+        base = tomllib.loads(base_path.read_text())
+    except FileNotFoundError:
+        raise GridError(f"'extends': grid file {base_path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise GridError(f"'extends': {base_path} is not valid TOML: {err}") from None
+    if "extends" in base:
+        raise GridError(f"'extends': {base_path} extends another grid itself (one level only)")
+    overrides = spec.get("task_settings", {})
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise GridError("'task_settings' must be a table of tables: { task = { setting = value } }")
+    tasks = base.get("tasks", [])
+    names = {entry.get("name") for entry in tasks if isinstance(entry, dict)}
+    for name in overrides:
+        if name not in names:
+            raise GridError(f"'task_settings': the grid {base_path.name} has no task {name!r}")
+    merged = {key: value for key, value in {**base, **spec}.items() if key not in ("extends", "task_settings")}
+    merged["tasks"] = [
+        {**entry, "settings": {**entry.get("settings", {}), **overrides.get(entry["name"], {})}}
+        if isinstance(entry, dict) and entry.get("name") in overrides
+        else entry
+        for entry in spec.get("tasks", tasks)
+    ]
+    return merged
 
 
 def _load_grid_plugins(spec: Mapping[str, Any], folder: Path) -> None:
@@ -152,6 +191,7 @@ def _load_grid_plugins(spec: Mapping[str, Any], folder: Path) -> None:
 
 
 GRID_KEYS = {"name", "description", "seeds", "tasks", "methods", "peers", "plugins"}
+"""Keys of a grid after `extends` and `task_settings` are resolved."""
 ENTRY_KEYS = {"tasks": {"name", "settings"}, "methods": {"name", "settings", "sweep", "tasks"}}
 
 

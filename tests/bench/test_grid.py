@@ -83,3 +83,39 @@ def test_shipped_grids_are_valid() -> None:
     assert grids
     for grid in grids:
         assert load_grid(grid)
+
+
+def test_extends_keeps_the_composition_and_overrides_seeds_and_task_settings(tmp_path: Path) -> None:
+    write(tmp_path, GRID)
+    quick = tmp_path / "quick.toml"
+    quick.write_text('extends = "grid.toml"\nname = "q"\nseeds = [3]\ntask_settings = { synthetic = { epochs = 2 } }\n')
+    base, cells = load_grid(tmp_path / "grid.toml"), load_grid(quick)
+    assert {c.seed for c in cells} == {3}
+    assert [c.method_settings for c in cells] == [c.method_settings for c in base if c.seed == 0]
+    assert all(c.task_settings["epochs"] == 2 and c.task_settings["n_train"] == 64 for c in cells)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('extends = "nosuch.toml"\n', "does not exist"),
+        ('extends = "grid.toml"\ntask_settings = { vad = { epochs = 2 } }\n', "has no task 'vad'"),
+        ("task_settings = { synthetic = { epochs = 2 } }\n", "there is none"),
+    ],
+)
+def test_extends_errors_are_clear(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path, GRID)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(GridError, match=message):
+        load_grid(bad)
+
+
+def test_quick_grid_is_the_default_composition_at_one_seed() -> None:
+    grids = Path(__file__).parents[2] / "bench" / "grids"
+    default, quick = load_grid(grids / "default.toml"), load_grid(grids / "quick.toml")
+    assert {c.seed for c in quick} == {0}
+    assert {(c.task, c.method) for c in quick} == {(c.task, c.method) for c in default}
+    assert all(
+        c.task_settings["epochs"] < d.task_settings["epochs"] for c in quick for d in default if c.task == d.task
+    )
