@@ -24,6 +24,7 @@ conv=gru=64 (CRNN) or d_model=64, ffn=128 (Transformer), epochs=30; features are
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -37,8 +38,10 @@ from torch import nn
 
 from tradeoff_bench.core.registry import Epochs, SettingError
 from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
+from tradeoff_bench.tasks.feature_cache import FOLDER as FEATURES_FOLDER
+from tradeoff_bench.tasks.feature_cache import cached_features, feature_key
 from tradeoff_bench.tasks.metrics import ItemScores
-from tradeoff_bench.tasks.vad import mini, realtest
+from tradeoff_bench.tasks.vad import features, mini, mixing, realtest
 from tradeoff_bench.tasks.vad.features import N_MELS, SAMPLE_RATE, power_spectrogram
 from tradeoff_bench.tasks.vad.layout import read_esc50, read_marker, read_vctk
 from tradeoff_bench.tasks.vad.metrics import frame_metrics
@@ -202,9 +205,17 @@ class VadTask(Task):
 
     @cached_property
     def _splits(self) -> dict[str, _Split]:
-        splits = {split: _render(self.manifest.mixtures[split], self._cache, split == "test") for split in SPLITS}
+        """Every split's features, rendered once per manifest and feature code (`tasks.feature_cache`)."""
+
+        def render_all() -> dict[str, dict[str, torch.Tensor]]:
+            splits = {split: _render(self.manifest.mixtures[split], self._cache, split == "test") for split in SPLITS}
+            return {split: _tensors(data) for split, data in splits.items()}
+
+        content = f"{self.manifest.digest()} {self._sources}"
+        key = feature_key(content, (features, mixing, sys.modules[__name__]))
+        tensors = cached_features(Path(self.data_dir) / FEATURES_FOLDER, key, render_all)
         self._cache.clear()  # the features are what training needs; the audio can go
-        return splits
+        return {split: _split(tensors[split]) for split in SPLITS}
 
     @cached_property
     def _real(self) -> _Split | None:
@@ -315,6 +326,18 @@ def _forward(model: nn.Module, power: torch.Tensor, batch_size: int = 32) -> np.
         [model(power[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(power), batch_size)]
     )
     return logits.clamp(-60_000, 60_000).half().float().numpy()  # float16 ends at 65,504
+
+
+def _tensors(split: _Split) -> dict[str, torch.Tensor]:
+    tensors = {"power": split.power, "labels": split.labels, "snr_db": torch.from_numpy(split.snr_db)}
+    return tensors | ({"audio": torch.from_numpy(split.audio)} if split.audio is not None else {})
+
+
+def _split(tensors: dict[str, torch.Tensor]) -> _Split:
+    audio = tensors.get("audio")
+    return _Split(
+        tensors["power"], tensors["labels"], tensors["snr_db"].numpy(), None if audio is None else audio.numpy()
+    )
 
 
 def _render(entries: list[dict], cache: AudioCache, keep_audio: bool) -> _Split:
