@@ -11,6 +11,12 @@ the batch variance with momentum max(momentum, 1/n) at a channel's n-th update (
 cumulative average until n = 1/momentum), so a channel that K reaches late starts from its own
 statistics rather than a placeholder.
 
+Inside a GRU or LSTM (`tasks.rnn.gated_rnn`) the layer blends the hidden state at every step with
+fresh noise; it hands the RNN the blend (`recurrent_blend`) so that the fused kernel runs it
+exactly. There the statistic is updated once per forward, over the blended channel's values at
+all steps and in the whole batch, after the run: the run uses the statistic of earlier batches
+(a channel's first run uses the variance of its first step's states, measured before the run).
+
 κ is a raw parameter; a clamp inside forward would kill its gradient once an optimiser step crossed
 a bound, so `project_` clamps it to [κ_min, 1] after every optimiser step instead. (A sigmoid
 mapped onto [κ_min, 1], measured on the synthetic task at α = 1, descended slower, to widths 24–31
@@ -20,10 +26,12 @@ instead of 16–18, and can never reach κ_min itself.)
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import torch
 from torch import nn
+
+from tradeoff_bench.tasks.rnn import RecurrentBlend
 
 SQRT_GUARD = 1e-4
 """λ and 1−λ are kept above this inside √, so the blend's gradient stays finite at integer K."""
@@ -92,14 +100,45 @@ class DynamicComplexityLayer(nn.Module):
         out = x * self._leading_mask(full, x, dim)
         signal = x.select(dim, full)
         sigma = self._update_std(signal.detach(), full)
-        lam = k - full
-        blend = torch.addcmul(_root(lam) * signal, torch.randn_like(signal), _root(1 - lam) * sigma)
+        signal_weight, noise_weight = self._blend_weights(k, full)
+        blend = torch.addcmul(signal_weight * signal, torch.randn_like(signal), noise_weight * sigma)
         out.select(dim, full).add_(blend)
         return out
 
+    def recurrent_blend(self, first_state: Callable[[], torch.Tensor]) -> RecurrentBlend | None:
+        """In training while a channel is blended, what this gate does to an RNN's state at every step,
+        for `tasks.rnn.gated_rnn`'s fused kernel: scale 1 below ⌊K⌋, √λ at it, 0 above, plus
+        √(1−λ)·σ·ν on channel ⌊K⌋. σ is the statistic before this run (`first_state()`, the RNN's
+        first-step states, gives a channel's first one); the run's values update it afterwards."""
+        if not self.training:
+            return None
+        k = self.effective_width()
+        full = int(k.detach())
+        if full >= self.width:
+            return None
+        if self.updates[full] == 0:
+            self._update_std(first_state().select(self.dim, full), full)
+        signal_weight, noise_weight = self._blend_weights(k, full)
+        channels = torch.arange(self.width, device=k.device)
+        scale = torch.where(channels == full, signal_weight, (channels < full).to(k.dtype))
+        sigma = self.running_var[full].sqrt()
+        return RecurrentBlend(
+            scale, full, noise_weight * sigma, torch.randn_like, lambda values: self._observe(values, full)
+        )
+
+    def _observe(self, values: torch.Tensor, index: int) -> None:
+        self._update_std(values, index)
+
+    @staticmethod
+    def _blend_weights(k: torch.Tensor, full: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(√λ, √(1−λ)) of λ = K − ⌊K⌋, guarded."""
+        lam = k - full
+        return _root(lam), _root(1 - lam)
+
     def channel_scale(self) -> torch.Tensor | None:
-        """The per-channel factor this gate multiplies by (`tasks.rnn.gated_rnn`'s fast path): the
-        evaluation mask, or ones while K covers every channel; None while a channel is blended with noise."""
+        """The per-channel factor this gate multiplies by (for `tasks.rnn.gated_rnn`): the evaluation
+        mask, or ones while K covers every channel; None while a channel is blended with noise
+        (`recurrent_blend` then says how)."""
         if self.training and int(self.effective_width().detach()) < self.width:
             return None
         keep = self.kept_width() if not self.training else self.width
