@@ -3,7 +3,8 @@
 `LocalExecutor` runs cells in this process, or in worker processes when several run at once or
 cells have a wall-clock limit (a process can be killed at its deadline; a thread cannot).
 `bench.ray_executor.RayExecutor` runs each cell as a Ray task. Every executor only computes:
-records are written by the driver as results arrive, so workers need no shared file system.
+records are written by the driver as results arrive, so workers need no shared file system (the
+training cache, `bench.cache`, which workers read and write themselves, is shared only where they share one).
 """
 
 from __future__ import annotations
