@@ -73,6 +73,21 @@ def test_dense_x1_and_quantizations_float_model_are_one_training(tmp_path: Path)
         assert torch.equal(dynamic.model(x), _dynamic(copy.deepcopy(dense.model)).eval()(x))
 
 
+def test_magnitude_pruners_share_their_pre_training_and_network_slimming_does_not(tmp_path: Path) -> None:
+    from tradeoff_bench.methods.magnitude import Magnitude
+    from tradeoff_bench.methods.network_slimming import NetworkSlimming
+    from tradeoff_bench.methods.unstructured import MagnitudeUnstructured
+
+    [structured] = Magnitude(targets=(0.5,), steps=1).run(TASK, context(cache(tmp_path, "magnitude/a")))
+    [sparse] = MagnitudeUnstructured(sparsities=(0.5,), steps=1).run(TASK, context(cache(tmp_path, "mu/b")))
+    assert "reused" not in structured.facts and len(entries(tmp_path)) == 1
+    assert [r["phase"] for r in sparse.facts["reused"]] == ["pretrain"]
+    assert sparse.facts["reused"][0]["from"] == "magnitude/a"
+    assert sparse.facts["history"][:1] == structured.facts["history"][:1]  # the shared pre-training epoch
+    [slimmed] = NetworkSlimming(targets=(0.5,)).run(TASK, context(cache(tmp_path, "ns/c")))
+    assert "reused" not in slimmed.facts and len(entries(tmp_path)) == 1  # its L1 loss: its own training
+
+
 def test_a_reused_training_equals_one_trained_here(tmp_path: Path) -> None:
     trained_model, trained = phase(cache(tmp_path))
     reused_model, reused = phase(cache(tmp_path, origin="other/1"))
