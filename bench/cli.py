@@ -163,6 +163,11 @@ def _parser() -> argparse.ArgumentParser:
         help="one progress line per training epoch on stderr (local executor; Ray workers' output is not shown)",
     )
     run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="train every phase in its own cell: no training cache in RUN/cache/ shared between cells",
+    )
+    run.add_argument(
         "--no-save-models",
         action="store_true",
         help="do not keep each candidate's weights in RUN/models/ (for huge grids)",
@@ -272,6 +277,7 @@ def _list_corpora(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from tradeoff_bench.bench.cache import CACHE_DIR
     from tradeoff_bench.bench.driver import run_grid
     from tradeoff_bench.bench.plugins import load_plugins
     from tradeoff_bench.bench.runner import show_training_log
@@ -286,10 +292,11 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as err:  # a grid path that is a folder, a task's data root checked as it is configured
         raise GridError(f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)) from None
     store = Store(out, save_models=not args.no_save_models)
+    cache_dir = None if args.no_cache else str((out / CACHE_DIR).resolve())  # absolute: Ray workers' cwd differs
     summary = run_grid(
         cells,
         store,
-        make_executor,
+        lambda: make_executor(cache_dir),
         retry_failed=args.retry_failed,
         rerun_stale=args.rerun_stale,
         progress=not args.no_progress,
@@ -353,8 +360,9 @@ def _plan(args: argparse.Namespace) -> tuple[list[Cell], Path]:
     return cells, args.out or Path("runs") / "adhoc"
 
 
-def _executor_factory(args: argparse.Namespace) -> Callable[[], Executor]:
-    """Check the executor flags (and that Ray is installed) before anything runs or is written."""
+def _executor_factory(args: argparse.Namespace) -> Callable[[str | None], Executor]:
+    """Check the executor flags (and that Ray is installed) before anything runs or is written; the
+    factory takes the training cache's folder (None: no cache)."""
     from tradeoff_bench.bench.executors import LocalExecutor
     from tradeoff_bench.bench.plugins import loaded_plugins
 
@@ -370,13 +378,14 @@ def _executor_factory(args: argparse.Namespace) -> Callable[[], Executor]:
         from tradeoff_bench.bench.ray_executor import RayExecutor, import_ray
 
         import_ray()
-        return lambda: RayExecutor(
+        return lambda cache_dir: RayExecutor(
             args.ray_address,
             cpus_per_cell=args.cpus_per_cell or 1,
             gpus_per_cell=args.gpus_per_cell,
             cell_timeout=args.cell_timeout,
             jobs=args.jobs,
             plugins=loaded_plugins(),
+            cache_dir=cache_dir,
         )
     if args.ray_address is not None:
         raise ExecutorError("--ray-address needs --executor ray")
@@ -390,8 +399,13 @@ def _executor_factory(args: argparse.Namespace) -> Callable[[], Executor]:
             raise ExecutorError("--gpus-per-cell needs a CUDA device, and torch sees none")
         device = "cuda"
     threads = int(args.cpus_per_cell or 1)
-    return lambda: LocalExecutor(
-        args.jobs or 1, device, threads=threads, cell_timeout=args.cell_timeout, plugins=loaded_plugins()
+    return lambda cache_dir: LocalExecutor(
+        args.jobs or 1,
+        device,
+        threads=threads,
+        cell_timeout=args.cell_timeout,
+        plugins=loaded_plugins(),
+        cache_dir=cache_dir,
     )
 
 

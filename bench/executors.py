@@ -3,7 +3,8 @@
 `LocalExecutor` runs cells in this process, or in worker processes when several run at once or
 cells have a wall-clock limit (a process can be killed at its deadline; a thread cannot).
 `bench.ray_executor.RayExecutor` runs each cell as a Ray task. Every executor only computes:
-records are written by the driver as results arrive, so workers need no shared file system.
+records are written by the driver as results arrive, so workers need no shared file system (the
+training cache, `bench.cache`, which workers read and write themselves, is shared only where they share one).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Protocol
 
 from tradeoff_bench.bench.grid import Cell
@@ -53,7 +55,8 @@ class LocalExecutor:
     a cell's records do not depend on the executor or the machine's core count (parallelism comes
     from `jobs`, which suits models this small better). `cell_timeout` is each cell's wall-clock
     limit in seconds, after which its worker is killed and the cell recorded as failed. Worker
-    processes import `plugins` (`bench.plugins`) before they take cells.
+    processes import `plugins` (`bench.plugins`) before they take cells. `cache_dir` is the
+    training cache every cell shares (`bench.cache`); None: none.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class LocalExecutor:
         threads: int = 1,
         cell_timeout: float | None = None,
         plugins: Sequence[str] = (),
+        cache_dir: str | Path | None = None,
     ) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -75,13 +79,14 @@ class LocalExecutor:
         self.device = device
         self.threads = threads
         self.cell_timeout = cell_timeout
+        self.cache_dir = str(cache_dir) if cache_dir is not None else None
         self._pool = WorkerPool(jobs, cell_timeout, plugins) if jobs > 1 or cell_timeout is not None else None
 
     def submit(self, cell: Cell) -> Future[list[Record]]:
         if self._pool is not None:
-            return self._pool.submit(cell, self.device, self.threads)
+            return self._pool.submit(cell, self.device, self.threads, self.cache_dir)
         future: Future[list[Record]] = Future()
-        future.set_result(execute_cell(cell, self.device, self.threads))
+        future.set_result(execute_cell(cell, self.device, self.threads, self.cache_dir))
         return future
 
     def close(self) -> None:
@@ -101,11 +106,13 @@ class WorkerPool:
         self._closed = False
         self._slots = [_Slot(self._queue, cell_timeout, tuple(plugins)) for _ in range(size)]
 
-    def submit(self, cell: Cell, device: str = "cpu", threads: int = 1) -> Future[list[Record]]:
+    def submit(
+        self, cell: Cell, device: str = "cpu", threads: int = 1, cache_dir: str | None = None
+    ) -> Future[list[Record]]:
         if self._closed:
             raise RuntimeError("the worker pool is closed")
         future: Future[list[Record]] = Future()
-        self._queue.put(_Job(future, cell, device, threads))
+        self._queue.put(_Job(future, cell, device, threads, cache_dir))
         return future
 
     def close(self) -> None:
@@ -127,10 +134,13 @@ class WorkerPool:
 
 
 class _Job:
-    __slots__ = ("cell", "device", "future", "threads")
+    __slots__ = ("cache_dir", "cell", "device", "future", "threads")
 
-    def __init__(self, future: Future[list[Record]], cell: Cell, device: str, threads: int) -> None:
+    def __init__(
+        self, future: Future[list[Record]], cell: Cell, device: str, threads: int, cache_dir: str | None = None
+    ) -> None:
         self.future, self.cell, self.device, self.threads = future, cell, device, threads
+        self.cache_dir = cache_dir
 
 
 class _Slot:
@@ -185,7 +195,7 @@ class _Slot:
                 self._start()
             if self._aborted or self._conn is None:
                 raise EOFError("the executor is closing")
-            self._conn.send((job.cell, job.device, job.threads))
+            self._conn.send((job.cell, job.device, job.threads, job.cache_dir))
             if not self._conn.poll(self._timeout):
                 self._discard()
                 return [timeout_record(job.cell, self._timeout or 0.0)]
@@ -256,8 +266,8 @@ def _worker_main(conn: Connection, parent_pid: int, plugins: tuple[str, ...] = (
             return
         if message is None:
             return
-        cell, device, threads = message
-        records = execute_cell(cell, device, threads)
+        cell, device, threads, cache_dir = message
+        records = execute_cell(cell, device, threads, cache_dir)
         try:
             try:
                 conn.send(records)

@@ -4,7 +4,10 @@
 joins a running cluster by address (`auto`, the head's `host:6379`, or `RAY_ADDRESS`) or starts
 a local one. Each cell is one task declaring its CPUs and GPUs; workers only compute and
 hand the records back, and the driver writes them, so nodes need the package (installed, or
-shipped in the job's runtime_env) and the tasks' data, but no shared file system.
+shipped in the job's runtime_env) and the tasks' data, but no shared file system. The training
+cache (`cache_dir`, `bench.cache`) is the exception: workers read and write it themselves, so it
+is shared between nodes only where its path is on a file system they share (else each node keeps
+its own, at that path).
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class RayExecutor:
         cell_timeout: float | None = None,
         jobs: int | None = None,
         plugins: Sequence[str] = (),
+        cache_dir: str | None = None,
     ) -> None:
         if not cpus_per_cell > 0 or gpus_per_cell < 0:
             raise ValueError(f"need cpus_per_cell > 0 and gpus_per_cell >= 0, got {cpus_per_cell}, {gpus_per_cell}")
@@ -78,6 +82,7 @@ class RayExecutor:
         self.threads = max(1, int(cpus_per_cell))
         self.cell_timeout = cell_timeout
         self.plugins = tuple(plugins)
+        self.cache_dir = cache_dir
         try:
             self.capacity = jobs or _cluster_capacity(ray.cluster_resources(), cpus_per_cell, gpus_per_cell)
         except ExecutorError:
@@ -90,7 +95,7 @@ class RayExecutor:
         """Future -> the generator of its Ray task, for cells not finished yet."""
 
     def submit(self, cell: Cell) -> Future[list[Record]]:
-        generator = self._task.remote(cell, self.device, self.threads, self.plugins)
+        generator = self._task.remote(cell, self.device, self.threads, self.plugins, self.cache_dir)
         future: Future[list[Record]] = Future()
         self._running[future] = generator
         future.add_done_callback(lambda done: self._running.pop(done, None))
@@ -122,7 +127,9 @@ class RayExecutor:
             self._ray.shutdown()
 
 
-def _cell_task(cell: Cell, device: str, threads: int, plugins: tuple[str, ...] = ()) -> Iterator[list[Record] | None]:
+def _cell_task(
+    cell: Cell, device: str, threads: int, plugins: tuple[str, ...] = (), cache_dir: str | None = None
+) -> Iterator[list[Record] | None]:
     """One cell on a Ray worker: says it has started (once warmed up), then hands back the records.
     The worker imports the driver's plugins first (plugin files at the same path on every node)."""
     from tradeoff_bench.bench.plugins import load_plugins
@@ -130,7 +137,7 @@ def _cell_task(cell: Cell, device: str, threads: int, plugins: tuple[str, ...] =
     load_plugins(plugins)
     warm_up()
     yield None
-    yield execute_cell(cell, device, threads)
+    yield execute_cell(cell, device, threads, cache_dir)
 
 
 def _connect(ray: Any, address: str | None) -> None:

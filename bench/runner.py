@@ -4,7 +4,10 @@
 process pool, a Ray worker) can run it and hand the records back to the driver that stores them.
 Its figures depend only on the cell and on the number of intra-op threads it is given: CPU
 kernels may sum in a different order with a different thread count, so executors pass the same
-`threads` for the same cores per cell, and a cell then gives the same records bit for bit.
+`threads` for the same cores per cell, and a cell then gives the same records bit for bit. The one
+file I/O a cell may do is through the training cache (`cache_dir`, `bench.cache`), which holds
+trained phases only, never records: with it a cell's records are the same as without it, but for
+`facts["reused"]` and the wall time (`cell_seconds`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -62,22 +66,26 @@ def warm_up() -> None:
     import tradeoff_bench.core.flops  # noqa: F401
 
 
-def execute_cell(cell: Cell, device: str = "cpu", threads: int | None = None) -> list[Record]:
+def execute_cell(
+    cell: Cell, device: str = "cpu", threads: int | None = None, cache_dir: str | Path | None = None
+) -> list[Record]:
     """Records of every candidate of `cell`, or one failed record saying why it failed.
 
     `threads` sets torch's intra-op threads for the cell (restored afterwards); None keeps them.
+    `cache_dir` is the training cache's folder (`bench.cache`), shared by the cells of a run (and
+    by every worker: on Ray a shared file system); None trains every phase here.
     """
     if threads is None:
-        return _execute(cell, device)
+        return _execute(cell, device, cache_dir)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _execute(cell, device)
+        return _execute(cell, device, cache_dir)
     finally:
         torch.set_num_threads(previous)
 
 
-def _execute(cell: Cell, device: str) -> list[Record]:
+def _execute(cell: Cell, device: str, cache_dir: str | Path | None = None) -> list[Record]:
     from tradeoff_bench.core.flops import count_macs
 
     task: Task | None = None
@@ -90,7 +98,21 @@ def _execute(cell: Cell, device: str) -> list[Record]:
         task.prepare()
         method.check(task)
         seed_everything(cell.seed)
-        ctx = RunContext(seed=cell.seed, count_macs=count_macs, device=device, log=training_logger(cell))
+        log = training_logger(cell)
+        cache = None
+        if cache_dir is not None:
+            from tradeoff_bench.bench.cache import TrainingCache
+
+            cache = TrainingCache(
+                cache_dir,
+                task=cell.task,
+                task_settings=cell.task_settings,
+                corpus=task.corpus,
+                origin=f"{cell.method}/{cell.cell_id}",
+                device=device,
+                log=log,
+            )
+        ctx = RunContext(seed=cell.seed, count_macs=count_macs, device=device, log=log, cache=cache)
         run_started = time.perf_counter()
         candidates = method.run(task, ctx)
         cell_seconds = time.perf_counter() - run_started

@@ -7,6 +7,7 @@ Layout of an output directory::
     models/<cell_id>-<label>.<ext>   the candidate's saved model (`bench.artifacts`), unless turned off
     cells/<cell_id>.json             written last: the cell is finished, and which records it made
     cells/<cell_id>.lock             held while a runner works on the cell
+    cache/                           trained phases shared between cells (`bench.cache`; not the store's)
 
 A cell counts as finished only once its marker exists, so a run killed at any point leaves at
 worst an unfinished cell, whose stray records are removed and redone on the next run. Two runners

@@ -7,17 +7,25 @@ realised*: the tensors inference would run (a pruned or width-learned model real
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
+import json
+import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
 from tradeoff_bench.methods import METHODS as METHODS  # re-exported: methods register through this module
 from tradeoff_bench.tasks.base import Task, _json_native
+
+if TYPE_CHECKING:
+    from tradeoff_bench.methods.training import FitResult
 
 
 @dataclass
@@ -49,18 +57,72 @@ class MacCounter(Protocol):
     def __call__(self, model: nn.Module, example_input: torch.Tensor, *, sparse: bool = False) -> int: ...
 
 
+Train = Callable[[nn.Module], "FitResult"]
+"""Trains the model it is given in place and says how (`methods.training.fit`, bound to its settings)."""
+
+
+class PhaseCache(Protocol):
+    """Trained phases shared between cells (the bench's `bench.cache.TrainingCache` is one).
+
+    `resolve` leaves `model` holding the weights of the training that `key_parts` describes: read
+    from an entry another cell (or an earlier phase) wrote, with `FitResult.reused` saying so, or
+    trained now by `train(model)` and kept for whoever asks next. `phase` names the phase for the
+    record (`facts["reused"]`); it is not part of the key."""
+
+    def resolve(self, phase: str, key_parts: Mapping[str, Any], model: nn.Module, train: Train) -> FitResult: ...
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What the runner hands a method besides the task.
 
     `count_macs` is the bench's own counter, so a method that aims at a MAC target (or learns a
-    differentiable cost) agrees exactly with how its candidates will be measured.
+    differentiable cost) agrees exactly with how its candidates will be measured. `cache`, when the
+    bench gives one, lets identical trainings of different cells happen once (`trained`).
     """
 
     seed: int
     count_macs: MacCounter
     device: str = "cpu"
     log: Callable[[str], None] = lambda message: None
+    cache: PhaseCache | None = None
+
+    def trained(self, phase: str, key_parts: Mapping[str, Any], model: nn.Module, train: Train) -> FitResult:
+        """`train(model)`, or the weights and fit of the identical training another cell already ran.
+
+        `key_parts` (JSON-native) must name everything besides the task, the code and the machine
+        (which the cache adds) that the result depends on: the model's initial weights, the recipe,
+        the seeds, any method-specific training parameter (`methods.training.shared_fit` builds
+        them for a plain `fit`). Training runs with the global random generators seeded from
+        `key_parts` and restored afterwards, so it draws the same numbers whoever runs it, and what
+        the cell does next does not depend on whether the phase was trained or read. `train` must
+        not resolve another phase (a waiting cell holds no lock, a training one holds its own)."""
+        with seeded_rng(_key_seed(key_parts), self.device):
+            if self.cache is None:
+                return train(model)
+            return self.cache.resolve(phase, key_parts, model, train)
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int, device: str = "cpu") -> Iterator[None]:
+    """Run the block with torch's, numpy's and Python's global generators seeded with `seed`, and
+    put them back as they were afterwards (the block's draws leave no trace outside it)."""
+    devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
+    state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=devices):
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(state)
+            np.random.set_state(np_state)
+
+
+def _key_seed(key_parts: Mapping[str, Any]) -> int:
+    text = json.dumps(_json_native(dict(key_parts)), sort_keys=True, separators=(",", ":"))
+    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from tradeoff_bench.methods.base import Candidate, Method, RunContext
-from tradeoff_bench.methods.training import FitResult, StepLoss, fit, training_facts
+from tradeoff_bench.methods.training import FitResult, StepLoss, fit, init_rng, shared_fit, training_facts
 from tradeoff_bench.tasks.base import Task
 
 
@@ -121,8 +121,12 @@ class CompressFinetune(Method):
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         self.check(task)
         budget = self.budget(task)
-        model, step_loss, state = self.dense_model(task, ctx)
-        trained = fit(model, task, ctx, epochs=budget.pretrain, step_loss=step_loss)
+        with init_rng(ctx):  # initial weights from the seed alone, as dense's and quantization's
+            model, step_loss, state = self.dense_model(task, ctx)
+        if step_loss is None:  # the task's loss: any identical pre-training (another method's) is shared
+            trained = shared_fit(model, task, ctx, phase="pretrain", epochs=budget.pretrain)
+        else:
+            trained = fit(model, task, ctx, epochs=budget.pretrain, step_loss=step_loss)
         example = task.example_input()
         dense = Dense(model, example, ctx.count_macs(model.eval(), example), trained.seconds, trained, state)
         candidates = []

@@ -1,16 +1,20 @@
 """`dense`: the task's model trained from scratch at uniform width multipliers.
 
 The honest control: every compression method is compared with a plain model of the same measured
-MACs trained for the same number of epochs.
+MACs trained for the same number of epochs. Every width starts from weights drawn from the cell's
+seed alone and sees the training data in the same order (common random numbers across widths), so
+the full-width model is the very training `quantization`'s post-training modes (and a compress
+method's pre-training of the same epochs) start from, and the training cache trains it once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from tradeoff_bench.core.registry import Epochs
 from tradeoff_bench.methods.base import METHODS, Candidate, Method, RunContext
-from tradeoff_bench.methods.training import fit, training_facts
+from tradeoff_bench.methods.training import seeded_build, shared_fit, training_facts
 from tradeoff_bench.tasks.base import Task
 
 
@@ -50,10 +54,10 @@ class Dense(Method):
 
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         candidates = []
-        for index, multiplier in enumerate(self.multipliers):
+        for multiplier in self.multipliers:
             widths = scaled_widths(task, multiplier, self.widths)
-            model = task.build_model(widths)
-            result = fit(model, task, ctx, epochs=self.epochs, seed_offset=index)
+            model = seeded_build(ctx, partial(task.build_model, widths))
+            result = shared_fit(model, task, ctx, phase="train", epochs=self.epochs)
             candidates.append(
                 Candidate(
                     model=model,

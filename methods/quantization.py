@@ -25,8 +25,14 @@ a float32 scale and an int32 zero point per tensor or per output channel, float 
 size), not a file size; `bops` = quantised MACs x 8 x 8 + float MACs x 32 x 32, with quantised MACs
 counted on the float modules that were quantised, so a fully quantised model has bops = MACs x 64.
 
-Fairness: the float model trains `epochs` (default: the recipe's epochs, less `qat_epochs` when
-"qat" is asked for) and QAT fine-tunes it `qat_epochs` more, so the QAT candidate totals the recipe.
+Fairness: every candidate totals the recipe's epochs. The post-training modes quantise a float
+model trained `epochs` (default: the recipe's), the very model `dense` x1 trains at the same seed,
+so the training cache trains it once for both. QAT fine-tunes `qat_epochs` a float model of its own
+trained `epochs − qat_epochs` (default: the recipe's less `qat_epochs`): not the first `epochs −
+qat_epochs` of the other (the cosine schedule and the dev-epoch selection depend on the length),
+so it shares its training only with an identical one (another quantisation cell with other
+calibration or backend settings). With `epochs` set, every mode starts from one float model of
+that many epochs, and QAT adds `qat_epochs`.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from torch import nn
 
 from tradeoff_bench.core.registry import Epochs
 from tradeoff_bench.methods.base import METHODS, Candidate, MacCounter, Method, RunContext
-from tradeoff_bench.methods.training import FitResult, fit, training_facts
+from tradeoff_bench.methods.training import FitResult, fit, seeded_build, shared_fit, training_facts
 from tradeoff_bench.tasks.base import Task
 
 Mode = Literal["dynamic", "static", "qat"]
@@ -88,20 +94,26 @@ class Quantization(Method):
         if self.backend not in torch.backends.quantized.supported_engines:
             raise ValueError(f"backend {self.backend!r} not in {torch.backends.quantized.supported_engines}")
 
-    def float_epochs(self, task: Task) -> int:
+    def float_epochs(self, task: Task, mode: Mode = "dynamic") -> int:
+        """Epochs of the float model `mode` starts from (see the fairness note above)."""
         if self.epochs is not None:
             return self.epochs
-        return max(1, task.recipe.epochs - (self.qat_epochs if "qat" in self.modes else 0))
+        return max(1, task.recipe.epochs - (self.qat_epochs if mode == "qat" else 0))
 
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         torch.backends.quantized.engine = self.backend
         example = task.example_input()
-        model = task.build_model()
-        trained = fit(model, task, ctx, epochs=self.float_epochs(task))
-        model.to("cpu").eval()
+        floats: dict[int, tuple[nn.Module, FitResult]] = {}
+        for mode in self.modes:  # one float model per length of training, shared with identical trainings
+            epochs = self.float_epochs(task, mode)
+            if epochs not in floats:
+                model = seeded_build(ctx, task.build_model)
+                fitted = shared_fit(model, task, ctx, phase="float", epochs=epochs)
+                floats[epochs] = (model.to("cpu").eval(), fitted)
         candidates = []
         for index, mode in enumerate(self.modes):
             start = time.perf_counter()
+            model, trained = floats[self.float_epochs(task, mode)]
             float_model = copy.deepcopy(model)
             epochs, phases = trained.epochs, [trained]
             if mode == "dynamic":

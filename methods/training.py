@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import hashlib
 import json
 import math
 import time
@@ -12,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tradeoff_bench.methods.base import RunContext
+from tradeoff_bench.methods.base import RunContext, seeded_rng
 from tradeoff_bench.tasks.base import Task
 
 StepLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -46,6 +49,19 @@ class FitResult:
     converged: bool | None
     """False while the dev metric still improved markedly over the last two fifths of the epochs
     (`CONVERGENCE_TAIL`); None without a dev metric or with fewer than two epochs."""
+    reused: dict[str, str] | None = None
+    """Set when this fit was not run here but read from the training cache (`RunContext.trained`):
+    `phase` (this method's name for it), `key` (the cache entry) and `from` (the method and cell
+    that trained it). `seconds` are then the seconds of that training."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-native, for the training cache (`from_dict` reads it back)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FitResult:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
 
 
 def fit(
@@ -139,11 +155,68 @@ def convergence(devs: list[float], higher_is_better: bool) -> bool | None:
 
 def training_facts(*phases: FitResult) -> dict[str, Any]:
     """A candidate's facts from the fits behind it, in order: `history` (every phase's epochs),
-    `selected_epoch` (within the last phase) and `converged` (no phase that can be judged was still
-    improving markedly)."""
+    `selected_epoch` (within the last phase), `converged` (no phase that can be judged was still
+    improving markedly) and, where a phase came from the training cache, `reused` (one entry each)."""
     judged = [phase.converged for phase in phases if phase.converged is not None]
     history = [entry for phase in phases for entry in phase.history]
-    return {"history": history, "selected_epoch": phases[-1].selected_epoch, "converged": all(judged)}
+    facts = {"history": history, "selected_epoch": phases[-1].selected_epoch, "converged": all(judged)}
+    reused = [dict(phase.reused) for phase in phases if phase.reused is not None]
+    return {**facts, "reused": reused} if reused else facts
+
+
+def init_rng(ctx: RunContext, seed_offset: int = 0) -> contextlib.AbstractContextManager[None]:
+    """The global generators seeded from the cell's seed for the block (and restored afterwards), so
+    the initial weights of a model built in it do not depend on what the cell built or trained
+    before: the full models of `dense` x1 and `quantization` start alike, and can share training."""
+    return seeded_rng(_shuffle_seed(ctx.seed, seed_offset, -1), ctx.device)
+
+
+def seeded_build(ctx: RunContext, build: Callable[[], nn.Module], seed_offset: int = 0) -> nn.Module:
+    """`build()` under `init_rng`."""
+    with init_rng(ctx, seed_offset):
+        return build()
+
+
+def shared_fit(
+    model: nn.Module,
+    task: Task,
+    ctx: RunContext,
+    *,
+    phase: str,
+    epochs: int | None = None,
+    lr: float | None = None,
+    dev: bool = True,
+    seed_offset: int = 0,
+) -> FitResult:
+    """`fit(model, task, ctx, ...)` with the task's own loss and no hooks, through the training cache
+    (`RunContext.trained`): a cell that asks for the identical training (same initial weights and
+    architecture, recipe, epochs, learning rate, seeds, dev selection) gets its weights instead of
+    training again. `phase` names it in the candidate's `facts["reused"]`."""
+    recipe = dataclasses.replace(task.recipe, epochs=task.recipe.epochs if epochs is None else epochs)
+    key_parts = {
+        "fit": "task-loss",
+        "architecture": hashlib.sha256(repr(model).encode()).hexdigest()[:16],
+        "init": state_digest(model),
+        "recipe": dataclasses.asdict(dataclasses.replace(recipe, lr=lr or recipe.lr)),
+        "seed": ctx.seed,
+        "seed_offset": seed_offset,
+        "dev": dev,
+    }
+
+    def train(target: nn.Module) -> FitResult:
+        return fit(target, task, ctx, epochs=recipe.epochs, lr=lr, dev=dev, seed_offset=seed_offset)
+
+    return ctx.trained(phase, key_parts, model, train)
+
+
+def state_digest(model: nn.Module) -> str:
+    """Digest of a model's parameters and buffers: names, dtypes, shapes and values."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        flat = tensor.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"{name}:{flat.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    return digest.hexdigest()[:32]
 
 
 class _BestEpochs:

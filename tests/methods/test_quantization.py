@@ -61,7 +61,7 @@ def test_static_quantises_convolutions_that_dynamic_leaves_float() -> None:
 
 def test_qat_trains_and_totals_the_recipe_epochs() -> None:
     method = Quantization(modes=("qat",), qat_epochs=1)
-    assert method.float_epochs(MLP) == 3
+    assert method.float_epochs(MLP, "qat") == 3 and method.float_epochs(MLP, "dynamic") == 4
     candidate = _run(MLP, modes=("qat",), qat_epochs=1)["qat"]
     assert candidate.train_epochs == MLP.recipe.epochs
     assert MLP.evaluate(candidate.model)["mse"] < 0.9 * MLP.reference_metric
