@@ -1,6 +1,6 @@
 """`vad`: frame-level voice activity detection on speech mixed with environmental noise.
 
-The paper's recipe (VCTK speech + ESC-50 noise, PAPER.md case study 2) on any root in those
+The paper's recipe (VCTK speech + ESC-50 noise, arXiv 2601.13704, VAD case study) on any root in those
 layouts: `speech_root` / `noise_root` point at the real corpora; left unset, the task uses the
 offline corpora under `data_dir` (default `data/`, relative to the working directory), generating
 them on first use: recorded `vctk-mini` / `esc50-mini` where Debian's registry or the package
@@ -67,10 +67,6 @@ TINY_DATA = {
     "data_dir": str(Path(tempfile.gettempdir()) / "tradeoff-bench" / f"vad-tiny-v{mini.VERSION}"),
 }
 """Where the tiny variants (contract tests) keep their generated corpora: outside any checkout."""
-TINY_LR = 3e-3
-"""The tiny variants' learning rate: their one epoch is two optimiser steps at the top of the cosine,
-and at the default 1e-2 `dcl`'s budget-mode κ (30 times the task's rate) jumps past its budget's band
-in them, where a 6-epoch run at default sizes lands at 0.499 of the MACs for a budget of 0.5."""
 TINY_PAPER = {
     **TINY_DATA,
     "n_train": 6,
@@ -79,7 +75,6 @@ TINY_PAPER = {
     "mixture_seconds": 2.0,
     "epochs": 1,
     "batch_size": 4,
-    "lr": TINY_LR,
 }
 """The tiny variants of the paper families (8 bands; the CRNN at 1/30 of its widths)."""
 _RENDER_CHUNK = 64
@@ -158,7 +153,6 @@ class VadTask(Task):
             "mels": 16,
             "epochs": 1,
             "batch_size": 4,
-            "lr": TINY_LR,
         },
         {
             **TINY_DATA,
@@ -173,7 +167,6 @@ class VadTask(Task):
             "layers": 1,
             "epochs": 1,
             "batch_size": 4,
-            "lr": TINY_LR,
         },
         {**TINY_PAPER, "model": "paper-crnn", "mels": 8, "paper_width": 1 / 30},
         {**TINY_PAPER, "model": "paper-transformer", "mels": 8, "layers": 1},
