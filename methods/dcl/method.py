@@ -69,8 +69,6 @@ class DCL(CostSettings):
     others keep their full width. None: every knob."""
 
     description = "learn widths during training with Dynamic Complexity Layers (penalty or MAC budget)"
-    tiny_settings = {"kappa_step": 8.0}
-    """The tiny variants train a couple of steps: κ may move 8 channels a step to reach a budget."""
 
     def _check_settings(self) -> None:
         super()._check_settings()
