@@ -1,4 +1,7 @@
-"""`noisy-gates`: stochastic gates with a Gaussian relaxation (Yamada et al. 2020) on every knob's channels.
+"""`noisy-gates`: stochastic gates with a Gaussian relaxation (Yamada et al. 2020) on a task's knobs' channels.
+
+Every knob is gated, or with `knobs=[...]` (as `dcl`'s) only those; the others keep their full width
+(the paper's "SG" comparison gates the mel bands only, arXiv 2601.13704, VAD table).
 
 Each channel c of a knob has a gate z_c = clamp(μ_c + σ·ε_c, 0, 1), ε ~ N(0, 1) drawn once per
 training step and knob (the sites of a knob share μ and ε), and z_c = clamp(μ_c, 0, 1) at evaluation.
@@ -31,14 +34,14 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from tradeoff_bench.methods.base import METHODS, Candidate, RunContext
+from tradeoff_bench.methods.base import METHODS, Candidate, MacCounter, RunContext
 from tradeoff_bench.methods.channels import ChannelScale, KnobAxes, along, knob_axes, permute_knob
 from tradeoff_bench.methods.dcl.budget import ceiling_widths, widen_to_budget
 from tradeoff_bench.methods.dcl.complexity import ComplexityModel, fit_complexity
@@ -74,14 +77,17 @@ class StochasticGate(nn.Module):
 class NoisyGates:
     """Gate factory for `Task.build_model(gate=...)`: μ per knob and its noise, shared by the knob's sites."""
 
-    def __init__(self, sigma: float) -> None:
+    def __init__(self, sigma: float, knobs: Collection[str] | None = None) -> None:
         self.sigma = sigma
+        self.only = None if knobs is None else frozenset(knobs)
         self.mus: dict[str, nn.Parameter] = {}
         self.noise: dict[str, torch.Tensor] = {}
         self.kept: dict[str, torch.Tensor] | None = None
         """Per knob, the channels kept open since the settle step (`settle_`); None before it."""
 
-    def __call__(self, knob: str, width: int, dim: int) -> StochasticGate:
+    def __call__(self, knob: str, width: int, dim: int) -> nn.Module:
+        if self.only is not None and knob not in self.only:
+            return nn.Identity()
         mu = self.mus.setdefault(knob, nn.Parameter(torch.full((width,), MU_INIT)))
         if mu.numel() != width:
             raise ValueError(f"knob {knob!r} is gated at widths {mu.numel()} and {width}")
@@ -167,7 +173,8 @@ class NoisyGatesObjective(CostObjective):
         """`dcl`'s choice under the budget from E[K] (the richest ⌊K⌋/⌈K⌉ rounding under the ceiling),
         widened while a channel still fits."""
         learned = {k: v.item() for k, v in self.gates.effective_widths().items()}
-        widths = ceiling_widths(self.complexity, learned, {}, self.method.budget, {k: 1 for k in learned})
+        fixed = {k: n for k, n in self.task.knobs.items() if k not in learned}
+        widths = ceiling_widths(self.complexity, learned, fixed, self.method.budget, {k: 1 for k in learned})
         return widen_to_budget(self.complexity, widths, learned, self.method.budget)
 
     def after_step(self) -> None:
@@ -197,6 +204,9 @@ class NoisyGatesMethod(CostSettings):
     """Budget mode: stiffness ρ of an added quadratic ½ρ·(cost − b)² (an augmented Lagrangian)."""
     settle: float = 0.25
     """Budget mode: fraction of the steps, at the end, trained with the budget's widths fixed (at least one step)."""
+    knobs: tuple[str, ...] | None = None
+    """The knobs that get gates (e.g. `["mels"]`, the paper's SG); the others keep their full width.
+    None: every knob."""
 
     description = "stochastic gates with Gaussian noise (Yamada et al. 2020), MAC cost from the DCL model"
     tiny_settings = {"epochs": 1}
@@ -207,13 +217,22 @@ class NoisyGatesMethod(CostSettings):
             raise ValueError("sigma, mu_lr_scale and dual_lr must be > 0 and budget_rho >= 0")
         if not 0 < self.settle < 1:
             raise ValueError(f"settle must be in (0, 1), got {self.settle}")
+        if self.knobs is not None and not self.knobs:
+            raise ValueError("knobs must name at least one knob (or be unset: every knob)")
+
+    def check(self, task: Task, count_macs: MacCounter | None = None) -> None:
+        task.check_knobs(self.knobs or ())
+        super().check(task, count_macs)
+
+    def narrowest(self, task: Task) -> dict[str, int]:
+        return {k: 1 if self.knobs is None or k in self.knobs else n for k, n in task.knobs.items()}
 
     def run(self, task: Task, ctx: RunContext) -> list[Candidate]:
         self.check(task)
         complexity = fit_complexity(task, ctx.count_macs)
         self.check_budget(task, complexity)
         axes = knob_axes(task)
-        gates = NoisyGates(self.sigma)
+        gates = NoisyGates(self.sigma, self.knobs)
         model = task.build_model(gate=gates)
         objective = NoisyGatesObjective(self, task, gates, complexity, count_steps(task, self.epochs))
         mus = list(gates.mus.values())
@@ -225,7 +244,7 @@ class NoisyGatesMethod(CostSettings):
             after_step=objective.after_step, epoch_facts=lambda: {"E[K]": rounded_widths(gates.effective_widths())},
             structure=gates.kept_widths,
         )  # fmt: skip
-        widths = gates.kept_widths()
+        widths = task.resolve_widths(gates.kept_widths())
         realised = realise(task, model, axes, gates, widths)
         macs = int(ctx.count_macs(realised, task.example_input()))
         facts: dict[str, object] = {
@@ -237,9 +256,10 @@ class NoisyGatesMethod(CostSettings):
         }
         if self.mode == "budget":
             facts.update(target_fraction=self.budget, changed_at_settle=objective.changed_at_settle)
+        label = self.cost_label("stg") + ("-" + "+".join(self.knobs) if self.knobs is not None else "")
         return [
             Candidate(
-                model=realised, label=self.cost_label("stg"), widths=widths, facts=facts,
+                model=realised, label=label, widths=widths, facts=facts,
                 train_seconds=result.seconds, train_epochs=result.epochs, trained=model.eval(),
             )
         ]  # fmt: skip
@@ -251,9 +271,10 @@ class NoisyGatesMethod(CostSettings):
 
 
 def realise(task: Task, model: nn.Module, axes: KnobAxes, gates: NoisyGates, widths: dict[str, int]) -> nn.Module:
-    """The model at `widths`: highest-μ channels first, z = clamp(μ, 0, 1) kept as a fixed scale per site."""
+    """The model at `widths`: highest-μ channels first, z = clamp(μ, 0, 1) kept as a fixed scale per site
+    (1 at the sites of knobs without gates, as `build_candidate` builds them)."""
     work = copy.deepcopy(model)
-    kept: dict[str, torch.Tensor] = {}
+    kept = {knob: torch.ones(width) for knob, width in widths.items()}
     for knob, mu in gates.mus.items():
         order = torch.argsort(mu.detach().cpu(), descending=True, stable=True)
         permute_knob(work, axes, knob, order)

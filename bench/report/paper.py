@@ -47,7 +47,7 @@ def paper_table(frame: pd.DataFrame) -> pd.DataFrame:
         full = _full_models(group)
         if not mine or not full:
             continue
-        name = f"{task} {model} ({corpus})"
+        name = f"{task} {_model_name(model, json.loads(config))} ({corpus})"
         baseline = next(row for row in mine if row["match"] == "method=dense;label=x1")
         if not any(len(_matching(group, row["match"])) for row in mine if row is not baseline):
             continue  # only the full model: none of the paper's experiments ran here
@@ -79,6 +79,22 @@ def paper_markdown(table: pd.DataFrame) -> str:
             "",
         ]
     )
+
+
+RESNET34_BLOCKS = (3, 4, 6, 3)
+"""The paper's ResNet34 layout (arXiv 2601.13704, anti-spoofing case study) at width ×1."""
+
+
+def _model_name(model: str, settings: dict[str, Any]) -> str:
+    """The model family a configuration runs, named for what it is: a ResNet other than the paper's
+    ResNet34 layout at full width is labelled as the stand-in it is."""
+    blocks, width = settings.get("blocks"), settings.get("width_multiplier")
+    if model != "resnet34" or blocks is None or width is None:
+        return model
+    if tuple(blocks) == RESNET34_BLOCKS and width == 1:
+        return "ResNet34"
+    layout = ",".join(str(b) for b in blocks)
+    return f"ResNet ({layout}) ×{width:g}: the CPU stand-in for ResNet34"
 
 
 def _full_models(group: pd.DataFrame) -> dict[int, pd.Series]:

@@ -1,8 +1,9 @@
 """The Dynamic Complexity Layer: a gate whose effective width K = κ·width is learned.
 
 Training: channels [0, ⌊K⌋) pass, channel ⌊K⌋ is the blend η = √λ·ξ + √(1−λ)·σ_ξ·ν with
-λ = K − ⌊K⌋ and ν ~ N(0, 1), channels above are zero (PAPER.md). Evaluation: channels [0, ⌈K⌉)
-pass unchanged and no noise is drawn, so the layer is exactly the model that extraction keeps.
+λ = K − ⌊K⌋ and ν ~ N(0, 1), channels above are zero (arXiv 2601.13704, its definition of the DCL).
+Evaluation: channels [0, ⌈K⌉) pass unchanged and no noise is drawn, so the layer is exactly the
+model that extraction keeps.
 
 σ_ξ is a per-channel running standard deviation, detached like BatchNorm's running stats. Only the
 blended channel's statistic is needed, so only it is updated (the naive version that measured every

@@ -4,7 +4,7 @@
 channel below the full width (K = N − ½), so the blended channel exists and the task loss has a
 gradient in K from the first step (at K = N the layer is the identity and that gradient is 0).
 κ takes plain SGD steps of its own, κ −= η·∂loss/∂κ with η = `kappa_travel` / (steps of the run),
-while the weights use Adam: under Adam, which divides by the gradient's RMS, the first penalty
+each clipped to `kappa_step` channels of its knob (`KappaSteps`), while the weights use Adam: under Adam, which divides by the gradient's RMS, the first penalty
 gradients became full-size steps whatever α was (about 7 mel bands a step on vad) and every vad
 run ended at κ_min, so α chose nothing. With SGD, κ's velocity is the net gradient α·∂cost/∂κ −
 ∂task/∂κ: α sets how fast and how far K moves, and it stops where the task's marginal gain
@@ -15,8 +15,10 @@ The extracted model keeps ⌈K⌉ channels, what the layer passes in eval mode.
 
 "budget" mode: a ceiling b on the fraction of the dense MACs. Training holds the equality
 MACs(K)/MACs_max = b by a stiff two-sided quadratic penalty (ρ/2)·(MACs(K)/MACs_max − b)², i.e.
-the augmented-Lagrangian term without its multiplier, with κ under Adam. Why not the two options
-PAPER.md names:
+the augmented-Lagrangian term without its multiplier, κ taking Adam-normalised steps of
+`kappa_step` channels (`KappaSteps`: not a multiple of the task's learning rate, which made κ's
+speed follow it, e.g. 24 mel bands a step at vad's lr 1e-2). Why not the two options the paper's
+objective suggests (arXiv 2601.13704):
 - a Lagrange multiplier by dual ascent oscillated (±20 channels of 64, final MACs off by −34 % to
   +8 % on the synthetic task): Adam divides κ's gradient by its running RMS, so whatever the
   multiplier's size κ moves at its full learning rate in the multiplier's direction, and the
@@ -35,7 +37,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from tradeoff_bench.methods.base import METHODS, Candidate, MacCounter, RunContext
 from tradeoff_bench.methods.dcl.budget import ceiling_widths
@@ -54,11 +55,13 @@ class DCL(CostSettings):
 
     kappa_min: float = 0.125
     """Lower bound of every κ = K / full width."""
-    kappa_lr_scale: float = 30.0
-    """Budget mode: κ's Adam learning rate as a multiple of the weights'."""
+    kappa_step: float = 1.0
+    """κ's largest move per optimiser step, in channels of its knob, in both modes, whatever the
+    task's learning rate: budget mode takes Adam-normalised steps of this size, penalty mode's SGD
+    steps are clipped to it."""
     kappa_travel: float = 2.0
     """Penalty mode: κ's SGD learning rate times the run's number of steps, i.e. how far κ would move
-    over the run under a constant net gradient of 1."""
+    over the run under a constant net gradient of 1 (each step at most `kappa_step` channels)."""
     budget_rho: float = 1e4
     """Budget mode: stiffness ρ of the quadratic penalty on the MACs fraction's distance to the target."""
     knobs: tuple[str, ...] | None = None
@@ -70,8 +73,8 @@ class DCL(CostSettings):
     def _check_settings(self) -> None:
         super()._check_settings()
         check_kappa_min(self.kappa_min)
-        if min(self.kappa_lr_scale, self.kappa_travel, self.budget_rho) <= 0:
-            raise ValueError("kappa_lr_scale, kappa_travel and budget_rho must be > 0")
+        if min(self.kappa_step, self.kappa_travel, self.budget_rho) <= 0:
+            raise ValueError("kappa_step, kappa_travel and budget_rho must be > 0")
         if self.knobs is not None and not self.knobs:
             raise ValueError("knobs must name at least one knob (or be unset: every knob)")
 
@@ -88,17 +91,16 @@ class DCL(CostSettings):
         steps = count_steps(task, self.epochs)
         objective = DCLObjective(self, task, gates, complexity, steps)
         kappas = list(gates.kappas().values())
-        kappa_lr = self.kappa_travel / steps
+        stepper = KappaSteps(
+            gates, self.kappa_step, sgd_lr=self.kappa_travel / steps if self.mode == "penalty" else None
+        )
 
         def after_step() -> None:
-            if self.mode == "penalty":
-                _sgd_step_(kappas, kappa_lr)
+            stepper.step_()
             objective.after_step()
 
         weights = [p for p in model.parameters() if all(p is not k for k in kappas)]
         groups = [{"params": weights, "lr": task.recipe.lr}]
-        if self.mode == "budget":
-            groups.append({"params": kappas, "lr": task.recipe.lr * self.kappa_lr_scale, "weight_decay": 0.0})
         result = fit(
             model, task, ctx, epochs=self.epochs, step_loss=objective.loss, param_groups=groups,
             after_step=after_step, epoch_facts=lambda: {"K": rounded_widths(gates.effective_widths())},
@@ -148,13 +150,42 @@ class DCL(CostSettings):
         return f"kappa_min={self.kappa_min:g}"
 
 
-@torch.no_grad()
-def _sgd_step_(params: list[nn.Parameter], lr: float) -> None:
-    """Plain SGD on parameters outside the optimiser (κ in penalty mode), then clear their gradients."""
-    for param in params:
-        if param.grad is not None:
-            param.sub_(lr * param.grad)
-            param.grad = None
+class KappaSteps:
+    """κ's own optimiser, outside the weights', with steps measured in channels of each knob.
+
+    Each step moves a knob's K by at most `channels` (κ by channels / width), so κ's speed does not
+    follow the task's learning rate. With `sgd_lr` (penalty mode): κ −= sgd_lr·∂loss/∂κ, clipped.
+    Without (budget mode): Adam's normalised direction m̂/(√v̂ + ε), clipped to ±1, times the step, so
+    the first steps move exactly `channels` and the step shrinks as the gradient's sign flips."""
+
+    BETAS = (0.9, 0.999)
+    EPS = 1e-8
+
+    def __init__(self, gates: DCLGates, channels: float, sgd_lr: float | None = None) -> None:
+        self.gates, self.channels, self.sgd_lr = gates, channels, sgd_lr
+        self.moments: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.count = 0
+
+    @torch.no_grad()
+    def step_(self) -> None:
+        """One step of every κ that has a gradient, then clear the gradients."""
+        self.count += 1
+        beta1, beta2 = self.BETAS
+        for knob, kappa in self.gates.kappas().items():
+            if kappa.grad is None:
+                continue
+            cap = self.channels / self.gates.layers[knob][0].width
+            grad = kappa.grad
+            if self.sgd_lr is not None:
+                delta = self.sgd_lr * grad
+            else:
+                m, v = self.moments.get(knob, (torch.zeros_like(grad), torch.zeros_like(grad)))
+                m, v = beta1 * m + (1 - beta1) * grad, beta2 * v + (1 - beta2) * grad**2
+                self.moments[knob] = (m, v)
+                m_hat, v_hat = m / (1 - beta1**self.count), v / (1 - beta2**self.count)
+                delta = cap * (m_hat / (v_hat.sqrt() + self.EPS)).clamp(-1.0, 1.0)
+            kappa.sub_(delta.clamp(-cap, cap))
+            kappa.grad = None
 
 
 class DCLObjective(CostObjective):

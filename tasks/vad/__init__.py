@@ -1,4 +1,4 @@
-"""`vad`: voice activity detection on speech mixed with environmental noise (PAPER.md case study 2).
+"""`vad`: voice activity detection on speech mixed with environmental noise (arXiv 2601.13704, VAD case study).
 
 Importing the package registers the task (`vad`) and the offline corpus generator (`vad-mini`).
 """

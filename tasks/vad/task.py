@@ -1,6 +1,6 @@
 """`vad`: frame-level voice activity detection on speech mixed with environmental noise.
 
-The paper's recipe (VCTK speech + ESC-50 noise, PAPER.md case study 2) on any root in those
+The paper's recipe (VCTK speech + ESC-50 noise, arXiv 2601.13704, VAD case study) on any root in those
 layouts: `speech_root` / `noise_root` point at the real corpora; left unset, the task uses the
 offline corpora under `data_dir` (default `data/`, relative to the working directory), generating
 them on first use: recorded `vctk-mini` / `esc50-mini` where Debian's registry or the package
@@ -55,6 +55,14 @@ from tradeoff_bench.tasks.vad.mixing import (
     render,
 )
 from tradeoff_bench.tasks.vad.models import CRNN, SmallTransformer
+from tradeoff_bench.tasks.vad.paper_models import (
+    CRNN_CONV,
+    CRNN_GRU,
+    CRNN_MID,
+    CRNN_PROJECTION,
+    PaperCRNN,
+    PaperTransformer,
+)
 
 TINY_DATA = {
     "corpus_scale": "tiny",
@@ -62,10 +70,16 @@ TINY_DATA = {
     "data_dir": str(Path(tempfile.gettempdir()) / "tradeoff-bench" / f"vad-tiny-v{mini.VERSION}"),
 }
 """Where the tiny variants (contract tests) keep their generated corpora: outside any checkout."""
-TINY_LR = 3e-3
-"""The tiny variants' learning rate: their one epoch is two optimiser steps at the top of the cosine,
-and at the default 1e-2 `dcl`'s budget-mode κ (30 times the task's rate) jumps past its budget's band
-in them, where a 6-epoch run at default sizes lands at 0.499 of the MACs for a budget of 0.5."""
+TINY_PAPER = {
+    **TINY_DATA,
+    "n_train": 6,
+    "n_val": 2,
+    "n_test": 6,
+    "mixture_seconds": 2.0,
+    "epochs": 1,
+    "batch_size": 4,
+}
+"""The tiny variants of the paper families (8 bands; the CRNN at 1/30 of its widths)."""
 _RENDER_CHUNK = 64
 
 
@@ -85,7 +99,9 @@ class _Split:
 class VadTask(Task):
     """Voice activity detection: a CRNN or a small Transformer on log-mel bands, frame-level EER."""
 
-    model: Literal["crnn", "transformer"] = "crnn"
+    model: Literal["crnn", "transformer", "paper-crnn", "paper-transformer"] = "crnn"
+    """`crnn` / `transformer`: the suite's CPU-sized families (tasks/vad/models.py); `paper-crnn` /
+    `paper-transformer`: the paper's, as its parameter counts imply (tasks/vad/paper_models.py)."""
     speech_root: str | None = None
     """A VCTK 0.92 root; None: the generated vctk-mini under data_dir."""
     noise_root: str | None = None
@@ -113,6 +129,10 @@ class VadTask(Task):
     d_model: int = 32
     ffn: int = 64
     layers: int = 2
+    """Attention blocks of `transformer` and `paper-transformer` (the paper's counts imply 2)."""
+    paper_width: float = 1.0
+    """Width multiplier of `paper-crnn`'s convolutions, band projection and GRU (1: the sizes the
+    paper's counts imply; `conv`, `gru`, `d_model` and `ffn` are the suite families' own)."""
     epochs: Epochs = 48
     """At the plateau with `lr` 1e-2 (learning curve of the full CRNN on vad-mini, best dev EER, mean
     of seeds 0 and 1, README): 14.08 % after 32 epochs, 13.34 % after 48, 13.38 % after 64."""
@@ -136,7 +156,6 @@ class VadTask(Task):
             "mels": 16,
             "epochs": 1,
             "batch_size": 4,
-            "lr": TINY_LR,
         },
         {
             **TINY_DATA,
@@ -151,8 +170,9 @@ class VadTask(Task):
             "layers": 1,
             "epochs": 1,
             "batch_size": 4,
-            "lr": TINY_LR,
         },
+        {**TINY_PAPER, "model": "paper-crnn", "mels": 8, "paper_width": 1 / 30},
+        {**TINY_PAPER, "model": "paper-transformer", "mels": 8, "layers": 1},
     )
 
     def __post_init__(self) -> None:
@@ -160,6 +180,8 @@ class VadTask(Task):
             raise ValueError(f"mels must be in [1, {N_MELS}], got {self.mels}")
         if min(self.conv, self.gru, self.d_model, self.ffn, self.layers, self.epochs, self.batch_size) < 1:
             raise ValueError("widths, layers, epochs and batch_size must be positive")
+        if self.paper_width <= 0:
+            raise ValueError(f"paper_width must be positive, got {self.paper_width}")
         if min(self.n_train, self.n_val, self.n_test, self.n_real) < 1 or self.mixture_seconds <= 0:
             raise ValueError("every split needs at least one mixture of positive length")
         for setting in ("speech_root", "noise_root"):
@@ -247,12 +269,24 @@ class VadTask(Task):
     def knobs(self) -> dict[str, int]:
         if self.model == "crnn":
             return {"mels": self.mels, "conv": self.conv, "gru": self.gru}
+        if self.model == "paper-crnn":
+            return {"mels": self.mels, "conv": self._paper_size(CRNN_CONV), "gru": self._paper_size(CRNN_GRU)}
+        if self.model == "paper-transformer":
+            return {"mels": self.mels}
         return {"mels": self.mels, "d_model": self.d_model, "ffn": self.ffn}
 
     def _build(self, widths: dict[str, int], gate: GateFactory) -> nn.Module:
         if self.model == "crnn":
             return CRNN(widths, gate)
+        if self.model == "paper-crnn":
+            sizes = {"mid": self._paper_size(CRNN_MID), "projection": self._paper_size(CRNN_PROJECTION)}
+            return PaperCRNN(widths, gate, **sizes)
+        if self.model == "paper-transformer":
+            return PaperTransformer(widths, gate, full_mels=self.mels, layers=self.layers)
         return SmallTransformer(widths, gate, full_d_model=self.d_model, layers=self.layers)
+
+    def _paper_size(self, size: int) -> int:
+        return max(1, round(size * self.paper_width))
 
     def example_input(self) -> torch.Tensor:
         """Power spectrogram of one second of quiet noise (seeded): MACs are per second of audio."""

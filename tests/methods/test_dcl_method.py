@@ -14,6 +14,7 @@ from tradeoff_bench.core.flops import count_macs
 from tradeoff_bench.core.registry import SettingError, configure
 from tradeoff_bench.methods import METHODS, RunContext
 from tradeoff_bench.methods.dcl import DCL, DCLGates, DynamicComplexityLayer
+from tradeoff_bench.methods.dcl.method import KappaSteps
 from tradeoff_bench.methods.slicing import extract
 from tradeoff_bench.methods.training import FitResult, NonFiniteLossError, fit
 from tradeoff_bench.tasks.base import GateFactory, Task
@@ -191,16 +192,13 @@ def test_kappa_is_projected_into_its_range_and_has_its_own_optimiser(
         return fit(model, task, ctx, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr("tradeoff_bench.methods.dcl.method.fit", spy)
-    settings = {"mode": mode, "alpha": 50.0, "budget": 0.3, "kappa_min": 0.25, "kappa_lr_scale": 100, "epochs": 10}
+    settings = {"mode": mode, "alpha": 50.0, "budget": 0.3, "kappa_min": 0.25, "kappa_step": 4.0, "epochs": 10}
     method = DCL(**settings)  # type: ignore[arg-type]
     [candidate] = method.run(SyntheticTask(**SMALL), context())
     groups = seen["param_groups"]
-    if mode == "penalty":  # κ takes plain SGD steps outside Adam
-        assert len(groups) == 1 and all(p.dim() > 0 for p in groups[0]["params"])  # type: ignore[index]
+    assert len(groups) == 1 and all(p.dim() > 0 for p in groups[0]["params"])  # type: ignore[index]
+    if mode == "penalty":  # κ takes its own steps, outside the weights' Adam
         assert candidate.facts["kappa"]["hidden1"] == 0.25  # a huge penalty pins κ at κ_min, not below
-    else:  # κ under Adam at its own learning rate
-        weights, kappas = groups  # type: ignore[misc]
-        assert kappas["lr"] == pytest.approx(100 * weights["lr"]) and len(kappas["params"]) == 1
 
 
 def test_kappa_starts_half_a_channel_below_full_and_alpha_sets_how_far_it_moves() -> None:
@@ -292,3 +290,29 @@ def test_budget_mode_lands_on_the_requested_macs(depth: int, target: float) -> N
     x = task.example_input()
     achieved = count_macs(candidate.model, x) / count_macs(task.build_model(), x)
     assert abs(achieved / target - 1) <= 0.05, (achieved, candidate.facts)
+
+
+@pytest.mark.parametrize("mode", ["penalty", "budget"])
+def test_kappa_moves_in_channels_whatever_the_task_learning_rate(mode: str) -> None:
+    """κ's steps are set in channels (`kappa_step`), not as a multiple of the task's learning rate."""
+    first, second = (_kappa_trajectory(mode, lr) for lr in (1e-3, 3e-2))
+    moves = [abs(b - a) for a, b in zip(first, first[1:])]
+    assert max(moves) <= 2.0 + 1e-4 and first[-1] < first[0] - 4, first
+    assert first == pytest.approx(second, abs=1e-3), (first, second)
+
+
+def _kappa_trajectory(mode: str, lr: float) -> list[float]:
+    """K of the synthetic task's first knob after every κ step of a short dcl run at task lr `lr`."""
+    widths: list[float] = []
+    original = KappaSteps.step_
+
+    def spy(self: KappaSteps) -> None:
+        original(self)
+        widths.append(next(iter(self.gates.effective_widths().values())).item())
+
+    method = DCL(mode=mode, alpha=50.0, budget=0.3, kappa_min=0.25, kappa_step=2.0, epochs=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(KappaSteps, "step_", spy)
+        torch.manual_seed(0)
+        method.run(SyntheticTask(**{**SMALL, "lr": lr}), context())
+    return widths

@@ -106,3 +106,20 @@ def test_budget_mode_lands_near_the_requested_macs(budget: float) -> None:
     assert fraction == candidate.facts["achieved_fraction"]
     assert budget - TOLERANCE <= fraction <= budget, candidate.facts
     assert task.evaluate(candidate.model)["mse"] < 0.5 * task.reference_metric
+
+
+def test_with_knobs_only_those_are_gated_and_the_candidate_is_the_trained_model() -> None:
+    """The paper's SG gates the mel bands only: `knobs` leaves the other knobs full and ungated."""
+    task = FAMILIES["mlp"]
+    torch.manual_seed(0)
+    method = NoisyGatesMethod(mode="budget", budget=0.5, knobs=("hidden1",), epochs=2)
+    (candidate,) = method.run(task, RunContext(seed=0, count_macs=count_macs))
+    assert candidate.widths["hidden2"] == task.knobs["hidden2"]
+    assert candidate.widths["hidden1"] < task.knobs["hidden1"]
+    assert set(candidate.facts["expected_K"]) == {"hidden1"} and candidate.label.endswith("-hidden1")
+    x = next(task.batches("test", 64))[0]
+    with torch.no_grad():
+        torch.testing.assert_close(candidate.model.eval()(x), candidate.trained.eval()(x), rtol=1e-5, atol=1e-5)
+    assert count_macs(candidate.model, task.example_input()) == candidate.facts["predicted_macs"]
+    with pytest.raises(Exception, match="hidden9"):
+        NoisyGatesMethod(knobs=("hidden9",)).check(task)
