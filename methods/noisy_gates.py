@@ -77,9 +77,11 @@ class StochasticGate(nn.Module):
 class NoisyGates:
     """Gate factory for `Task.build_model(gate=...)`: μ per knob and its noise, shared by the knob's sites."""
 
-    def __init__(self, sigma: float, knobs: Collection[str] | None = None) -> None:
+    def __init__(self, sigma: float, knobs: Collection[str] | None = None, ordered: Collection[str] = ()) -> None:
         self.sigma = sigma
         self.only = None if knobs is None else frozenset(knobs)
+        self.ordered = frozenset(ordered)
+        """Knobs whose channels keep their order (`Task.ordered_knobs`): a prefix up to the last open gate is kept."""
         self.mus: dict[str, nn.Parameter] = {}
         self.noise: dict[str, torch.Tensor] = {}
         self.kept: dict[str, torch.Tensor] | None = None
@@ -111,16 +113,29 @@ class NoisyGates:
         return {k: _normal_cdf(mu / self.sigma).sum() for k, mu in self.mus.items()}
 
     def kept_widths(self) -> dict[str, int]:
-        """Channels whose evaluation gate is open (μ > 0), at least one per knob."""
-        return {k: max(1, int((mu.detach() > 0).sum())) for k, mu in self.mus.items()}
+        """Channels kept: those whose evaluation gate is open (μ > 0), at least one per knob; for an
+        ordered knob, every channel up to its last open one (shut ones between are kept at z = 0)."""
+        return {k: max(1, self._kept(k, mu.detach() > 0)) for k, mu in self.mus.items()}
+
+    def _kept(self, knob: str, open_: torch.Tensor) -> int:
+        if knob in self.ordered:
+            return int(open_.nonzero().max()) + 1 if bool(open_.any()) else 0
+        return int(open_.sum())
+
+    def keep_order(self, knob: str, mu: torch.Tensor) -> torch.Tensor:
+        """The channel order extraction keeps: highest μ first, or as they are for an ordered knob."""
+        if knob in self.ordered:
+            return torch.arange(mu.numel(), device=mu.device)
+        return mu.detach().argsort(descending=True, stable=True)
 
     @torch.no_grad()
     def settle_(self, widths: Mapping[str, int]) -> dict[str, int]:
-        """Keep each knob's `widths[knob]` highest-μ channels open (μ ≥ MU_OPEN) and close the others
-        for good (μ at its lower bound, no noise); returns per knob how many gates changed side."""
+        """Keep each knob's `widths[knob]` highest-μ channels (an ordered knob: its leading ones) open
+        (μ ≥ MU_OPEN) and close the others for good (μ at its lower bound, no noise); returns per knob
+        how many gates changed side."""
         self.kept, changed = {}, {}
         for knob, mu in self.mus.items():
-            order = mu.argsort(descending=True, stable=True)
+            order = self.keep_order(knob, mu)
             keep = torch.zeros_like(mu, dtype=torch.bool)
             keep[order[: widths[knob]]] = True
             changed[knob] = int((keep != (mu > 0)).sum())
@@ -232,7 +247,7 @@ class NoisyGatesMethod(CostSettings):
         complexity = fit_complexity(task, ctx.count_macs)
         self.check_budget(task, complexity)
         axes = knob_axes(task)
-        gates = NoisyGates(self.sigma, self.knobs)
+        gates = NoisyGates(self.sigma, self.knobs, task.ordered_knobs)
         model = task.build_model(gate=gates)
         objective = NoisyGatesObjective(self, task, gates, complexity, count_steps(task, self.epochs))
         mus = list(gates.mus.values())
@@ -271,12 +286,12 @@ class NoisyGatesMethod(CostSettings):
 
 
 def realise(task: Task, model: nn.Module, axes: KnobAxes, gates: NoisyGates, widths: dict[str, int]) -> nn.Module:
-    """The model at `widths`: highest-μ channels first, z = clamp(μ, 0, 1) kept as a fixed scale per site
+    """The model at `widths`: highest-μ channels first (an ordered knob's in place), z = clamp(μ, 0, 1) kept as a fixed scale per site
     (1 at the sites of knobs without gates, as `build_candidate` builds them)."""
     work = copy.deepcopy(model)
     kept = {knob: torch.ones(width) for knob, width in widths.items()}
     for knob, mu in gates.mus.items():
-        order = torch.argsort(mu.detach().cpu(), descending=True, stable=True)
+        order = gates.keep_order(knob, mu.cpu())
         permute_knob(work, axes, knob, order)
         kept[knob] = mu.detach().clamp(0.0, 1.0)[order.to(mu.device)][: widths[knob]]
     return extract(task, work, widths, gate=lambda knob, width, dim: ChannelScale(kept[knob], dim))

@@ -123,6 +123,13 @@ class Task(ABC):
         """A freshly initialised model; unspecified knobs take their full width."""
         return self._build(self.resolve_widths(widths), gate or no_gate)
 
+    @property
+    def ordered_knobs(self) -> frozenset[str]:
+        """Knobs whose channel order carries meaning (a convolution slides along them, e.g. mel bands
+        as the height of a 2-D convolution): a method may cut their trailing channels, never reorder
+        them or drop interior ones, which would change what the layer sees. Default: none."""
+        return frozenset()
+
     def check_knobs(self, names: Iterable[str]) -> None:
         """A SettingError, with the closest knob, for a name that is not one of this task's knobs."""
         full = self.knobs

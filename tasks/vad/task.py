@@ -275,6 +275,11 @@ class VadTask(Task):
             return {"mels": self.mels}
         return {"mels": self.mels, "d_model": self.d_model, "ffn": self.ffn}
 
+    @property
+    def ordered_knobs(self) -> frozenset[str]:
+        """`paper-crnn`'s mel bands are the height its 2-D convolutions slide along."""
+        return frozenset({"mels"}) if self.model == "paper-crnn" else frozenset()
+
     def _build(self, widths: dict[str, int], gate: GateFactory) -> nn.Module:
         if self.model == "crnn":
             return CRNN(widths, gate)

@@ -123,3 +123,15 @@ def test_with_knobs_only_those_are_gated_and_the_candidate_is_the_trained_model(
     assert count_macs(candidate.model, task.example_input()) == candidate.facts["predicted_macs"]
     with pytest.raises(Exception, match="hidden9"):
         NoisyGatesMethod(knobs=("hidden9",)).check(task)
+
+
+def test_an_ordered_knob_keeps_its_channels_in_place_up_to_the_last_open_gate() -> None:
+    gates = NoisyGates(sigma=0.5, ordered=["bands"])
+    gates("bands", 5, 1), gates("units", 5, 1)
+    for mu in gates.mus.values():
+        mu.data = torch.tensor([0.9, -1.0, 0.4, -1.0, -1.0])
+    assert gates.kept_widths() == {"bands": 3, "units": 2}
+    assert gates.keep_order("bands", gates.mus["bands"]).tolist() == [0, 1, 2, 3, 4]
+    assert gates.keep_order("units", gates.mus["units"]).tolist()[:2] == [0, 2]
+    gates.settle_({"bands": 2, "units": 2})
+    assert gates.kept is not None and gates.kept["bands"].tolist() == [True, True, False, False, False]
