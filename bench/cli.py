@@ -105,7 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[plugins], help="run a grid file, or one task x method ad hoc")
     run.add_argument("grid", nargs="?", type=Path, help="grid file (TOML); omit for the ad-hoc form")
     run.add_argument("--task", help="ad hoc: task name")
-    run.add_argument("--method", help="ad hoc: method name")
+    run.add_argument(
+        "--method",
+        action="append",
+        default=[],
+        help="ad hoc: method name; repeat it or give a comma list (dense,dcl) to compare several in one run",
+    )
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="method setting")
     run.add_argument("--task-set", action="append", default=[], metavar="KEY=VALUE", help="task setting")
     run.add_argument("--seeds", default="0", help="ad hoc: comma-separated seeds (default 0)")
@@ -347,15 +352,25 @@ def _plan(args: argparse.Namespace) -> tuple[list[Cell], Path]:
     """The cells to run and the output directory, every name and setting checked."""
     from tradeoff_bench.bench.grid import load_grid, peers_cell, resolve_cell, unique_cells
 
+    methods = [name.strip() for value in args.method for name in value.split(",") if name.strip()]
     if args.grid is not None:
-        if args.task or args.method or args.set or args.task_set:
-            raise GridError("give either a grid file or --task/--method, not both")
+        if args.task or methods or args.set or args.task_set:
+            hint = ""
+            if not args.grid.exists() and (args.set or args.task_set):
+                hint = (
+                    f" ({str(args.grid)!r} looks like the end of a --set value split at a space:"
+                    " quote the value, e.g. --set 'multipliers=[0.5, 1.0]')"
+                )
+            raise GridError(f"give either a grid file or --task/--method, not both{hint}")
         return load_grid(args.grid), args.out or Path("runs") / args.grid.stem
-    if not (args.task and args.method):
+    if not (args.task and methods):
         raise GridError("the ad-hoc form needs both --task and --method (or give a grid file)")
     seeds = _parse_seeds(args.seeds)
-    method_settings, task_settings = _parse_settings(args.set), _parse_settings(args.task_set)
-    cells = [resolve_cell(args.task, task_settings, args.method, method_settings, s) for s in seeds]
+    settings, task_settings = _parse_settings(args.set), _parse_settings(args.task_set)
+    per_method = _settings_per_method(methods, settings)
+    cells = [
+        resolve_cell(args.task, task_settings, method, per_method[method], seed) for method in methods for seed in seeds
+    ]
     cells = unique_cells(cells + [p for p in map(peers_cell, cells) if p is not None])
     return cells, args.out or Path("runs") / "adhoc"
 
@@ -481,6 +496,21 @@ def _parse_seeds(text: str) -> list[int]:
     if min(seeds) < 0:
         raise GridError(f"seeds must be 0 or more, got {min(seeds)}")
     return seeds
+
+
+def _settings_per_method(methods: list[str], settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`--set` for each of several methods: a key goes to every named method that has that setting;
+    one that none of them has is an error (with one method, the method's own check says so)."""
+    from tradeoff_bench.core.registry import setting_names
+    from tradeoff_bench.methods import METHODS
+
+    if len(methods) == 1:
+        return {methods[0]: settings}
+    names = {method: setting_names(METHODS.get(method)) for method in methods}
+    for key in settings:
+        if not any(key in known for known in names.values()):
+            raise GridError(f"--set {key}: none of the methods {', '.join(methods)} has a setting {key!r}")
+    return {method: {k: v for k, v in settings.items() if k in names[method]} for method in methods}
 
 
 def _parse_settings(pairs: list[str]) -> dict[str, Any]:

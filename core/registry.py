@@ -189,13 +189,18 @@ def _static_description(target: str) -> str | None:
     return None
 
 
+def setting_names(cls: type) -> set[str]:
+    """The settings a user can give a configurable dataclass (what `configure` accepts)."""
+    return {f.name for f in dataclasses.fields(cast(Any, cls)) if f.init and not f.name.startswith("_")}
+
+
 def configure(cls: type[T], settings: Mapping[str, Any], what: str) -> T:
     """Instantiate a dataclass from user settings, rejecting unknown names and wrong types.
 
     `what` names the thing in errors (e.g. "method 'dense'"). Values are checked against the
     field annotations; ints are accepted where floats are expected and lists where tuples are.
     """
-    fields = {f.name: f for f in dataclasses.fields(cast(Any, cls)) if f.init and not f.name.startswith("_")}
+    fields = setting_names(cls)
     hints = typing.get_type_hints(cls, include_extras=True)
     values: dict[str, Any] = {}
     for key, value in settings.items():

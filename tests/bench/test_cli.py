@@ -127,3 +127,30 @@ def test_unwritable_output_is_one_clear_line(tmp_path: Path, capsys: pytest.Capt
     (tmp_path / "file").write_text("")
     code, _, err = run(["run", *TINY, "--out", str(tmp_path / "file" / "out")], capsys)
     assert code == 2 and err.startswith("error: ") and "not writable" in err
+
+
+@pytest.mark.parametrize(
+    "methods", [["--method", "dense,quantization"], ["--method", "dense", "--method", "quantization"]]
+)
+def test_several_methods_run_in_one_adhoc_run(
+    methods: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "run"
+    args = [*TINY_SYNTHETIC, *methods, "--set", "multipliers=[1.0]", "--set", "modes=['dynamic']"]
+    code, out, _ = run(["run", *args, "--out", str(out_dir), "--no-progress"], capsys)
+    assert code == 0, out
+    records = list(Store(out_dir).records())
+    assert {(r.method, r.label) for r in records} == {("dense", "x1"), ("quantization", "int8-dynamic")}
+    assert "tradeoff-bench report" in out
+
+
+def test_a_setting_no_named_method_has_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    args = [*TINY_SYNTHETIC, "--method", "dense,dcl", "--set", "sparsities=[0.5]", "--out", str(tmp_path / "r")]
+    assert main(["run", *args]) == 2
+    assert "none of the methods dense, dcl has a setting 'sparsities'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_value_split_at_a_space_gets_a_hint_to_quote_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", *TINY_SYNTHETIC, "--method", "dense", "--set", "multipliers=[0.5,", "1.0]"]) == 2
+    assert "quote the value" in capsys.readouterr().err
