@@ -20,26 +20,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tradeoff_bench.bench.errors import ArtifactError, ExecutorError, GridError, PluginError, StoreError
-from tradeoff_bench.core.records import SchemaError
-from tradeoff_bench.core.registry import SettingError, UnknownNameError
-from tradeoff_bench.tasks.audio import AudioError
+from tradeoff_bench.bench.errors import ExecutorError, GridError, StoreError
+from tradeoff_bench.core.errors import UserError
 
 if TYPE_CHECKING:
     from tradeoff_bench.bench.executors import Executor
     from tradeoff_bench.bench.grid import Cell
 
-USER_ERRORS = (
-    ArtifactError,
-    AudioError,
-    ExecutorError,
-    GridError,
-    PluginError,
-    SchemaError,
-    StoreError,
-    SettingError,
-    UnknownNameError,
-)
 EXIT_OK, EXIT_CELLS_FAILED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
@@ -47,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         return args.command(args)
-    except USER_ERRORS as err:
+    except UserError as err:  # caused by input, data or environment; anything else is a bug: its traceback
         return _error(str(err))
     except BrokenPipeError:  # the reader of stdout has gone (`| head`): stop quietly, as `ls` would
         _silence_stdout()

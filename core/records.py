@@ -10,10 +10,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from tradeoff_bench.core.errors import UserError
+
 SCHEMA_VERSION = 1
 
 
-class SchemaError(ValueError):
+class SchemaError(UserError, ValueError):
     """A record file that this version of the suite cannot read."""
 
 

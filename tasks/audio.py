@@ -9,13 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tradeoff_bench.core.errors import UserError
+
 if TYPE_CHECKING:
     import numpy as np
 
 AUDIO_SUFFIXES = (".flac", ".wav")
 
 
-class AudioError(ValueError):
+class AudioError(UserError, ValueError):
     """An audio file that cannot be used (unreadable, empty, too short, wrong format); names the file."""
 
 

@@ -24,6 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from tradeoff_bench.core.errors import UserError
+
 _SYNCHRONOUS = 0x02
 _END_PAUSE = 0x1000
 _RATE, _PITCH, _RANGE = 1, 3, 4
@@ -41,7 +43,7 @@ FEMALE = frozenset("f1 f2 f3 f4 f5 Alicia Andrea Annie anika aunty belinda grand
 ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc")
 
 
-class EspeakError(RuntimeError):
+class EspeakError(UserError, RuntimeError):
     """espeak-ng is unavailable or refused a request."""
 
 

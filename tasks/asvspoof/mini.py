@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tradeoff_bench.core.errors import UserError
 from tradeoff_bench.tasks.asvspoof import speech
 from tradeoff_bench.tasks.asvspoof.protocol import PARTITIONS, PROTOCOL_DIR, Trial, audio_dir, protocol_path
 from tradeoff_bench.tasks.asvspoof.vocoders import SAMPLE_RATE, attacks_of
@@ -70,7 +71,7 @@ seeds 0–2), full width / half width: with 160 bona fide + 4 × 80 spoofs 11–
 better than half width; with 480 + 4 × 240 3.75–13.75 % / 9.4–14.5 %."""
 
 
-class CorpusExistsError(RuntimeError):
+class CorpusExistsError(UserError, RuntimeError):
     """The target folder holds something that is not this generated corpus."""
 
 
