@@ -22,6 +22,7 @@ from typing import Any
 from tradeoff_bench.bench.errors import StoreError
 from tradeoff_bench.bench.grid import Cell
 from tradeoff_bench.bench.store import Store
+from tradeoff_bench.core import records as schema
 from tradeoff_bench.core.records import Record
 
 
@@ -120,6 +121,7 @@ def rescore(cell: Cell, sources: list[Record], run_dir: Path, threads: int = 1) 
                     provenance=provenance("cpu"),
                     attachments=outputs,
                     weights=None,
+                    schema_version=schema.SCHEMA_VERSION,  # written now, by this suite
                 )
             )
         return records
