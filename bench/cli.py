@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tradeoff_bench.bench.errors import ExecutorError, GridError, StoreError
+from tradeoff_bench.bench.files import atomic_write, folders_removed_on_failure
 from tradeoff_bench.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -243,7 +244,13 @@ def _generate(args: argparse.Namespace) -> int:
     generator = CORPORA.get(args.corpus)
     if args.root.exists() and not args.root.is_dir():
         raise StoreError(f"--root {args.root} exists and is not a folder")
-    generator.generate(args.root, args.seed)
+    try:
+        with folders_removed_on_failure(args.root):  # a generator cleans its own partial corpus and lock
+            generator.generate(args.root, args.seed)
+    except OSError as err:
+        if err.filename is None and not isinstance(err, UserError):  # name where, at least
+            raise OSError(err.errno, err.strerror or str(err), str(args.root)) from err
+        raise
     print(f"wrote {generator.name} to {args.root}")
     return EXIT_OK
 
@@ -308,7 +315,8 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.out.exists() and not args.out.is_dir():
         raise StoreError(f"--out {args.out} exists and is not a folder")
-    written = predict(args.model, args.inputs, args.out, args.task)
+    with folders_removed_on_failure(args.out):
+        written = predict(args.model, args.inputs, args.out, args.task)
     print(f"wrote {len(written)} files to {args.out}")
     return EXIT_OK
 
@@ -401,8 +409,7 @@ def _curves(args: argparse.Namespace) -> int:
     if table.empty:
         raise StoreError(f"no record in {', '.join(map(str, args.runs))} has a training history")
     if args.csv is not None:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv, index=False)
+        atomic_write(args.csv, table.to_csv(index=False, lineterminator="\n"))
     print(curve_markdown(table), end="")
     return EXIT_OK
 

@@ -145,8 +145,13 @@ def _run_cells(
                     records = future.result()
                 except Exception as err:  # the worker itself died (killed, out of memory)
                     records = [failure_record(cell, err)]
-                store.finish(cell, records)
-                store.unlock(cell)
+                try:
+                    store.finish(cell, records)
+                except BaseException:  # a full disk: no half-written cell stays behind, the error goes up
+                    store.discard(cell)
+                    raise
+                finally:
+                    store.unlock(cell)
                 summary.ran += 1
                 summary.failed += [r for r in records if r.status != "ok"]
                 bar.update()

@@ -75,7 +75,11 @@ def evaluate_run(run_dir: Path, overrides: Mapping[str, Any], out: Store) -> Eva
             out.begin(cell)
             print(f"{cell.title}: {len(group)} candidates", file=sys.stderr)
             records = rescore(cell, group, run_dir)
-            out.finish(cell, records)
+            try:
+                out.finish(cell, records)
+            except BaseException:  # a full disk: no half-written cell stays behind
+                out.discard(cell)
+                raise
         finally:
             out.unlock(cell)
         summary.records += sum(r.status == "ok" for r in records)

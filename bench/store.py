@@ -120,11 +120,17 @@ class Store:
         """Claim a cell for this store object; False if another runner (or store object) holds it."""
         if cell.cell_id in self._held:
             return False
-        fd = _try_flock(self._lock_path(cell.cell_id))
+        path = self._lock_path(cell.cell_id)
+        fd = _try_flock(path)
         if fd is None:
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": HOST}).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": HOST}).encode())
+        except OSError as err:  # a full disk: no lock file stays behind, and the error names it
+            path.unlink(missing_ok=True)
+            os.close(fd)
+            raise OSError(err.errno, err.strerror, str(path)) from err
         self._held[cell.cell_id] = fd
         return True
 
@@ -137,6 +143,10 @@ class Store:
 
     def begin(self, cell: Cell) -> None:
         """Drop whatever an earlier, unfinished attempt at this cell left behind."""
+        self.discard(cell)
+
+    def discard(self, cell: Cell) -> None:
+        """Remove the cell's marker, records, outputs and models (those `finish` half-wrote when it failed)."""
         self._marker(cell.cell_id).unlink(missing_ok=True)
         for path in self.records_dir.glob(f"{cell.cell_id}-*.json"):
             path.unlink(missing_ok=True)

@@ -40,6 +40,26 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
     return mono.numpy().astype(np.float32, copy=False)
 
 
+def write_audio(path: Path, samples: np.ndarray, sample_rate: int, **options: object) -> None:
+    """`soundfile.write` through memory: libsndfile reports a full disk as "System error." (a
+    RuntimeError naming nothing), a plain write as an OSError that names `path`. The format is the
+    suffix's unless `options` give one (e.g. `subtype="PCM_16"`, `compression_level=0.0`)."""
+    import io
+
+    import soundfile
+
+    buffer = io.BytesIO()
+    options.setdefault("format", Path(path).suffix.lstrip(".").upper())
+    soundfile.write(buffer, samples, sample_rate, **options)  # type: ignore[arg-type]
+    try:
+        with open(path, "wb") as handle:
+            handle.write(buffer.getbuffer())
+    except OSError as err:
+        if err.filename is None:  # write(2) names no file
+            raise OSError(err.errno, err.strerror, str(path)) from err
+        raise
+
+
 def audio_files(inputs: Sequence[Path]) -> list[Path]:
     """The files named, with every WAV/FLAC under a named folder (sorted); their stems must differ,
     as they name the predictions."""
