@@ -1,9 +1,10 @@
 """`tradeoff-bench`: list what is registered, run grids, write reports.
 
 Exit status: 0 success; 1 `run` finished but some cells of the grid failed (their count is the
-last line printed); 2 a user or environment error (unknown name, bad setting, malformed grid or
-record, missing data root, unwritable output, full disk, an executor that cannot be set up),
-reported as one `error:` line on stderr, before anything is written where that can be checked
+last line printed); 2 a user or environment error (a `core.errors.UserError`: unknown name, bad
+setting, malformed grid or record, a run of a newer suite, missing data root, an executor that
+cannot be set up; or an `OSError`: unwritable output, full disk), reported as one `error:` line
+on stderr, before anything is written where that can be checked
 first; 130 interrupted; 141 its output pipe was closed (`| head`), as for any program
 ended by SIGPIPE. Nothing here imports torch until a command needs it, so `list`, `--help`
 and argument errors answer at once.

@@ -46,7 +46,7 @@ def export_onnx(model_path: Path, out: Path) -> Path:
         torch.onnx.export(
             loaded.model,
             (loaded.task.example_input(),),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # the TorchScript exporter takes a file object too
             dynamo=False,
             input_names=["input"],
             output_names=["output"],

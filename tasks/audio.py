@@ -50,7 +50,7 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate: int, **options: ob
 
     buffer = io.BytesIO()
     options.setdefault("format", Path(path).suffix.lstrip(".").upper())
-    soundfile.write(buffer, samples, sample_rate, **options)  # type: ignore[arg-type]
+    soundfile.write(buffer, samples, sample_rate, **options)
     try:
         with open(path, "wb") as handle:
             handle.write(buffer.getbuffer())
