@@ -134,6 +134,10 @@ def materialise(root: Path, plans: dict[str, tuple[str, Writer]], expected: dict
                 continue
             if path.exists():
                 raise CorpusError(f"{path}: exists but is not {name} {expected}; remove it or use another folder")
+            for stale in root.glob(
+                f".{path.name}-*"
+            ):  # staging of a generator killed mid-way (under the lock: no one's now)
+                shutil.rmtree(stale, ignore_errors=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=root))
             try:
                 info = write(staging)
