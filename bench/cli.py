@@ -1,9 +1,10 @@
 """`tradeoff-bench`: list what is registered, run grids, write reports.
 
 Exit status: 0 success; 1 `run` finished but some cells of the grid failed (their count is the
-last line printed); 2 a user or environment error (unknown name, bad setting, malformed grid or
-record, missing data root, unwritable output, full disk, an executor that cannot be set up),
-reported as one `error:` line on stderr, before anything is written where that can be checked
+last line printed); 2 a user or environment error (a `core.errors.UserError`: unknown name, bad
+setting, malformed grid or record, a run of a newer suite, missing data root, an executor that
+cannot be set up; or an `OSError`: unwritable output, full disk), reported as one `error:` line
+on stderr, before anything is written where that can be checked
 first; 130 interrupted; 141 its output pipe was closed (`| head`), as for any program
 ended by SIGPIPE. Nothing here imports torch until a command needs it, so `list`, `--help`
 and argument errors answer at once.
@@ -20,26 +21,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tradeoff_bench.bench.errors import ArtifactError, ExecutorError, GridError, PluginError, StoreError
-from tradeoff_bench.core.records import SchemaError
-from tradeoff_bench.core.registry import SettingError, UnknownNameError
-from tradeoff_bench.tasks.audio import AudioError
+from tradeoff_bench.bench.errors import ExecutorError, GridError, StoreError
+from tradeoff_bench.bench.files import atomic_write, folders_removed_on_failure
+from tradeoff_bench.core.errors import UserError
 
 if TYPE_CHECKING:
     from tradeoff_bench.bench.executors import Executor
     from tradeoff_bench.bench.grid import Cell
 
-USER_ERRORS = (
-    ArtifactError,
-    AudioError,
-    ExecutorError,
-    GridError,
-    PluginError,
-    SchemaError,
-    StoreError,
-    SettingError,
-    UnknownNameError,
-)
 EXIT_OK, EXIT_CELLS_FAILED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
@@ -47,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         return args.command(args)
-    except USER_ERRORS as err:
+    except UserError as err:  # caused by input, data or environment; anything else is a bug: its traceback
         return _error(str(err))
     except BrokenPipeError:  # the reader of stdout has gone (`| head`): stop quietly, as `ls` would
         _silence_stdout()
@@ -266,7 +255,13 @@ def _generate(args: argparse.Namespace) -> int:
     generator = CORPORA.get(args.corpus)
     if args.root.exists() and not args.root.is_dir():
         raise StoreError(f"--root {args.root} exists and is not a folder")
-    generator.generate(args.root, args.seed)
+    try:
+        with folders_removed_on_failure(args.root):  # a generator cleans its own partial corpus and lock
+            generator.generate(args.root, args.seed)
+    except OSError as err:
+        if err.filename is None and not isinstance(err, UserError):  # name where, at least
+            raise OSError(err.errno, err.strerror or str(err), str(args.root)) from err
+        raise
     print(f"wrote {generator.name} to {args.root}")
     return EXIT_OK
 
@@ -336,7 +331,8 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.out.exists() and not args.out.is_dir():
         raise StoreError(f"--out {args.out} exists and is not a folder")
-    written = predict(args.model, args.inputs, args.out, args.task)
+    with folders_removed_on_failure(args.out):
+        written = predict(args.model, args.inputs, args.out, args.task)
     print(f"wrote {len(written)} files to {args.out}")
     return EXIT_OK
 
@@ -446,8 +442,7 @@ def _curves(args: argparse.Namespace) -> int:
     if table.empty:
         raise StoreError(f"no record in {', '.join(map(str, args.runs))} has a training history")
     if args.csv is not None:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv, index=False)
+        atomic_write(args.csv, table.to_csv(index=False, lineterminator="\n"))
     print(curve_markdown(table), end="")
     return EXIT_OK
 

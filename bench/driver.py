@@ -19,7 +19,7 @@ from tradeoff_bench.bench.grid import Cell
 from tradeoff_bench.bench.provenance import same_code
 from tradeoff_bench.bench.runner import failure_record
 from tradeoff_bench.bench.store import Store
-from tradeoff_bench.core.records import Record, SchemaError
+from tradeoff_bench.core.records import NewerSchemaError, Record, SchemaError
 
 
 @dataclass
@@ -84,8 +84,11 @@ def run_grid(
     nothing left starts no worker processes and no Ray cluster. It is closed when the grid ends.
     A finished cell runs again when its records cannot be read (truncated, deleted), when it failed
     and `retry_failed` is set, or when other code made it and `rerun_stale` is set.
+    A run folder or record of a newer schema stops the grid before anything is written
+    (`NewerSchemaError`): it is not damaged, only unreadable to this suite.
     """
     summary = GridSummary(total=len(cells))
+    store.schema_version()  # a run folder of a newer suite is refused before anything is read or written
     seen = {c.cell_id: store.marker_state(c) for c in cells}  # first: a cell finished after this is noticed
     todo = deque(c for c in cells if _wanted(store, c, summary, retry_failed, rerun_stale))
     summary.finished_before = len(cells) - len(todo)
@@ -143,8 +146,13 @@ def _run_cells(
                     records = future.result()
                 except Exception as err:  # the worker itself died (killed, out of memory)
                     records = [failure_record(cell, err)]
-                store.finish(cell, records)
-                store.unlock(cell)
+                try:
+                    store.finish(cell, records)
+                except BaseException:  # a full disk: no half-written cell stays behind, the error goes up
+                    store.discard(cell)
+                    raise
+                finally:
+                    store.unlock(cell)
                 summary.ran += 1
                 summary.failed += [r for r in records if r.status != "ok"]
                 failed_now += any(r.status != "ok" for r in records)
@@ -176,6 +184,8 @@ def _wanted(store: Store, cell: Cell, summary: GridSummary, retry_failed: bool, 
         return True
     try:
         records = store.cell_records(cell)
+    except NewerSchemaError:  # written by a newer suite: not damaged, and never rewritten by this one
+        raise
     except SchemaError as err:
         print(f"{cell.title}: {' '.join(str(err).split())}: running the cell again", file=sys.stderr)
         return True

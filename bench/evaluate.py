@@ -22,6 +22,7 @@ from typing import Any
 from tradeoff_bench.bench.errors import StoreError
 from tradeoff_bench.bench.grid import Cell
 from tradeoff_bench.bench.store import Store
+from tradeoff_bench.core import records as schema
 from tradeoff_bench.core.records import Record
 
 
@@ -74,7 +75,11 @@ def evaluate_run(run_dir: Path, overrides: Mapping[str, Any], out: Store) -> Eva
             out.begin(cell)
             print(f"{cell.title}: {len(group)} candidates", file=sys.stderr)
             records = rescore(cell, group, run_dir)
-            out.finish(cell, records)
+            try:
+                out.finish(cell, records)
+            except BaseException:  # a full disk: no half-written cell stays behind
+                out.discard(cell)
+                raise
         finally:
             out.unlock(cell)
         summary.records += sum(r.status == "ok" for r in records)
@@ -120,6 +125,7 @@ def rescore(cell: Cell, sources: list[Record], run_dir: Path, threads: int = 1) 
                     provenance=provenance("cpu"),
                     attachments=outputs,
                     weights=None,
+                    schema_version=schema.SCHEMA_VERSION,  # written now, by this suite
                 )
             )
         return records

@@ -16,13 +16,13 @@ import pickle
 import queue
 import signal
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Protocol
 
+from tradeoff_bench.bench import worker_guard
 from tradeoff_bench.bench.grid import Cell
 from tradeoff_bench.bench.runner import (
     TRAINING_LOG,
@@ -210,7 +210,7 @@ class _Slot:
         ours, theirs = context.Pipe()
         verbose = TRAINING_LOG.isEnabledFor(logging.INFO)  # a spawned worker shows training lines as this process does
         process = context.Process(
-            target=_worker_main, args=(theirs, os.getpid(), self._plugins, verbose), name="bench-worker"
+            target=worker_guard.main, args=(theirs, os.getpid(), self._plugins, verbose), name="bench-worker"
         )
         process.start()
         theirs.close()
@@ -249,36 +249,25 @@ class _Slot:
 
 
 def _worker_main(conn: Connection, parent_pid: int, plugins: tuple[str, ...] = (), verbose: bool = False) -> None:
-    """A worker's life: run the cells it is sent until told to stop or its driver is gone."""
+    """A worker's life: run the cells it is sent until told to stop or its driver is gone
+    (`bench.worker_guard.main` has set up the guards that end it with its driver)."""
     from tradeoff_bench.bench.plugins import load_plugins
 
     if verbose:
         show_training_log()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-    load_plugins(plugins)
-    warm_up()
-    conn.send("ready")
-    while True:
-        try:
+    try:
+        load_plugins(plugins)
+        warm_up()
+        conn.send("ready")
+        while True:
             message = conn.recv()
-        except EOFError:
-            return
-        if message is None:
-            return
-        cell, device, threads, cache_dir = message
-        records = execute_cell(cell, device, threads, cache_dir)
-        try:
+            if message is None:
+                return
+            cell, device, threads, cache_dir = message
+            records = execute_cell(cell, device, threads, cache_dir)
             try:
                 conn.send(records)
             except (pickle.PicklingError, TypeError, AttributeError) as err:  # a fact that cannot travel
                 conn.send([failure_record(cell, err)])
-        except OSError:  # the driver is gone (killed): nobody is left to store the records
-            return
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """End this worker once its driver is gone (killed), instead of finishing a cell nobody stores."""
-    while os.getppid() == parent_pid:
-        time.sleep(0.5)
-    os._exit(1)
+    except (EOFError, OSError):  # the driver is gone (killed): nobody is left to store the records
+        return

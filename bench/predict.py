@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from tradeoff_bench.bench.artifacts import is_quantized, load_model
 from tradeoff_bench.bench.errors import ArtifactError
+from tradeoff_bench.bench.files import atomic_write
 
 
 def predict(model_path: Path, inputs: Sequence[Path], out_dir: Path, task: str | None = None) -> list[Path]:
@@ -40,23 +40,17 @@ def export_onnx(model_path: Path, out: Path) -> Path:
         import onnx  # noqa: F401  (what torch.onnx.export needs)
     except ImportError:
         raise ArtifactError("export needs the onnx extra: pip install 'tradeoff-bench[onnx]'") from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():  # the tracer's notes on shape checks it turns into constants
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                loaded.model,
-                (loaded.task.example_input(),),
-                tmp,
-                dynamo=False,
-                input_names=["input"],
-                output_names=["output"],
-                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-            )
-        os.chmod(tmp, 0o644)  # mkstemp's file is private; an exported model is meant to be shared
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    buffer = io.BytesIO()  # in memory first: a full disk fails as an OSError naming `out`, not inside onnx
+    with warnings.catch_warnings():  # the tracer's notes on shape checks it turns into constants
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            loaded.model,
+            (loaded.task.example_input(),),
+            buffer,  # type: ignore[arg-type]  # the TorchScript exporter takes a file object too
+            dynamo=False,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        )
+    atomic_write(out, buffer.getvalue())
     return out

@@ -8,6 +8,12 @@ Layout of an output directory::
     cells/<cell_id>.json             written last: the cell is finished, and which records it made
     cells/<cell_id>.lock             held while a runner works on the cell
     cache/                           trained phases shared between cells (`bench.cache`; not the store's)
+    run.json                         the record schema version of the newest suite that wrote here
+
+A suite refuses a run folder whose `run.json` (or any record) is of a newer schema than its own,
+for reading and writing alike, before it changes anything: a run is never rewritten by an older
+suite that cannot read it. A folder of an older schema is read (`core.records.MIGRATIONS`), and
+the first suite of a newer schema to write into it raises its version.
 
 A cell counts as finished only once its marker exists, so a run killed at any point leaves at
 worst an unfinished cell, whose stray records are removed and redone on the next run. Two runners
@@ -32,9 +38,11 @@ from typing import Any
 from tradeoff_bench.bench.errors import StoreError
 from tradeoff_bench.bench.files import atomic_write
 from tradeoff_bench.bench.grid import Cell
-from tradeoff_bench.core.records import Record, SchemaError
+from tradeoff_bench.core import records as schema
+from tradeoff_bench.core.records import NewerSchemaError, Record, SchemaError, newer_schema
 
 HOST = socket.gethostname()
+RUN_FILE = "run.json"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -55,8 +63,28 @@ class Store:
         self._held: dict[str, int] = {}
         """Cell id -> open descriptor of the lock file this store holds an flock on."""
 
+    def schema_version(self) -> int | None:
+        """The record schema version the run folder records (None: a new folder, or one older than
+        versioned folders); NewerSchemaError when it is newer than this suite's."""
+        path = self.root / RUN_FILE
+        try:
+            version = json.loads(path.read_text())["schema_version"]
+        except (FileNotFoundError, NotADirectoryError):  # no run here yet: `open` says if it cannot be one
+            return None
+        except (ValueError, KeyError, TypeError) as err:
+            raise SchemaError(f"{path}: unreadable run file ({err}); restore it or remove it") from None
+        except OSError as err:
+            raise StoreError(f"{path}: {err.strerror or err}") from None
+        if not isinstance(version, int):
+            raise SchemaError(f"{path}: schema_version is not an integer")
+        if version > schema.SCHEMA_VERSION:
+            raise newer_schema(version, f"{self.root} was written by a tradeoff-bench of")
+        return version
+
     def open(self) -> Store:
-        """Create the directories (checking they are writable) and clear dead runners' leftovers."""
+        """Check the folder's schema version, create the directories (checking they are writable),
+        stamp this suite's version and clear dead runners' leftovers."""
+        found = self.schema_version()
         try:
             for folder in (self.records_dir, self.cells_dir):
                 folder.mkdir(parents=True, exist_ok=True)
@@ -65,6 +93,8 @@ class Store:
                 Path(probe).unlink(missing_ok=True)  # another runner's clean-up may have been first
         except OSError as err:
             raise StoreError(f"output directory {self.root} is not writable: {err.strerror or err}") from None
+        if found is None or found < schema.SCHEMA_VERSION:
+            write_json_atomic(self.root / RUN_FILE, {"schema_version": schema.SCHEMA_VERSION})
         self._remove_leftovers()
         return self
 
@@ -91,11 +121,17 @@ class Store:
         """Claim a cell for this store object; False if another runner (or store object) holds it."""
         if cell.cell_id in self._held:
             return False
-        fd = _try_flock(self._lock_path(cell.cell_id))
+        path = self._lock_path(cell.cell_id)
+        fd = _try_flock(path)
         if fd is None:
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": HOST}).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": HOST}).encode())
+        except OSError as err:  # a full disk: no lock file stays behind, and the error names it
+            path.unlink(missing_ok=True)
+            os.close(fd)
+            raise OSError(err.errno, err.strerror, str(path)) from err
         self._held[cell.cell_id] = fd
         return True
 
@@ -108,6 +144,10 @@ class Store:
 
     def begin(self, cell: Cell) -> None:
         """Drop whatever an earlier, unfinished attempt at this cell left behind."""
+        self.discard(cell)
+
+    def discard(self, cell: Cell) -> None:
+        """Remove the cell's marker, records, outputs and models (those `finish` half-wrote when it failed)."""
         self._marker(cell.cell_id).unlink(missing_ok=True)
         for path in self.records_dir.glob(f"{cell.cell_id}-*.json"):
             path.unlink(missing_ok=True)
@@ -138,6 +178,7 @@ class Store:
 
     def records(self) -> Iterator[Record]:
         """Records of finished cells, in a stable order."""
+        self.schema_version()
         for marker in sorted(self.cells_dir.glob("*.json")):
             yield from self._marker_records(marker)
 
@@ -155,6 +196,8 @@ class Store:
             return Record.from_dict(json.loads(path.read_text()))
         except FileNotFoundError:
             raise SchemaError(f"{path} is listed by its cell but missing") from None
+        except NewerSchemaError as err:
+            raise NewerSchemaError(f"{path}: {err}") from None
         except ValueError as err:
             raise SchemaError(f"{path}: {err}") from None
 

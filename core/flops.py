@@ -47,13 +47,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from tradeoff_bench.core.errors import UserError
+
 Handle = Callable[[list[Any], list[Any]], "int | Counter[str]"]
 """fvcore's handle signature: (traced input values, traced output values) -> MACs."""
 
 Inputs = torch.Tensor | tuple[Any, ...]
 
 
-class UnsupportedOperatorError(ValueError):
+class UnsupportedOperatorError(UserError, ValueError):
     """The model runs operators whose MACs this counter does not know."""
 
     def __init__(self, ops: Mapping[str, int]) -> None:

@@ -7,14 +7,35 @@ fvcore calls "flops"), `params`, `bytes`, `latency_ms`, `train_seconds`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tradeoff_bench.core.errors import UserError
+
 SCHEMA_VERSION = 1
+"""The version of the record schema this suite writes; a run folder records the newest it holds
+(`bench.store`). Raise it when a field changes meaning or goes, and add the step in `MIGRATIONS`."""
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+"""Version v -> the step turning a record of schema v into one of v + 1 (renamed or dropped fields).
+A record of an older schema is read through the steps; without a step it is read as it is (the
+fields it lacks take their defaults)."""
 
 
-class SchemaError(ValueError):
+class SchemaError(UserError, ValueError):
     """A record file that this version of the suite cannot read."""
+
+
+class NewerSchemaError(SchemaError):
+    """A record or run folder written by a newer tradeoff-bench: never read as damaged, never rewritten."""
+
+
+def newer_schema(version: int, what: str) -> NewerSchemaError:
+    return NewerSchemaError(
+        f"{what} record schema {version}, newer than this suite's {SCHEMA_VERSION}: "
+        "upgrade tradeoff-bench to use it (nothing was changed)"
+    )
 
 
 Attachment = str | bytes
@@ -87,7 +108,7 @@ class Record:
     weights: SavedModel | None = field(default=None, repr=False, metadata={"transient": True})
     """The candidate's saved model on its way from the cell to the store, which writes it to
     `models/` and names it in `model_file`; never part of the JSON record."""
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = field(default_factory=lambda: SCHEMA_VERSION)
 
     @property
     def record_id(self) -> str:
@@ -112,9 +133,10 @@ class Record:
         if not isinstance(version, int):
             raise SchemaError("record has no schema_version")
         if version > SCHEMA_VERSION:
-            raise SchemaError(
-                f"record schema {version} is newer than this suite's {SCHEMA_VERSION}: upgrade tradeoff-bench"
-            )
+            raise newer_schema(version, "written with")
+        for step in range(version, SCHEMA_VERSION):
+            if step in MIGRATIONS:
+                data = MIGRATIONS[step](dict(data))
         names = {f.name for f in dataclasses.fields(cls)}
         missing = {
             f.name

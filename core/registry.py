@@ -21,17 +21,19 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar, cast
 
+from tradeoff_bench.core.errors import UserError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(UserError, KeyError):
     """An unknown registry name or setting; the message carries the closest matches."""
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
 
 
-class SettingError(ValueError):
+class SettingError(UserError, ValueError):
     """A setting with a value of the wrong type or out of its range."""
 
 

@@ -9,13 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tradeoff_bench.core.errors import UserError
+
 if TYPE_CHECKING:
     import numpy as np
 
 AUDIO_SUFFIXES = (".flac", ".wav")
 
 
-class AudioError(ValueError):
+class AudioError(UserError, ValueError):
     """An audio file that cannot be used (unreadable, empty, too short, wrong format); names the file."""
 
 
@@ -36,6 +38,26 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
     if rate != sample_rate:
         mono = AF.resample(mono, rate, sample_rate)
     return mono.numpy().astype(np.float32, copy=False)
+
+
+def write_audio(path: Path, samples: np.ndarray, sample_rate: int, **options: object) -> None:
+    """`soundfile.write` through memory: libsndfile reports a full disk as "System error." (a
+    RuntimeError naming nothing), a plain write as an OSError that names `path`. The format is the
+    suffix's unless `options` give one (e.g. `subtype="PCM_16"`, `compression_level=0.0`)."""
+    import io
+
+    import soundfile
+
+    buffer = io.BytesIO()
+    options.setdefault("format", Path(path).suffix.lstrip(".").upper())
+    soundfile.write(buffer, samples, sample_rate, **options)
+    try:
+        with open(path, "wb") as handle:
+            handle.write(buffer.getbuffer())
+    except OSError as err:
+        if err.filename is None:  # write(2) names no file
+            raise OSError(err.errno, err.strerror, str(path)) from err
+        raise
 
 
 def audio_files(inputs: Sequence[Path]) -> list[Path]:

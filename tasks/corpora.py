@@ -7,6 +7,7 @@ generated corpus always carries its own name (e.g. `asvspoof2019-mini`), never t
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,10 +42,25 @@ def register_corpus(
 @contextmanager
 def generation_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if missing), so parallel workers that all find a
-    corpus missing generate it once: the first writes it, the others find it written."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    corpus missing generate it once: the first writes it, the others find it written.
+
+    The lock file is removed on release, however the block ends (a full disk included): the holder
+    unlinks it, then unlocks; a waiter that locked the unlinked file notices and locks the new one.
+    """
+    while True:
+        handle = open(path, "a")
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            if os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino:
+                break
+        except FileNotFoundError:  # released (unlinked) while this one waited
+            pass
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()
+    try:
+        yield
+    finally:
+        Path(path).unlink(missing_ok=True)
+        handle.close()  # releases the flock

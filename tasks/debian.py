@@ -22,12 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tradeoff_bench.core.errors import UserError
+
 CACHE_ENV = "TRADEOFF_BENCH_CACHE"
 RATE = 16_000
 _INFO = "package.json"
 
 
-class SourceUnavailable(RuntimeError):
+class SourceUnavailable(UserError, RuntimeError):
     """A package could not be fetched (no apt-get, no network, unknown package)."""
 
 

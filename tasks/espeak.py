@@ -24,6 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from tradeoff_bench.core.errors import UserError
+
 _SYNCHRONOUS = 0x02
 _END_PAUSE = 0x1000
 _RATE, _PITCH, _RANGE = 1, 3, 4
@@ -41,7 +43,11 @@ FEMALE = frozenset("f1 f2 f3 f4 f5 Alicia Andrea Annie anika aunty belinda grand
 ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc")
 
 
-class EspeakError(RuntimeError):
+OS_ERROR_STATUS = 75
+"""Exit status of `in_fresh_process`'s child that ended in an OSError (reported on its stdout)."""
+
+
+class EspeakError(UserError, RuntimeError):
     """espeak-ng is unavailable or refused a request."""
 
 
@@ -164,12 +170,18 @@ def in_fresh_process(function: str, *args: str) -> object:
     multiprocessing child, so that daemonic grid workers can use it too."""
     module, name = function.split(":")
     code = (
-        "import json, sys, importlib; "
-        f"out = getattr(importlib.import_module({module!r}), {name!r})(*sys.argv[1:]); "
-        "print(json.dumps(out))"
+        "import json, sys, importlib\n"
+        "try:\n"
+        f"    out = getattr(importlib.import_module({module!r}), {name!r})(*sys.argv[1:])\n"
+        "except OSError as err:\n"
+        "    print(json.dumps({'os_error': [err.errno, err.strerror, err.filename]}))\n"
+        f"    sys.exit({OS_ERROR_STATUS})\n"
+        "print(json.dumps(out))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
+    if done.returncode == OS_ERROR_STATUS:  # a full disk, an unwritable folder: the same OSError here
+        raise OSError(*json.loads(done.stdout.strip().splitlines()[-1])["os_error"])
     if done.returncode != 0:
         raise EspeakError(f"{function}{args} failed in a fresh interpreter:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

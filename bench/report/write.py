@@ -20,8 +20,9 @@ leaderboard row and no colour, and appear in peers.csv, the reference-point tabl
 and as black stars in the plot (see `bench.report.peers`). An optional file that a board does not
 produce is removed from its folder, so an old one never outlives the data it came from.
 
-Every file is written to a temporary file in its folder and moved into place with `os.replace`, so a
-killed report leaves whole old files or whole new ones. The same records (in any order) give the
+Every file is written to a temporary file in its folder, and only once all are whole are they moved
+into place with `os.replace` (`core.files.write_all`): a killed report leaves whole old files or whole
+new ones, and one that fails (a full disk) leaves the old report as it was. The same records (in any order) give the
 same bytes.
 """
 
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tradeoff_bench.bench.files import atomic_write
+from tradeoff_bench.bench.files import write_all
 from tradeoff_bench.bench.report.bootstrap import board_replicates, with_intervals
 from tradeoff_bench.bench.report.breakdown import (
     DEFAULT_BREAKDOWN_BUDGET,
@@ -77,7 +78,8 @@ def write_report(
     methods = sorted(method_rows(frame)["method"].unique(), key=natural_key)  # one look per method everywhere
     styles = method_styles(methods)
     several = frame.groupby("task")["corpus"].nunique()
-    written: list[Path] = []
+    written: dict[Path, str | bytes] = {}  # written together at the end: a failure changes nothing
+    stale: list[Path] = []
     sections: list[str] = []
     site: list[SiteBoard] = []
     for task, corpus, board in boards(frame):
@@ -109,11 +111,8 @@ def write_report(
 
         files["pareto.png"], files["pareto.svg"] = pareto_figure_bytes(board, info, methods)
         site.append(SiteBoard(folder, board, info, table, failed, peers, breakdown))
-        for name, content in files.items():
-            written.append(atomic_write(out_dir / folder / name, content))
-        for name in OPTIONAL_FILES:
-            if name not in files:
-                (out_dir / folder / name).unlink(missing_ok=True)
+        written.update({out_dir / folder / name: content for name, content in files.items()})
+        stale += [out_dir / folder / name for name in OPTIONAL_FILES if name not in files]
         sections.append(f"- [{info.task} ({info.corpus})]({folder}/leaderboard.md)")
         sections.append(
             leaderboard_markdown(
@@ -128,12 +127,11 @@ def write_report(
         )
     paper = paper_table(frame)
     if len(paper):
-        written.append(atomic_write(out_dir / "paper.md", paper_markdown(paper)))
-        written.append(atomic_write(out_dir / "paper.csv", _csv(paper)))
+        written[out_dir / "paper.md"] = paper_markdown(paper)
+        written[out_dir / "paper.csv"] = _csv(paper)
         sections.insert(0, "- [Paper versus suite](paper.md)")
     else:  # a report rewritten from records without the paper's experiments keeps no stale table
-        for name in ("paper.md", "paper.csv"):
-            (out_dir / name).unlink(missing_ok=True)
+        stale += [out_dir / "paper.md", out_dir / "paper.csv"]
     index = ["# tradeoff-bench results\n", *[s for s in sections if s.startswith("- [")], ""]
     overview = None
     if site:
@@ -141,20 +139,19 @@ def write_report(
 
         overview = "overview.png"
         png, svg = overview_figure_bytes([(b.board, b.info) for b in site], methods)
-        written += [atomic_write(out_dir / overview, png), atomic_write(out_dir / "overview.svg", svg)]
+        written[out_dir / overview], written[out_dir / "overview.svg"] = png, svg
         index += [
             "Open [index.html](index.html) in a browser for interactive plots and sortable tables.\n",
             f"![Pareto fronts of every task]({overview})\n",
         ]
     else:
-        for name in ("overview.png", "overview.svg"):
-            (out_dir / name).unlink(missing_ok=True)
+        stale += [out_dir / "overview.png", out_dir / "overview.svg"]
     index += [s for s in sections if not s.startswith("- [")]
     if frame.empty:
         index.append("No records.\n")
-    written.append(atomic_write(out_dir / "index.html", site_html(site, styles, budgets, breakdown_budget, overview)))
-    written.append(atomic_write(out_dir / "README.md", "\n".join(index)))
-    return written
+    written[out_dir / "index.html"] = site_html(site, styles, budgets, breakdown_budget, overview)
+    written[out_dir / "README.md"] = "\n".join(index)
+    return write_all(written, remove=stale)
 
 
 def _extra_markdown(

@@ -19,6 +19,7 @@ from fractions import Fraction
 
 import torch
 
+from tradeoff_bench.core.errors import UserError
 from tradeoff_bench.methods.base import MacCounter
 from tradeoff_bench.tasks.base import Task
 
@@ -28,7 +29,7 @@ RANDOM_CHECKS = 4
 Exponents = tuple[int, ...]
 
 
-class ComplexityModelError(ValueError):
+class ComplexityModelError(UserError, ValueError):
     """The task's MAC count is not a polynomial of degree ≤ 2 in its knob widths."""
 
 

@@ -30,9 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tradeoff_bench.core.errors import UserError
 from tradeoff_bench.tasks.asvspoof import speech
 from tradeoff_bench.tasks.asvspoof.protocol import PARTITIONS, PROTOCOL_DIR, Trial, audio_dir, protocol_path
 from tradeoff_bench.tasks.asvspoof.vocoders import SAMPLE_RATE, attacks_of
+from tradeoff_bench.tasks.audio import write_audio
 from tradeoff_bench.tasks.corpora import generation_lock, register_corpus
 
 NAME = "asvspoof2019-mini"
@@ -70,7 +72,7 @@ seeds 0–2), full width / half width: with 160 bona fide + 4 × 80 spoofs 11–
 better than half width; with 480 + 4 × 240 3.75–13.75 % / 9.4–14.5 %."""
 
 
-class CorpusExistsError(RuntimeError):
+class CorpusExistsError(UserError, RuntimeError):
     """The target folder holds something that is not this generated corpus."""
 
 
@@ -211,11 +213,10 @@ def _vocode(task: tuple[str, int, int, np.ndarray, int]) -> np.ndarray:
 
 
 def _save(folder: Path, letter: str, numbers: Iterator[int], speaker: str, attack: str, wave: np.ndarray) -> Trial:
-    import soundfile
 
     utt = f"LA_{letter}_{int(next(numbers)):07d}"
-    path = str(folder / f"{utt}.flac")
-    soundfile.write(path, wave, SAMPLE_RATE, format="FLAC", subtype="PCM_16", compression_level=0.0)
+    path = folder / f"{utt}.flac"
+    write_audio(path, wave, SAMPLE_RATE, format="FLAC", subtype="PCM_16", compression_level=0.0)
     return Trial(speaker, utt, attack, "bonafide" if attack == "-" else "spoof")
 
 

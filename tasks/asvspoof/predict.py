@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tradeoff_bench.core.files import write_all
 from tradeoff_bench.tasks.asvspoof.features import SAMPLE_RATE, FrontEnd, fix_length
 from tradeoff_bench.tasks.audio import audio_files, load_audio
 from tradeoff_bench.tasks.base import model_device
@@ -48,7 +49,4 @@ def write_scores(
 ) -> list[Path]:
     files = audio_files(inputs)
     scores = cm_scores(model, front_end, normalise, files)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / SCORE_FILE
-    path.write_text("".join(f"{p.stem} {float(s)!r}\n" for p, s in zip(files, scores)))
-    return [path]
+    return write_all({out_dir / SCORE_FILE: "".join(f"{p.stem} {float(s)!r}\n" for p, s in zip(files, scores))})

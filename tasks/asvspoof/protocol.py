@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tradeoff_bench.core.errors import UserError
+
 SPLITS = {"train": "train", "val": "dev", "test": "eval"}
 """Task split -> corpus partition."""
 
@@ -40,7 +42,7 @@ _ATTACK = re.compile(r"A\d\d")
 _SPEAKER = re.compile(r"LA_\d{4}")
 
 
-class ProtocolError(ValueError):
+class ProtocolError(UserError, ValueError):
     """A protocol, score file or corpus folder that does not match the ASVspoof 2019 LA format."""
 
 

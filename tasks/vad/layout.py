@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from tradeoff_bench.core.errors import UserError
 from tradeoff_bench.tasks.vad.features import HOP, MIN_SAMPLES, SAMPLE_RATE
 
 VCTK_AUDIO = "wav48_silence_trimmed"
@@ -48,7 +49,7 @@ _UTTERANCE = re.compile(r"^(?P<spk>[^_]+)_(?P<utt>[^_]+)_mic1\.flac$")
 _CLIP = re.compile(r"^(?P<fold>\d+)-(?P<src>[^-]+)-(?P<take>[^-]+)-(?P<target>\d+)\.wav$")
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError, ValueError):
     """A corpus is missing, incomplete or holds a file that cannot be used; the message names it."""
 
 

@@ -40,6 +40,7 @@ from typing import cast
 import numpy as np
 
 from tradeoff_bench.tasks import espeak
+from tradeoff_bench.tasks.audio import write_audio
 from tradeoff_bench.tasks.corpora import generation_lock, register_corpus
 from tradeoff_bench.tasks.debian import SourceUnavailable
 from tradeoff_bench.tasks.vad import noises, recorded
@@ -133,6 +134,10 @@ def materialise(root: Path, plans: dict[str, tuple[str, Writer]], expected: dict
                 continue
             if path.exists():
                 raise CorpusError(f"{path}: exists but is not {name} {expected}; remove it or use another folder")
+            for stale in root.glob(
+                f".{path.name}-*"
+            ):  # staging of a generator killed mid-way (under the lock: no one's now)
+                shutil.rmtree(stale, ignore_errors=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=root))
             try:
                 info = write(staging)
@@ -191,7 +196,6 @@ def _write_speech(root: Path, scale: str, seed: int) -> dict[str, object]:
 
 def synthesize_speech(root: str | Path, scale_name: str, seed: int | str) -> dict[str, object]:
     """Write the speech corpus into `root` (call it in a fresh process: see `_write_speech`)."""
-    import soundfile as sf
 
     root, scale = Path(root), SCALES[scale_name]
     rng = np.random.default_rng([int(seed), 1])
@@ -222,7 +226,7 @@ def synthesize_speech(root: str | Path, scale_name: str, seed: int | str) -> dic
             words = rng.choice(WORDS, size=int(rng.integers(scale.words[0], scale.words[1] + 1)))
             text = " ".join(words).capitalize() + "."
             audio = _trimmed(espeak.resample(*espeak.synthesize(text, voice, seed=int(rng.integers(2**31))), RATE), rng)
-            sf.write(root / VCTK_AUDIO / speaker / f"{speaker}_{utt:03d}_mic1.flac", audio, RATE, subtype="PCM_16")
+            write_audio(root / VCTK_AUDIO / speaker / f"{speaker}_{utt:03d}_mic1.flac", audio, RATE, subtype="PCM_16")
             (root / "txt" / speaker / f"{speaker}_{utt:03d}.txt").write_text(text + "\n")
             total += audio.size / RATE
     (root / VCTK_INFO).write_text("\n".join(lines) + "\n")
@@ -239,7 +243,6 @@ def _trimmed(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _write_noise(root: Path, scale_name: str, seed: int) -> dict[str, object]:
-    import soundfile as sf
 
     scale = SCALES[scale_name]
     rng = np.random.default_rng([seed, 2])
@@ -250,7 +253,7 @@ def _write_noise(root: Path, scale_name: str, seed: int) -> dict[str, object]:
         for target in scale.categories:
             src = str(900_000 + len(rows))
             filename = f"{fold}-{src}-A-{target}.wav"
-            sf.write(
+            write_audio(
                 root / "audio" / filename, noises.synthesize(target, rng, scale.clip_seconds), RATE, subtype="PCM_16"
             )
             rows.append(

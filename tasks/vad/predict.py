@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tradeoff_bench.core.files import write_all
 from tradeoff_bench.tasks.audio import AudioError, audio_files, load_audio
 from tradeoff_bench.tasks.base import model_device
 from tradeoff_bench.tasks.vad.features import HOP, SAMPLE_RATE, power_spectrogram
@@ -28,14 +29,11 @@ def predict_files(model: nn.Module, inputs: Sequence[Path], out_dir: Path, thres
     """`<stem>.csv` (start_s, end_s, speech_probability per frame) and `<stem>.rttm` per audio file."""
     files = audio_files(inputs)
     probabilities = [speech_probabilities(model, load_audio(path, SAMPLE_RATE), path) for path in files]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: dict[Path, str | bytes] = {}
     for path, probs in zip(files, probabilities):
-        written += [
-            _write(out_dir / f"{path.stem}.csv", frame_table(probs)),
-            _write(out_dir / f"{path.stem}.rttm", rttm(path.stem, speech_segments(probs >= threshold))),
-        ]
-    return written
+        written[out_dir / f"{path.stem}.csv"] = frame_table(probs)
+        written[out_dir / f"{path.stem}.rttm"] = rttm(path.stem, speech_segments(probs >= threshold))
+    return write_all(written)  # all or, on a failure (a full disk), none
 
 
 @torch.no_grad()
@@ -69,8 +67,3 @@ def rttm(name: str, segments: list[tuple[int, int]]) -> str:
         f"SPEAKER {name} 1 {start * FRAME_SECONDS:.2f} {(end - start) * FRAME_SECONDS:.2f} <NA> <NA> speech <NA> <NA>\n"
         for start, end in segments
     )
-
-
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tradeoff_bench.tasks.audio import write_audio
 from tradeoff_bench.tasks.debian import RATE, Package, fetch, read_16k
 from tradeoff_bench.tasks.vad.layout import ESC50_CSV, VCTK_AUDIO, VCTK_INFO
 
@@ -137,7 +138,6 @@ def write_speech(
     root: Path, sources: SourceSet, packages: dict[str, Package], utterances: int, seed: int
 ) -> dict[str, object]:
     """The speech corpus in the VCTK layout: `utterances` per speaker (16 kHz FLAC)."""
-    import soundfile as sf
 
     rng = np.random.default_rng([seed, 11])
     speakers, dropped = {}, []
@@ -168,7 +168,7 @@ def write_speech(
                 ]
             audio = np.concatenate(parts[:-1])
             audio = (audio / max(np.abs(audio).max(), 1e-9) * rng.uniform(0.1, 0.9)).astype(np.float32)
-            sf.write(root / VCTK_AUDIO / speaker / f"{speaker}_{utt:03d}_mic1.flac", audio, RATE, subtype="PCM_16")
+            write_audio(root / VCTK_AUDIO / speaker / f"{speaker}_{utt:03d}_mic1.flac", audio, RATE, subtype="PCM_16")
             (root / "txt" / speaker / f"{speaker}_{utt:03d}.txt").write_text(
                 " ".join(files[i].stem for i in picks) + "\n"
             )
@@ -194,7 +194,6 @@ def write_noise(
 ) -> dict[str, object]:
     """The non-speech corpus in the ESC-50 layout, from at most `max_files` files per source; a file's
     clips share one fold (folds 1–5 in turn)."""
-    import soundfile as sf
 
     rng = np.random.default_rng([seed, 12])
     (root / "audio").mkdir()
@@ -206,7 +205,7 @@ def write_noise(
         for take, clip in enumerate(_clips(audio, n, clips_per_file, rng)):
             src = f"{source.package.split('-')[0]}{index:03d}"
             filename = f"{fold}-{src}-{chr(65 + take)}-{source.target}.wav"
-            sf.write(root / "audio" / filename, _with_room_tone(clip, rng), RATE, subtype="PCM_16")
+            write_audio(root / "audio" / filename, _with_room_tone(clip, rng), RATE, subtype="PCM_16")
             rows.append([filename, fold, source.target, source.category, False, src, chr(65 + take)])
     with (root / ESC50_CSV).open("w", newline="") as handle:
         writer = csv.writer(handle)

@@ -194,7 +194,7 @@ def test_a_full_disk_says_disk_full(
         pytest.skip("no /dev/full on this system")
     monkeypatch.setattr(CORPORA, "_entries", {"full-mini": CorpusGenerator("full-mini", "fills the disk", fill)})
     code, _, err = cli(["data", "generate", "full-mini", "--root", str(tmp_path / "data")], capsys)
-    assert code == EXIT_ERROR and one_error_line(err) == "error: disk full"
+    assert code == EXIT_ERROR and one_error_line(err) == f"error: {tmp_path / 'data'}: disk full"
 
 
 def test_a_closed_output_pipe_ends_quietly() -> None:
