@@ -246,7 +246,24 @@ def _list(args: argparse.Namespace) -> int:
     width = max(len(name) for _, name, _ in rows)
     for kind, name, text in rows:
         print(f"{kind:<7} {name:<{width}}  {text}")
+    exact = [(kind, name) for kind, name, _ in rows if name == args.pattern and kind in ("task", "method")]
+    for kind, name in exact:  # `list dcl`: the one named entry, with every setting it takes
+        _print_settings(kind, TASKS.get(name) if kind == "task" else METHODS.get(name))
     return EXIT_OK
+
+
+def _print_settings(kind: str, cls: type) -> None:
+    from tradeoff_bench.core.settings_doc import setting_docs
+
+    docs = setting_docs(cls)
+    flag = "--task-set" if kind == "task" else "--set"
+    print(f"\nsettings ({flag} KEY=VALUE; in a grid file, the entry's `settings` table):")
+    table = [(d.name, d.type, d.default + (f" ({d.bounds})" if d.bounds else "")) for d in docs]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    for doc, row in zip(docs, table):
+        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + (f"  {doc.doc}" if doc.doc else ""))
+    if kind == "task" and any(d.name == "data_dir" for d in docs):
+        print("\ndata: generated corpora are written under data_dir on first use (tradeoff-bench data list)")
 
 
 def _generate(args: argparse.Namespace) -> int:
