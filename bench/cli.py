@@ -167,7 +167,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not keep each candidate's weights in RUN/models/ (for huge grids)",
     )
+    run.add_argument(
+        "--no-latency",
+        action="store_true",
+        help="skip the latency phase that times every saved candidate after the cells (`latency RUN` runs it later)",
+    )
     run.set_defaults(command=_run)
+
+    latency = sub.add_parser(
+        "latency", help="time the saved candidates of a run (eager PyTorch and ONNX Runtime), one at a time"
+    )
+    latency.add_argument("run_dir", metavar="RUN", type=Path, help="output directory of `run` (with models/)")
+    latency.add_argument(
+        "--max-seconds", type=float, default=20.0, help="longest time spent on one model per runtime (default 20)"
+    )
+    latency.set_defaults(command=_latency)
 
     evaluate = sub.add_parser("eval", help="re-score the saved candidates of a run on other data, without training")
     evaluate.add_argument("run_dir", metavar="RUN", type=Path, help="output directory of `run` (with models/)")
@@ -286,6 +300,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as err:  # a grid path that is a folder, a task's data root checked as it is configured
         raise GridError(f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)) from None
     store = Store(out, save_models=not args.no_save_models)
+    timed = not args.no_latency and not args.no_save_models
     summary = run_grid(
         cells,
         store,
@@ -293,6 +308,7 @@ def _run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         rerun_stale=args.rerun_stale,
         progress=not args.no_progress,
+        after_cells=(lambda: _time_run(store.root, progress=not args.no_progress)) if timed else None,
     )
     print(summary.describe())
     for record in summary.failed:
@@ -303,6 +319,24 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(summary.verdict())
     return EXIT_CELLS_FAILED if summary.failed_cells else EXIT_OK
+
+
+def _time_run(run_dir: Path, *, progress: bool = True, max_seconds: float = 20.0) -> None:
+    from tradeoff_bench.bench.latency import run_latency_phase
+
+    latency = run_latency_phase(run_dir, progress=progress, max_seconds=max_seconds)
+    print(latency.describe(), file=sys.stderr)
+    for line in latency.failed or []:
+        print(f"  latency failed: {line}", file=sys.stderr)
+
+
+def _latency(args: argparse.Namespace) -> int:
+    if not (args.run_dir / "cells").is_dir():
+        raise StoreError(f"{args.run_dir} is not a run directory (no cells/ folder)")
+    if not args.max_seconds > 0:
+        raise StoreError(f"--max-seconds must be positive, got {args.max_seconds:g}")
+    _time_run(args.run_dir, max_seconds=args.max_seconds)
+    return EXIT_OK
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -425,13 +459,14 @@ def _curves(args: argparse.Namespace) -> int:
 
 def _read_runs(runs: Sequence[Path]) -> tuple[list[Any], dict[str, Path]]:
     """Every finished cell's records of `runs`, and the run directory of each record id."""
+    from tradeoff_bench.bench.latency import attach_latency
     from tradeoff_bench.bench.store import Store
 
     records, run_dirs = [], {}
     for run_dir in runs:
         if not (run_dir / "cells").is_dir():
             raise StoreError(f"{run_dir} is not a run directory (no cells/ folder): run `tradeoff-bench run` first")
-        found = list(Store(run_dir).records())
+        found = attach_latency(Store(run_dir).records(), run_dir)
         run_dirs.update({record.record_id: run_dir for record in found})
         records += found
     if not records:

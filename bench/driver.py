@@ -77,6 +77,7 @@ def run_grid(
     retry_failed: bool = False,
     rerun_stale: bool = False,
     progress: bool = True,
+    after_cells: Callable[[], object] | None = None,
 ) -> GridSummary:
     """Run every unfinished cell of `cells`, writing records to `store` as each cell completes.
 
@@ -84,6 +85,9 @@ def run_grid(
     nothing left starts no worker processes and no Ray cluster. It is closed when the grid ends.
     A finished cell runs again when its records cannot be read (truncated, deleted), when it failed
     and `retry_failed` is set, or when other code made it and `rerun_stale` is set.
+
+    `after_cells` (the latency phase) runs once every cell's future is done and the executor is
+    closed, so nothing trains beside it; it runs too when nothing was left to run.
     """
     summary = GridSummary(total=len(cells))
     seen = {c.cell_id: store.marker_state(c) for c in cells}  # first: a cell finished after this is noticed
@@ -91,13 +95,15 @@ def run_grid(
     summary.finished_before = len(cells) - len(todo)
     if not todo:
         store.open()
-        return summary
-    runner = executor() if callable(executor) else executor
-    try:
-        store.open()
-        _run_cells(todo, seen, store, runner, summary, progress)
-    finally:
-        runner.close()
+    else:
+        runner = executor() if callable(executor) else executor
+        try:
+            store.open()
+            _run_cells(todo, seen, store, runner, summary, progress)
+        finally:
+            runner.close()
+    if after_cells is not None:
+        after_cells()
     return summary
 
 
