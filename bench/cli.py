@@ -227,6 +227,14 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="where to write (default RUN/report; required for several runs; `make bench` publishes to results/)",
     )
+    report.add_argument(
+        "--cost",
+        default="macs",
+        metavar="AXIS",
+        help="the cost axis to rank by (leaderboard.md, plots, budgets, hypervolume, verdicts): "
+        "macs (default), bops, weight_bytes, peak_activation_bytes, latency_ms (or latency), onnx_latency_ms; "
+        "every axis also gets leaderboard.<axis>.md and .csv",
+    )
     report.set_defaults(command=_report)
 
     curves = sub.add_parser(
@@ -437,8 +445,14 @@ def _report(args: argparse.Namespace) -> int:
     out = args.to if args.to is not None else args.runs[0] / "report"
     if out.exists() and not out.is_dir():
         raise StoreError(f"--to {out} exists and is not a folder")
+    from tradeoff_bench.bench.report.axes import cost_axis
+
+    try:
+        axis = cost_axis(args.cost).name
+    except KeyError as err:
+        raise StoreError(f"--cost: {err.args[0]}") from None
     records, run_dirs = _read_runs(args.runs)
-    written = write_report(records, out, run_dirs=run_dirs)
+    written = write_report(records, out, run_dirs=run_dirs, cost=axis)
     _warn_mixed_code(records)
     print(f"wrote {len(written)} files to {out}: open {out / 'index.html'}")
     return EXIT_OK

@@ -9,6 +9,8 @@ since a front never mixes corpora):
     <task>/leaderboard.md     header facts, table, notes, reference points, breakdown, failed cells, plot
     <task>/leaderboard.csv    numeric columns (`_mean`/`_std`/`_seeds`, no "±" strings)
     <task>/leaderboard.tex    booktabs tabulars: leaderboard, reference points, breakdown
+    <task>/leaderboard.<axis>.md, .csv   the same leaderboard on every cost axis (`bench.report.axes`),
+                              side by side; the plain files rank by `cost` (default MACs)
     <task>/candidates.csv     every successful method candidate, flattened
     <task>/peers.csv          the task's reference systems (only when it has any)
     <task>/breakdown.csv      secondary metrics at `breakdown_budget` (only when records report any)
@@ -33,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from tradeoff_bench.bench.files import atomic_write
+from tradeoff_bench.bench.report.axes import COST_AXES, DEFAULT_AXIS, cost_axis
 from tradeoff_bench.bench.report.bootstrap import board_replicates, with_intervals
 from tradeoff_bench.bench.report.breakdown import (
     DEFAULT_BREAKDOWN_BUDGET,
@@ -62,6 +65,7 @@ def write_report(
     budgets: Sequence[float] = DEFAULT_BUDGETS,
     breakdown_budget: float = DEFAULT_BREAKDOWN_BUDGET,
     run_dirs: Mapping[str, Path] | None = None,
+    cost: str = DEFAULT_AXIS,
 ) -> list[Path]:
     """Write the report of `records` under `out_dir`; returns the written paths (README last).
 
@@ -70,10 +74,15 @@ def write_report(
 
     `budgets` are the leaderboard's metric-at-budget columns; `breakdown_budget` the MACs fraction
     at which each seed's candidate is selected for the breakdown (see `bench.report.breakdown`).
+    `cost` is the axis the leaderboards, budgets, hypervolumes, plots and verdicts rank by; every
+    axis also gets its own `leaderboard.<axis>.{md,csv}`.
     """
 
     out_dir = Path(out_dir)
-    frame = records_frame(records)
+    records = list(records)
+    cost = cost_axis(cost).name
+    frame = records_frame(records, cost)
+    axis_frames = {axis: frame if axis == cost else records_frame(records, axis) for axis in COST_AXES}
     methods = sorted(method_rows(frame)["method"].unique(), key=natural_key)  # one look per method everywhere
     styles = method_styles(methods)
     several = frame.groupby("task")["corpus"].nunique()
@@ -101,6 +110,12 @@ def write_report(
             "leaderboard.tex": leaderboard_latex(table, info, budgets, extra=latex),
             "candidates.csv": _csv(candidates_table(board)),
         }
+        for axis, axis_frame in axis_frames.items():
+            axis_board = axis_frame[(axis_frame["task"] == task) & (axis_frame["corpus"] == corpus)]
+            axis_board = with_intervals(axis_board, replicates)
+            axis_table = leaderboard(axis_board, budgets, replicates)
+            files[f"leaderboard.{axis}.md"] = leaderboard_markdown(axis_table, board_info(axis_board), failed, budgets)
+            files[f"leaderboard.{axis}.csv"] = _csv(axis_table)
         if len(peers):
             files["peers.csv"] = _csv(peers)
         if len(breakdown):

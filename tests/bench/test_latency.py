@@ -119,6 +119,10 @@ def test_run_times_every_candidate_and_a_rerun_keeps_them(
     assert main(["latency", str(out)]) == 0
     assert {p.name: p.stat().st_mtime_ns for p in (out / "latency").iterdir()} == stamps
     assert "timed 0 candidates, 2 timed earlier" in capsys.readouterr().err
+    assert main(["report", str(out), "--cost", "latency", "--to", str(tmp_path / "report")]) == 0
+    board = (tmp_path / "report" / "synthetic" / "leaderboard.md").read_text()
+    assert "@ ≤25% latency ms" in board and "full dense model: " in board
+    assert (tmp_path / "report" / "synthetic" / "leaderboard.onnx_latency_ms.csv").is_file()
 
 
 def test_no_latency_skips_the_phase_and_int8_gets_a_note(tmp_path: Path) -> None:
