@@ -9,6 +9,7 @@ since a front never mixes corpora):
     <task>/leaderboard.md     header facts, table, notes, reference points, breakdown, failed cells, plot
     <task>/leaderboard.csv    numeric columns (`_mean`/`_std`/`_seeds`, no "±" strings)
     <task>/leaderboard.tex    booktabs tabulars: leaderboard, reference points, breakdown
+    <task>/cost_vs_latency.md  MACs vs measured latency: rank correlation, paper-only savings
     <task>/leaderboard.<axis>.md, .csv   the same leaderboard on every cost axis (`bench.report.axes`),
                               side by side; the plain files rank by `cost` (default MACs)
     <task>/candidates.csv     every successful method candidate, flattened
@@ -50,6 +51,7 @@ from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info, faile
 from tradeoff_bench.bench.report.paper import paper_markdown, paper_table
 from tradeoff_bench.bench.report.pareto import DEFAULT_BUDGETS
 from tradeoff_bench.bench.report.peers import peer_table, peers_latex, peers_markdown
+from tradeoff_bench.bench.report.real_cost import cost_vs_latency_markdown
 from tradeoff_bench.bench.report.site import SiteBoard, site_html
 from tradeoff_bench.bench.report.style import method_styles
 from tradeoff_bench.core.records import Record, slug
@@ -116,6 +118,7 @@ def write_report(
             axis_table = leaderboard(axis_board, budgets, replicates)
             files[f"leaderboard.{axis}.md"] = leaderboard_markdown(axis_table, board_info(axis_board), failed, budgets)
             files[f"leaderboard.{axis}.csv"] = _csv(axis_table)
+        files["cost_vs_latency.md"] = cost_vs_latency_markdown(board, info)
         if len(peers):
             files["peers.csv"] = _csv(peers)
         if len(breakdown):

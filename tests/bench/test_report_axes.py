@@ -95,3 +95,24 @@ def test_report_help_lists_the_axes(capsys: pytest.CaptureFixture[str]) -> None:
         main(["report", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert all(axis in text for axis in COST_AXES)
+
+
+def test_cost_vs_latency_lists_the_candidates_cheap_only_on_paper(tmp_path: Path) -> None:
+    """quantization's int8 model keeps the float MACs (not listed: its MACs are not lower); a pruned
+    model at half the MACs that is slower than dense x1 is listed; dense's own ladder ranks exactly."""
+    from tradeoff_bench.bench.report.leaderboard import board_info
+    from tradeoff_bench.bench.report.real_cost import cost_vs_latency_markdown, paper_only_savings, rank_correlation
+
+    records = [*board(), record("pruned", 0, "p50", 500, 0.3, latency_ms=2.5)]
+    frame = records_frame(records)
+    rows = frame[frame["method"] == "dense"]
+    corr = rank_correlation(rows)
+    assert corr.rho == pytest.approx(1.0) and corr.candidates == 6
+    found, macs, latency = paper_only_savings(frame)
+    assert (macs, latency) == (1000, 2.0)
+    assert found["label"].tolist() == ["p50"]
+    text = cost_vs_latency_markdown(frame, board_info(frame))
+    assert "| pruned | p50 | 0 | 500 | 50% |" in text and "1 of 5" in text
+    assert rank_correlation(frame.iloc[:2]).candidates == 2 and pd.isna(rank_correlation(frame.iloc[:2]).rho)
+    write_report(records, tmp_path)
+    assert "Spearman" in (tmp_path / "toy" / "cost_vs_latency.md").read_text()
