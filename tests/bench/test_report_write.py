@@ -14,11 +14,11 @@ from tradeoff_bench.bench.files import atomic_write
 from tradeoff_bench.bench.report import write_report
 from tradeoff_bench.core.records import Record
 
-AXIS_FILES = ("cost_vs_latency.md",) + tuple(
+AXIS_FILES = tuple(
     f"leaderboard.{axis}.{ext}"
     for axis in ("macs", "bops", "weight_bytes", "peak_activation_bytes", "latency_ms", "onnx_latency_ms")
     for ext in ("md", "csv")
-)
+) + ("cost_vs_latency.md",)
 FILES = (
     "leaderboard.md",
     "leaderboard.csv",
