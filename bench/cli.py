@@ -235,6 +235,14 @@ def _parser() -> argparse.ArgumentParser:
         "macs (default), bops, weight_bytes, peak_activation_bytes, latency_ms (or latency), onnx_latency_ms; "
         "every axis also gets leaderboard.<axis>.md and .csv",
     )
+    report.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="[TASK=]TOLERANCE",
+        help="quality target of target.md instead of the task's own: 5%% (relative) or +1 (metric units) "
+        "from the full dense model's metric, for TASK or every task (repeatable)",
+    )
     report.set_defaults(command=_report)
 
     curves = sub.add_parser(
@@ -451,11 +459,26 @@ def _report(args: argparse.Namespace) -> int:
         axis = cost_axis(args.cost).name
     except KeyError as err:
         raise StoreError(f"--cost: {err.args[0]}") from None
+    targets = _parse_targets(args.target)
     records, run_dirs = _read_runs(args.runs)
-    written = write_report(records, out, run_dirs=run_dirs, cost=axis)
+    written = write_report(records, out, run_dirs=run_dirs, cost=axis, targets=targets)
     _warn_mixed_code(records)
     print(f"wrote {len(written)} files to {out}: open {out / 'index.html'}")
     return EXIT_OK
+
+
+def _parse_targets(texts: list[str]) -> dict[str, Any]:
+    """`[TASK=]TOLERANCE` options -> {task or "*": QualityTarget}."""
+    from tradeoff_bench.tasks.targets import QualityTarget
+
+    targets = {}
+    for text in texts:
+        task, sep, value = text.rpartition("=")
+        try:
+            targets[task if sep else "*"] = QualityTarget.parse(value)
+        except ValueError as err:
+            raise GridError(f"--target: {err}") from None
+    return targets
 
 
 def _curves(args: argparse.Namespace) -> int:

@@ -208,6 +208,7 @@ def _identity(cell: Cell, task: Task | None) -> dict:
         "cost_unit": task.cost_unit if task is not None else "",
         "primary_metric": task.primary_metric if task is not None else "",
         "higher_is_better": task.higher_is_better if task is not None else False,
+        "quality_target": task.quality_target.to_dict() if task is not None else {},
     }
 
 

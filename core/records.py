@@ -81,6 +81,8 @@ class Record:
     metrics: dict[str, float] = field(default_factory=dict)
     primary_metric: str = ""
     higher_is_better: bool = False
+    quality_target: dict[str, Any] = field(default_factory=dict)
+    """The task's quality target (`tasks.targets.QualityTarget.to_dict()`): `target.md`'s default."""
     reference_metric: float | None = None
     """Primary metric of a trivial predictor (the hypervolume reference)."""
     train_seconds: float | None = None

@@ -9,6 +9,7 @@ since a front never mixes corpora):
     <task>/leaderboard.md     header facts, table, notes, reference points, breakdown, failed cells, plot
     <task>/leaderboard.csv    numeric columns (`_mean`/`_std`/`_seeds`, no "±" strings)
     <task>/leaderboard.tex    booktabs tabulars: leaderboard, reference points, breakdown
+    <task>/target.md          cost at the task's quality target, per method and axis (`bench.report.target`)
     <task>/cost_vs_latency.md  MACs vs measured latency: rank correlation, paper-only savings
     <task>/leaderboard.<axis>.md, .csv   the same leaderboard on every cost axis (`bench.report.axes`),
                               side by side; the plain files rank by `cost` (default MACs)
@@ -54,8 +55,10 @@ from tradeoff_bench.bench.report.peers import peer_table, peers_latex, peers_mar
 from tradeoff_bench.bench.report.real_cost import cost_vs_latency_markdown
 from tradeoff_bench.bench.report.site import SiteBoard, site_html
 from tradeoff_bench.bench.report.style import method_styles
+from tradeoff_bench.bench.report.target import board_target, target_markdown, target_table
 from tradeoff_bench.core.records import Record, slug
 from tradeoff_bench.core.registry import natural_key
+from tradeoff_bench.tasks.targets import QualityTarget
 
 CSV_FLOAT_FORMAT = "%.10g"
 OPTIONAL_FILES = ("peers.csv", "breakdown.csv")
@@ -68,6 +71,7 @@ def write_report(
     breakdown_budget: float = DEFAULT_BREAKDOWN_BUDGET,
     run_dirs: Mapping[str, Path] | None = None,
     cost: str = DEFAULT_AXIS,
+    targets: Mapping[str, QualityTarget] | None = None,
 ) -> list[Path]:
     """Write the report of `records` under `out_dir`; returns the written paths (README last).
 
@@ -77,7 +81,8 @@ def write_report(
     `budgets` are the leaderboard's metric-at-budget columns; `breakdown_budget` the MACs fraction
     at which each seed's candidate is selected for the breakdown (see `bench.report.breakdown`).
     `cost` is the axis the leaderboards, budgets, hypervolumes, plots and verdicts rank by; every
-    axis also gets its own `leaderboard.<axis>.{md,csv}`.
+    axis also gets its own `leaderboard.<axis>.{md,csv}`. `targets` overrides tasks' quality targets
+    (task name, or "*" for every task -> target) in `target.md`.
     """
 
     out_dir = Path(out_dir)
@@ -119,6 +124,9 @@ def write_report(
             files[f"leaderboard.{axis}.md"] = leaderboard_markdown(axis_table, board_info(axis_board), failed, budgets)
             files[f"leaderboard.{axis}.csv"] = _csv(axis_table)
         files["cost_vs_latency.md"] = cost_vs_latency_markdown(board, info)
+        overrides = targets or {}
+        target = board_target(board, overrides.get(task, overrides.get("*")))
+        files["target.md"] = target_markdown(target_table(records, board, info, target), info, target)
         if len(peers):
             files["peers.csv"] = _csv(peers)
         if len(breakdown):

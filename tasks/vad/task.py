@@ -38,6 +38,7 @@ from torch import nn
 from tradeoff_bench.core.registry import Epochs, SettingError
 from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
 from tradeoff_bench.tasks.metrics import ItemScores
+from tradeoff_bench.tasks.targets import QualityTarget
 from tradeoff_bench.tasks.vad import mini, realtest
 from tradeoff_bench.tasks.vad.features import N_MELS, SAMPLE_RATE, power_spectrogram
 from tradeoff_bench.tasks.vad.layout import read_esc50, read_marker, read_vctk
@@ -120,6 +121,7 @@ class VadTask(Task):
 
     name = "vad"
     primary_metric = "eer"
+    quality_target = QualityTarget(1.0)  # within +1 pt EER of the full dense model
     description = "voice activity detection on speech + noise mixtures (frame EER %, per SNR bin)"
     tiny_variants = (
         {

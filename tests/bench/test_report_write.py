@@ -18,7 +18,7 @@ AXIS_FILES = tuple(
     f"leaderboard.{axis}.{ext}"
     for axis in ("macs", "bops", "weight_bytes", "peak_activation_bytes", "latency_ms", "onnx_latency_ms")
     for ext in ("md", "csv")
-) + ("cost_vs_latency.md",)
+) + ("cost_vs_latency.md", "target.md")
 FILES = (
     "leaderboard.md",
     "leaderboard.csv",
