@@ -342,7 +342,7 @@ def _time_run(run_dir: Path, *, progress: bool = True, max_seconds: float = 20.0
 
     latency = run_latency_phase(run_dir, progress=progress, max_seconds=max_seconds)
     print(latency.describe(), file=sys.stderr)
-    for line in latency.failed or []:
+    for line in latency.failed:
         print(f"  latency failed: {line}", file=sys.stderr)
 
 

@@ -35,7 +35,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,7 +150,7 @@ def onnx_call(path: Path, example: Any) -> Callable[[], Any]:
 class LatencySummary:
     timed: int = 0
     kept: int = 0
-    failed: list[str] | None = None
+    failed: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         text = f"latency: timed {self.timed} candidates, {self.kept} timed earlier"
@@ -167,7 +167,7 @@ def run_latency_phase(
 
     run_dir = Path(run_dir)
     records = [r for r in Store(run_dir).records() if r.status == "ok" and r.model_file]
-    summary = LatencySummary(failed=[])
+    summary = LatencySummary()
     todo = [r for r in records if not _is_current(run_dir, r)]
     summary.kept = len(records) - len(todo)
     for record in tqdm(todo, desc="latency", unit="model", disable=not progress or not todo, dynamic_ncols=True):
