@@ -42,6 +42,8 @@ class Measurement:
     peak_activation_bytes: int
     """Largest live memory the allocator held during one forward on the example input."""
     metrics: dict[str, float]
+    operating_point: dict[str, float] = dataclasses.field(default_factory=dict)
+    """For a detection task (EER primary metric): the threshold chosen on dev and the test error there."""
     outputs: dict[str, Attachment] = dataclasses.field(default_factory=dict, repr=False)
     """`Task.outputs` of the model: file name -> text or bytes."""
 
@@ -58,6 +60,8 @@ def measure_model(model: nn.Module, task: Task, *, cost_model: nn.Module | None 
     Raises ValueError when the task's primary metric is missing or not finite (e.g. NaN outputs).
     """
     metrics, outputs = measure_metrics(model, task)
+    with eval_mode(model):
+        point = operating_point(model, task)
     with eval_mode(model.to("cpu")):
         example = task.example_input()
         bops, macs = bit_operations(model, example, count_macs, cost_model=cost_model)
@@ -71,8 +75,33 @@ def measure_model(model: nn.Module, task: Task, *, cost_model: nn.Module | None 
             weight_bytes=weight_bytes(model),
             peak_activation_bytes=peak_activation_bytes(model, example),
             metrics=metrics,
+            operating_point=point,
             outputs=outputs,
         )
+
+
+def operating_point(model: nn.Module, task: Task) -> dict[str, float]:
+    """Where a detector would run when deployed: the EER threshold of its dev ("val") scores, and on
+    test at that threshold the miss and false-alarm rates and their mean (%), beside the test EER,
+    whose threshold is picked on test itself. Empty for tasks not ranked by EER or without scores."""
+    if task.primary_metric != "eer":
+        return {}
+    from tradeoff_bench.tasks.scoring import equal_error_rate
+
+    dev, test = task.item_scores(model, "val"), task.item_scores(model, "test")
+    if dev is None or test is None:
+        return {}
+    dev_eer, threshold = equal_error_rate(dev.score[dev.label == 1], dev.score[dev.label == 0])
+    positive, negative = test.score[test.label == 1], test.score[test.label == 0]
+    miss = float((positive <= threshold).mean()) * 100  # the DET recipe rejects scores at the threshold
+    false_alarm = float((negative > threshold).mean()) * 100
+    return {
+        "dev_threshold": float(threshold),
+        "dev_eer": 100.0 * dev_eer,
+        "test_miss_at_dev_threshold": miss,
+        "test_false_alarm_at_dev_threshold": false_alarm,
+        "test_error_at_dev_threshold": (miss + false_alarm) / 2,
+    }
 
 
 def full_costs(task: Task) -> dict[str, int]:

@@ -154,6 +154,7 @@ def _measured(
         peak_activation_bytes=figures.peak_activation_bytes,
         full_costs=dict(full),
         metrics=figures.metrics,
+        operating_point=figures.operating_point,
         reference_metric=task.reference_metric,
         train_seconds=candidate.train_seconds,
         train_epochs=candidate.train_epochs,

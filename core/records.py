@@ -79,6 +79,10 @@ class Record:
     latency_notes: dict[str, str] = field(default_factory=dict)
     """Why a latency is missing or what it times (e.g. `{"onnx": "int8 models do not export"}`)."""
     metrics: dict[str, float] = field(default_factory=dict)
+    operating_point: dict[str, float] = field(default_factory=dict)
+    """Detection tasks: `dev_threshold` (the EER threshold on dev), `dev_eer`, and on test at that
+    threshold `test_miss_at_dev_threshold`, `test_false_alarm_at_dev_threshold` and their mean
+    `test_error_at_dev_threshold` (%): the operating point the test-set EER hides."""
     primary_metric: str = ""
     higher_is_better: bool = False
     quality_target: dict[str, Any] = field(default_factory=dict)

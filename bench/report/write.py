@@ -10,6 +10,7 @@ since a front never mixes corpora):
     <task>/leaderboard.csv    numeric columns (`_mean`/`_std`/`_seeds`, no "±" strings)
     <task>/leaderboard.tex    booktabs tabulars: leaderboard, reference points, breakdown
     <task>/target.md          cost at the task's quality target, per method and axis (`bench.report.target`)
+    <task>/thresholds.md, .csv   detection tasks: error at the dev threshold, shift from dense's
     <task>/cost_vs_latency.md  MACs vs measured latency: rank correlation, paper-only savings
     <task>/leaderboard.<axis>.md, .csv   the same leaderboard on every cost axis (`bench.report.axes`),
                               side by side; the plain files rank by `cost` (default MACs)
@@ -56,12 +57,13 @@ from tradeoff_bench.bench.report.real_cost import cost_vs_latency_markdown
 from tradeoff_bench.bench.report.site import SiteBoard, site_html
 from tradeoff_bench.bench.report.style import method_styles
 from tradeoff_bench.bench.report.target import board_target, target_markdown, target_table
+from tradeoff_bench.bench.report.thresholds import threshold_markdown, threshold_table
 from tradeoff_bench.core.records import Record, slug
 from tradeoff_bench.core.registry import natural_key
 from tradeoff_bench.tasks.targets import QualityTarget
 
 CSV_FLOAT_FORMAT = "%.10g"
-OPTIONAL_FILES = ("peers.csv", "breakdown.csv")
+OPTIONAL_FILES = ("peers.csv", "breakdown.csv", "thresholds.md", "thresholds.csv")
 
 
 def write_report(
@@ -127,6 +129,10 @@ def write_report(
         overrides = targets or {}
         target = board_target(board, overrides.get(task, overrides.get("*")))
         files["target.md"] = target_markdown(target_table(records, board, info, target), info, target)
+        thresholds = threshold_table(board)
+        if len(thresholds):
+            files["thresholds.md"] = threshold_markdown(thresholds, info)
+            files["thresholds.csv"] = _csv(thresholds)
         if len(peers):
             files["peers.csv"] = _csv(peers)
         if len(breakdown):
