@@ -166,7 +166,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not keep each candidate's weights in RUN/models/ (for huge grids)",
     )
+    run.add_argument(
+        "--no-latency",
+        action="store_true",
+        help="skip the latency phase that times every saved candidate after the cells (`latency RUN` runs it later)",
+    )
     run.set_defaults(command=_run)
+
+    latency = sub.add_parser(
+        "latency", help="time the saved candidates of a run (eager PyTorch and ONNX Runtime), one at a time"
+    )
+    latency.add_argument("run_dir", metavar="RUN", type=Path, help="output directory of `run` (with models/)")
+    latency.add_argument(
+        "--max-seconds", type=float, default=20.0, help="longest time spent on one model per runtime (default 20)"
+    )
+    latency.set_defaults(command=_latency)
 
     evaluate = sub.add_parser("eval", help="re-score the saved candidates of a run on other data, without training")
     evaluate.add_argument("run_dir", metavar="RUN", type=Path, help="output directory of `run` (with models/)")
@@ -211,6 +225,22 @@ def _parser() -> argparse.ArgumentParser:
         "--to",
         type=Path,
         help="where to write (default RUN/report; required for several runs; `make bench` publishes to results/)",
+    )
+    report.add_argument(
+        "--cost",
+        default="macs",
+        metavar="AXIS",
+        help="the cost axis to rank by (leaderboard.md, plots, budgets, hypervolume, verdicts): "
+        "macs (default), bops, weight_bytes, peak_activation_bytes, latency_ms (or latency), onnx_latency_ms; "
+        "every axis also gets leaderboard.<axis>.md and .csv",
+    )
+    report.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="[TASK=]TOLERANCE",
+        help="quality target of target.md instead of the task's own: 5%% (relative) or +1 (metric units) "
+        "from the full dense model's metric, for TASK or every task (repeatable)",
     )
     report.set_defaults(command=_report)
 
@@ -310,6 +340,7 @@ def _run(args: argparse.Namespace) -> int:
         raise GridError(f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)) from None
     store = Store(out, save_models=not args.no_save_models)
     cache_dir = None if args.no_cache else str((out / CACHE_DIR).resolve())  # absolute: Ray workers' cwd differs
+    timed = not args.no_latency and not args.no_save_models
     summary = run_grid(
         cells,
         store,
@@ -317,6 +348,7 @@ def _run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         rerun_stale=args.rerun_stale,
         progress=not args.no_progress,
+        after_cells=(lambda: _time_run(store.root, progress=not args.no_progress)) if timed else None,
     )
     print(summary.describe())
     for record in summary.failed:
@@ -327,6 +359,24 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(summary.verdict())
     return EXIT_CELLS_FAILED if summary.failed_cells else EXIT_OK
+
+
+def _time_run(run_dir: Path, *, progress: bool = True, max_seconds: float = 20.0) -> None:
+    from tradeoff_bench.bench.latency import run_latency_phase
+
+    latency = run_latency_phase(run_dir, progress=progress, max_seconds=max_seconds)
+    print(latency.describe(), file=sys.stderr)
+    for line in latency.failed:
+        print(f"  latency failed: {line}", file=sys.stderr)
+
+
+def _latency(args: argparse.Namespace) -> int:
+    if not (args.run_dir / "cells").is_dir():
+        raise StoreError(f"{args.run_dir} is not a run directory (no cells/ folder)")
+    if not args.max_seconds > 0:
+        raise StoreError(f"--max-seconds must be positive, got {args.max_seconds:g}")
+    _time_run(args.run_dir, max_seconds=args.max_seconds)
+    return EXIT_OK
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -445,11 +495,32 @@ def _report(args: argparse.Namespace) -> int:
     out = args.to if args.to is not None else args.runs[0] / "report"
     if out.exists() and not out.is_dir():
         raise StoreError(f"--to {out} exists and is not a folder")
+    from tradeoff_bench.bench.report.axes import cost_axis
+
+    try:
+        axis = cost_axis(args.cost).name
+    except KeyError as err:
+        raise StoreError(f"--cost: {err.args[0]}") from None
+    targets = _parse_targets(args.target)
     records, run_dirs = _read_runs(args.runs)
-    written = write_report(records, out, run_dirs=run_dirs)
+    written = write_report(records, out, run_dirs=run_dirs, cost=axis, targets=targets)
     _warn_mixed_code(records)
     print(f"wrote {len(written)} files to {out}: open {out / 'index.html'}")
     return EXIT_OK
+
+
+def _parse_targets(texts: list[str]) -> dict[str, Any]:
+    """`[TASK=]TOLERANCE` options -> {task or "*": QualityTarget}."""
+    from tradeoff_bench.tasks.targets import QualityTarget
+
+    targets = {}
+    for text in texts:
+        task, sep, value = text.rpartition("=")
+        try:
+            targets[task if sep else "*"] = QualityTarget.parse(value)
+        except ValueError as err:
+            raise GridError(f"--target: {err}") from None
+    return targets
 
 
 def _curves(args: argparse.Namespace) -> int:
@@ -466,13 +537,14 @@ def _curves(args: argparse.Namespace) -> int:
 
 def _read_runs(runs: Sequence[Path]) -> tuple[list[Any], dict[str, Path]]:
     """Every finished cell's records of `runs`, and the run directory of each record id."""
+    from tradeoff_bench.bench.latency import attach_latency
     from tradeoff_bench.bench.store import Store
 
     records, run_dirs = [], {}
     for run_dir in runs:
         if not (run_dir / "cells").is_dir():
             raise StoreError(f"{run_dir} is not a run directory (no cells/ folder): run `tradeoff-bench run` first")
-        found = list(Store(run_dir).records())
+        found = attach_latency(Store(run_dir).records(), run_dir)
         run_dirs.update({record.record_id: run_dir for record in found})
         records += found
     if not records:

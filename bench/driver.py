@@ -77,6 +77,7 @@ def run_grid(
     retry_failed: bool = False,
     rerun_stale: bool = False,
     progress: bool = True,
+    after_cells: Callable[[], object] | None = None,
 ) -> GridSummary:
     """Run every unfinished cell of `cells`, writing records to `store` as each cell completes.
 
@@ -86,6 +87,9 @@ def run_grid(
     and `retry_failed` is set, or when other code made it and `rerun_stale` is set.
     A run folder or record of a newer schema stops the grid before anything is written
     (`NewerSchemaError`): it is not damaged, only unreadable to this suite.
+
+    `after_cells` (the latency phase) runs once every cell's future is done and the executor is
+    closed, so nothing trains beside it; it runs too when nothing was left to run.
     """
     summary = GridSummary(total=len(cells))
     store.schema_version()  # a run folder of a newer suite is refused before anything is read or written
@@ -94,13 +98,15 @@ def run_grid(
     summary.finished_before = len(cells) - len(todo)
     if not todo:
         store.open()
-        return summary
-    runner = executor() if callable(executor) else executor
-    try:
-        store.open()
-        _run_cells(todo, seen, store, runner, summary, progress)
-    finally:
-        runner.close()
+    else:
+        runner = executor() if callable(executor) else executor
+        try:
+            store.open()
+            _run_cells(todo, seen, store, runner, summary, progress)
+        finally:
+            runner.close()
+    if after_cells is not None:
+        after_cells()
     return summary
 
 

@@ -93,7 +93,7 @@ def rescore(cell: Cell, sources: list[Record], run_dir: Path, threads: int = 1) 
     import torch
 
     from tradeoff_bench.bench.artifacts import load_model
-    from tradeoff_bench.bench.measure import measure_metrics
+    from tradeoff_bench.bench.measure import measure_metrics, operating_point
     from tradeoff_bench.bench.provenance import provenance
     from tradeoff_bench.bench.runner import failure_record
 
@@ -116,6 +116,7 @@ def rescore(cell: Cell, sources: list[Record], run_dir: Path, threads: int = 1) 
                     corpus_notes=task.corpus_notes(),
                     task_settings=dict(cell.task_settings),
                     metrics=metrics,
+                    operating_point=operating_point(loaded.model, task),
                     reference_metric=task.reference_metric,
                     outputs=[],
                     model_file=None,

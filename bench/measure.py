@@ -1,9 +1,13 @@
-"""The measurement every candidate gets, the same for all: MACs, parameters, bytes, latency, metrics.
+"""The measurement every candidate gets, the same for all: its cost axes and the task's metrics.
 
 Candidates are measured in eval mode: the task's metrics on its test split (and the files it keeps,
 `Task.outputs`) where the model is, so a cell that trained on a GPU also evaluates there; then, on
-CPU, MACs on the task's `example_input` (core.flops), every parameter, the size of the saved state
-dict and the median single-thread latency of one forward on `example_input`.
+CPU, on the task's `example_input`: MACs (core.flops), bit-operations and deployable weight bytes
+(core.costs: the same rules for every method), every parameter, the size of the saved state dict, and
+the peak activation memory of one forward, measured by the allocator (`peak_activation_bytes`).
+
+Latency is not measured here, beside training: `bench.latency` times every candidate's saved model
+in its own serialised phase after the grid's cells.
 """
 
 from __future__ import annotations
@@ -11,14 +15,14 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
-import statistics
-import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from tradeoff_bench.core.costs import bit_operations, weight_bytes
 from tradeoff_bench.core.flops import Inputs, count_macs, eval_mode
 from tradeoff_bench.core.records import Attachment
 from tradeoff_bench.tasks.base import Task
@@ -31,8 +35,15 @@ class Measurement:
     macs: int
     params: int
     bytes: int
-    latency_ms: float
+    bops: int
+    """Bit-operations: each MAC x its weight bits x its activation bits (core.costs)."""
+    weight_bytes: int
+    """Deployable weights: int8 values at 1 byte + qparams, float32 at 4 (core.costs)."""
+    peak_activation_bytes: int
+    """Largest live memory the allocator held during one forward on the example input."""
     metrics: dict[str, float]
+    operating_point: dict[str, float] = dataclasses.field(default_factory=dict)
+    """For a detection task (EER primary metric): the threshold chosen on dev and the test error there."""
     outputs: dict[str, Attachment] = dataclasses.field(default_factory=dict, repr=False)
     """`Task.outputs` of the model: file name -> text or bytes."""
 
@@ -40,9 +51,7 @@ class Measurement:
         return dataclasses.asdict(self)
 
 
-def measure_model(
-    model: nn.Module, task: Task, *, cost_model: nn.Module | None = None, warmup: int = 3, repeats: int = 20
-) -> Measurement:
+def measure_model(model: nn.Module, task: Task, *, cost_model: nn.Module | None = None) -> Measurement:
     """Measure `model` for `task`: metrics and outputs where it is, then the costs on CPU. The model
     is moved to CPU (in place); its train/eval flags are kept.
 
@@ -51,18 +60,62 @@ def measure_model(
     Raises ValueError when the task's primary metric is missing or not finite (e.g. NaN outputs).
     """
     metrics, outputs = measure_metrics(model, task)
+    with eval_mode(model):
+        point = operating_point(model, task)
     with eval_mode(model.to("cpu")):
         example = task.example_input()
+        bops, macs = bit_operations(model, example, count_macs, cost_model=cost_model)
         return Measurement(
-            macs=count_macs(cost_model if cost_model is not None else model, example),
+            macs=macs,
             params=count_params(
                 cost_model if cost_model is not None else model
             ),  # int8 weights are packed, not parameters
             bytes=state_bytes(model),
-            latency_ms=latency_ms(model, example, warmup=warmup, repeats=repeats),
+            bops=bops,
+            weight_bytes=weight_bytes(model),
+            peak_activation_bytes=peak_activation_bytes(model, example),
             metrics=metrics,
+            operating_point=point,
             outputs=outputs,
         )
+
+
+def operating_point(model: nn.Module, task: Task) -> dict[str, float]:
+    """Where a detector would run when deployed: the EER threshold of its dev ("val") scores, and on
+    test at that threshold the miss and false-alarm rates and their mean (%), beside the test EER,
+    whose threshold is picked on test itself. Empty for tasks not ranked by EER or without scores."""
+    if task.primary_metric != "eer":
+        return {}
+    from tradeoff_bench.tasks.scoring import equal_error_rate
+
+    dev, test = task.item_scores(model, "val"), task.item_scores(model, "test")
+    if dev is None or test is None:
+        return {}
+    dev_eer, threshold = equal_error_rate(dev.score[dev.label == 1], dev.score[dev.label == 0])
+    positive, negative = test.score[test.label == 1], test.score[test.label == 0]
+    miss = float((positive <= threshold).mean()) * 100  # the DET recipe rejects scores at the threshold
+    false_alarm = float((negative > threshold).mean()) * 100
+    return {
+        "dev_threshold": float(threshold),
+        "dev_eer": 100.0 * dev_eer,
+        "test_miss_at_dev_threshold": miss,
+        "test_false_alarm_at_dev_threshold": false_alarm,
+        "test_error_at_dev_threshold": (miss + false_alarm) / 2,
+    }
+
+
+def full_costs(task: Task) -> dict[str, int]:
+    """The cost axes of the task's full-width dense model (untrained: its costs do not depend on the
+    weights): the denominators of "@ <= x % of the full model's AXIS" budgets."""
+    model = task.build_model().eval()
+    example = task.example_input()
+    bops, macs = bit_operations(model, example, count_macs)
+    return {
+        "macs": macs,
+        "bops": bops,
+        "weight_bytes": weight_bytes(model),
+        "peak_activation_bytes": peak_activation_bytes(model, example),
+    }
 
 
 def measure_metrics(model: nn.Module, task: Task) -> tuple[dict[str, float], dict[str, str | bytes]]:
@@ -91,34 +144,32 @@ def state_bytes(model: nn.Module) -> int:
     return buffer.getbuffer().nbytes
 
 
-def latency_ms(model: nn.Module, example_input: Inputs, *, warmup: int, repeats: int, threads: int = 1) -> float:
-    """Median wall time in ms of one forward on `example_input`, in eval mode under no_grad.
+def peak_activation_bytes(model: nn.Module, example_input: Inputs) -> int:
+    """The largest number of bytes the CPU allocator holds at once, above what it held before, during
+    one forward of `model` on `example_input` (eval mode, no_grad, after one warm-up forward).
 
-    Runs where the model is; uses `threads` intra-op threads and restores the previous setting.
-    Synchronises only on CUDA, so the timing covers the work and not just its launch.
+    Measured with torch.profiler(profile_memory=True): every allocation and free of the forward, in
+    order, summed; the peak of that running sum. It counts activations, the output and the kernels'
+    own temporaries (a GRU's gate workspace, a quantised layer's int8 copy of its input), and not the
+    weights or the input, which exist before the forward: what running the model adds to memory.
+    The profiler sees the allocator rather than guessing from shapes, so views, in-place operators and
+    tensors freed as soon as they are used are counted as the runtime really holds them.
     """
-    if repeats < 1 or warmup < 0 or threads < 1:
-        raise ValueError(f"Need repeats >= 1, warmup >= 0, threads >= 1; got {repeats}, {warmup}, {threads}")
+    from torch.profiler import ProfilerActivity, profile
+
     args = example_input if isinstance(example_input, tuple) else (example_input,)
-    cuda = [a.device for a in args if isinstance(a, torch.Tensor) and a.device.type == "cuda"]
-
-    def sync() -> None:
-        if cuda:
-            torch.cuda.synchronize(cuda[0])
-
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with eval_mode(model), torch.no_grad():
-            for _ in range(warmup):
+    with eval_mode(model), torch.no_grad():
+        model(*args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
                 model(*args)
-            sync()
-            times: list[float] = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                model(*args)
-                sync()
-                times.append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous_threads)
-    return 1000.0 * statistics.median(times)
+    results = getattr(prof.profiler, "kineto_results", None) if prof.profiler is not None else None
+    if results is None:
+        raise RuntimeError("torch.profiler gave no memory events: cannot measure peak activation memory")
+    events = sorted((e.start_ns(), e.nbytes()) for e in results.events() if e.name() == "[memory]")
+    live = peak = 0
+    for _, change in events:
+        live += change
+        peak = max(peak, live)
+    return peak

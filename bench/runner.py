@@ -117,8 +117,10 @@ def _execute(cell: Cell, device: str, cache_dir: str | Path | None = None) -> li
         candidates = method.run(task, ctx)
         cell_seconds = time.perf_counter() - run_started
         _check_candidates(candidates)
-        full_macs = count_macs(task.build_model(), task.example_input())
-        return [_measured(cell, task, c, full_macs, cell_seconds, device) for c in candidates]
+        from tradeoff_bench.bench.measure import full_costs
+
+        full = full_costs(task)
+        return [_measured(cell, task, c, full, cell_seconds, device) for c in candidates]
     except Exception as err:  # a failing cell is a record, and the grid goes on
         return [failure_record(cell, err, task=task, seconds=time.perf_counter() - started, device=device)]
 
@@ -154,7 +156,9 @@ def _check_candidates(candidates: list[Candidate]) -> None:
         raise RuntimeError(f"candidate labels are not unique: {labels}")
 
 
-def _measured(cell: Cell, task: Task, candidate: Candidate, full_macs: int, cell_seconds: float, device: str) -> Record:
+def _measured(
+    cell: Cell, task: Task, candidate: Candidate, full: dict[str, int], cell_seconds: float, device: str
+) -> Record:
     from tradeoff_bench.bench.artifacts import ModelSpec, save_model
     from tradeoff_bench.bench.measure import measure_model
 
@@ -164,11 +168,15 @@ def _measured(cell: Cell, task: Task, candidate: Candidate, full_macs: int, cell
         label=candidate.label,
         status="ok",
         macs=figures.macs,
-        full_macs=full_macs,
+        full_macs=full["macs"],
         params=figures.params,
         bytes=figures.bytes,
-        latency_ms=figures.latency_ms,
+        bops=figures.bops,
+        weight_bytes=figures.weight_bytes,
+        peak_activation_bytes=figures.peak_activation_bytes,
+        full_costs=dict(full),
         metrics=figures.metrics,
+        operating_point=figures.operating_point,
         reference_metric=task.reference_metric,
         train_seconds=candidate.train_seconds,
         train_epochs=candidate.train_epochs,
@@ -223,6 +231,7 @@ def _identity(cell: Cell, task: Task | None) -> dict:
         "cost_unit": task.cost_unit if task is not None else "",
         "primary_metric": task.primary_metric if task is not None else "",
         "higher_is_better": task.higher_is_better if task is not None else False,
+        "quality_target": task.quality_target.to_dict() if task is not None else {},
     }
 
 

@@ -1,7 +1,8 @@
 """The result record: one JSON object per candidate, defined once for writer and reader.
 
 Units are in the names: `macs` (fvcore multiply-accumulates on the task's example input, i.e. what
-fvcore calls "flops"), `params`, `bytes`, `latency_ms`, `train_seconds`.
+fvcore calls "flops"), `bops` (bit-operations), `params`, `bytes`, `weight_bytes`,
+`peak_activation_bytes`, `latency_ms`, `train_seconds`.
 """
 
 from __future__ import annotations
@@ -76,11 +77,37 @@ class Record:
     params: int | None = None
     bytes: int | None = None
     """Size of the saved state (torch.save of the state dict)."""
+    bops: int | None = None
+    """Bit-operations on one example input: each MAC x its weight bits x its activation bits
+    (float32: 32 x 32; an int8 module's: 8 x 8), by `core.costs`."""
+    weight_bytes: int | None = None
+    """Deployable weights: int8 values at 1 byte + scale/zero point, float values at 4 (`core.costs`)."""
+    peak_activation_bytes: int | None = None
+    """Largest live memory the CPU allocator holds during one forward on the example input."""
+    full_costs: dict[str, float] = field(default_factory=dict)
+    """Each cost axis of the task's full-width dense model (the budgets' denominators), e.g.
+    `{"macs": ..., "bops": ..., "weight_bytes": ..., "peak_activation_bytes": ...}`."""
     latency_ms: float | None = None
-    """Median single-thread CPU latency of one example input."""
+    """Median single-thread eager-PyTorch CPU latency of one example input, timed by the latency phase
+    (`bench.latency`, joined from `latency/<record_id>.json`), not while cells train."""
+    latency_ci_low_ms: float | None = None
+    latency_ci_high_ms: float | None = None
+    """95 % interval of that median."""
+    onnx_latency_ms: float | None = None
+    """The same in ONNX Runtime (single thread), for a candidate that exports to ONNX."""
+    onnx_latency_ci_low_ms: float | None = None
+    onnx_latency_ci_high_ms: float | None = None
+    latency_notes: dict[str, str] = field(default_factory=dict)
+    """Why a latency is missing or what it times (e.g. `{"onnx": "int8 models do not export"}`)."""
     metrics: dict[str, float] = field(default_factory=dict)
+    operating_point: dict[str, float] = field(default_factory=dict)
+    """Detection tasks: `dev_threshold` (the EER threshold on dev), `dev_eer`, and on test at that
+    threshold `test_miss_at_dev_threshold`, `test_false_alarm_at_dev_threshold` and their mean
+    `test_error_at_dev_threshold` (%): the operating point the test-set EER hides."""
     primary_metric: str = ""
     higher_is_better: bool = False
+    quality_target: dict[str, Any] = field(default_factory=dict)
+    """The task's quality target (`tasks.targets.QualityTarget.to_dict()`): `target.md`'s default."""
     reference_metric: float | None = None
     """Primary metric of a trivial predictor (the hypervolume reference)."""
     train_seconds: float | None = None

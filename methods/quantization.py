@@ -40,13 +40,14 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from tradeoff_bench.core.costs import bit_operations, int8_tensors, weight_bytes
 from tradeoff_bench.core.registry import Epochs
 from tradeoff_bench.methods.base import METHODS, Candidate, MacCounter, Method, RunContext
 from tradeoff_bench.methods.training import FitResult, fit, seeded_build, shared_fit, training_facts
@@ -68,8 +69,6 @@ STATIC_TYPES = (
     torch.relu,
 )
 """Module and function types given a static int8 qconfig (weighted layers and what fuses into them)."""
-QPARAM_BYTES = 8
-"""A float32 scale and an int32 zero point, per quantised tensor or per output channel."""
 
 
 @METHODS.register("quantization")
@@ -215,21 +214,17 @@ def layer_qconfig_mapping(backend: str, *, qat: bool) -> Any:
 def quantization_facts(
     float_model: nn.Module, quantized: nn.Module, example: torch.Tensor, count_macs: MacCounter
 ) -> dict[str, Any]:
-    """Bit-widths, bit-operations and stored weight bytes of `quantized`, converted from `float_model`."""
+    """Bit-widths, bit-operations and stored weight bytes of `quantized`, converted from `float_model`
+    (by the shared rules of `core.costs`, which the bench measures every candidate with)."""
     names = quantized_module_names(quantized)
-    macs = count_macs(float_model, example)
-    float_modules = dict(float_model.named_modules())
-    quantized_macs = sum(
-        _module_macs(float_model, [float_modules[n] for n in names if n in float_modules], example, count_macs)
-    )
-    quantized_macs = min(quantized_macs, macs)
+    bops, macs = bit_operations(quantized, example, count_macs, cost_model=float_model)
     bits = 8 if names else 32
     return {
         "weight_bits": bits,
         "activation_bits": bits,
         "macs": macs,
-        "quantized_macs": quantized_macs,
-        "bops": quantized_macs * 8 * 8 + (macs - quantized_macs) * 32 * 32,
+        "quantized_macs": (macs * 32 * 32 - bops) // (32 * 32 - 8 * 8),
+        "bops": bops,
         "weight_bytes": weight_bytes(quantized),
         "float_weight_bytes": weight_bytes(float_model),
         "quantized_modules": names,
@@ -238,50 +233,7 @@ def quantization_facts(
 
 def quantized_module_names(model: nn.Module) -> list[str]:
     """Names of the modules that hold int8 weights (static, dynamic, fused)."""
-    return [name for name, module in model.named_modules() if _int8_tensors(module)]
-
-
-def weight_bytes(model: nn.Module) -> int:
-    """Bytes of every stored tensor: int8 weights at 1 byte + scale/zero point, float at their size."""
-    total = 0
-    for module in model.modules():
-        tensors = _int8_tensors(module)
-        if tensors:
-            total += sum(_tensor_bytes(t) for t in tensors)
-            continue
-        if type(module).__module__.startswith("torch.ao.nn.quantized") and hasattr(module, "_packed_params"):
-            continue  # packed holder of a module counted above
-        own = list(module.parameters(recurse=False)) + list(module.buffers(recurse=False))
-        total += sum(_tensor_bytes(t) for t in own)
-    return total
-
-
-def _int8_tensors(module: nn.Module) -> list[torch.Tensor]:
-    """The weights and biases of a quantised module (dynamic RNN, quantised Linear/Conv); else []."""
-    if not type(module).__module__.startswith("torch.ao.nn."):
-        return []
-    get_weight, get_bias = getattr(module, "get_weight", None), getattr(module, "get_bias", None)
-    if get_weight is not None and get_bias is not None:  # dynamic GRU / LSTM
-        return [*get_weight().values(), *get_bias().values()]
-    weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
-    if callable(weight) and not isinstance(weight, torch.Tensor):
-        tensors = [weight()]
-        value = bias() if callable(bias) and not isinstance(bias, torch.Tensor) else None
-        return tensors + ([value] if value is not None else [])
-    return []
-
-
-def _tensor_bytes(tensor: torch.Tensor) -> int:
-    if not tensor.is_quantized:
-        return tensor.numel() * tensor.element_size()
-    scheme = tensor.qscheme()
-    per_channel = scheme in (
-        torch.per_channel_affine,
-        torch.per_channel_symmetric,
-        torch.per_channel_affine_float_qparams,
-    )
-    qparams = tensor.q_per_channel_scales().numel() if per_channel else 1
-    return tensor.numel() * tensor.element_size() + qparams * QPARAM_BYTES
+    return [name for name, module in model.named_modules() if int8_tensors(module)]
 
 
 def _dynamic(model: nn.Module, types: tuple[type[nn.Module], ...] = DYNAMIC_TYPES) -> nn.Module:
@@ -313,24 +265,3 @@ def _float_weights_of(prepared: nn.Module, template: nn.Module) -> nn.Module:
             if name in tuned and tuned[name].shape == tensor.shape:
                 tensor.copy_(tuned[name])
     return float_model.eval()
-
-
-def _module_macs(
-    root: nn.Module, modules: list[nn.Module], example: torch.Tensor, count_macs: Callable[[nn.Module, Any], int]
-) -> list[int]:
-    """MACs of each of `modules` on the inputs it sees when `root` runs `example`."""
-    inputs: dict[int, tuple[Any, ...]] = {}
-    hooks = [m.register_forward_pre_hook(lambda m, args: _keep_first(inputs, id(m), args)) for m in modules]
-    try:
-        with torch.no_grad():
-            was_training = root.training
-            root.eval()(example)
-            root.train(was_training)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return [count_macs(m, inputs[id(m)]) for m in modules if id(m) in inputs]
-
-
-def _keep_first(store: dict[int, tuple[Any, ...]], key: int, args: tuple[Any, ...]) -> None:
-    store.setdefault(key, args)

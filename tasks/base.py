@@ -29,6 +29,7 @@ from torch import nn
 from tradeoff_bench.core.registry import SettingError, did_you_mean
 from tradeoff_bench.tasks import TASKS as TASKS  # re-exported: tasks register through this module
 from tradeoff_bench.tasks.metrics import ItemScores, metric_spec
+from tradeoff_bench.tasks.targets import DEFAULT_TARGET, QualityTarget
 
 GateFactory = Callable[[str, int, int], nn.Module]
 """(knob name, width of the knob, channel axis of the tensor it sees) -> module applied there.
@@ -81,6 +82,8 @@ class Task(ABC):
     description: ClassVar[str] = ""
     tiny_variants: ClassVar[tuple[dict[str, Any], ...]] = ({},)
     """Settings of small variants (seconds to run) that the contract tests exercise."""
+    quality_target: ClassVar[QualityTarget] = DEFAULT_TARGET
+    """How close to the full dense model's primary metric a candidate must stay (`target.md`)."""
 
     # --- identity -------------------------------------------------------------------------
     @property

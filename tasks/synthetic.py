@@ -19,6 +19,7 @@ from torch import nn
 from tradeoff_bench.core.registry import Epochs
 from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Task, TrainRecipe, model_device
 from tradeoff_bench.tasks.metrics import ItemScores
+from tradeoff_bench.tasks.targets import QualityTarget
 
 SPLITS = ("train", "val", "test")
 
@@ -48,6 +49,7 @@ class SyntheticTask(Task):
 
     name = "synthetic"
     primary_metric = "mse"
+    quality_target = QualityTarget(0.05, relative=True)  # MSE within 5 %
     description = "regression onto a random teacher with a known hidden width r (test MSE)"
     tiny_variants = (
         {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2, "max_width": 16, "teacher_width": 4},

@@ -20,9 +20,9 @@ from tradeoff_bench.bench.report.verdicts import BETTER, CONTROL, ITEMS_AND_SEED
 DAGGER = "†"
 MISSING = "–"
 THEORETICAL_NOTE = (
-    f"{DAGGER} MACs are theoretical (e.g. only non-zero weights of unstructured sparsity "
-    "counted): dense hardware does not realise them; the measured dense `macs` are in "
-    "candidates.csv."
+    f"{DAGGER} MACs (and the bit-operations of those MACs) are theoretical (e.g. only non-zero weights "
+    "of unstructured sparsity counted): dense hardware does not realise them; the measured dense `macs` "
+    "are in candidates.csv."
 )
 
 
@@ -31,15 +31,16 @@ def display_table(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]
     name = info.metric or "metric"
     agg = info.aggregate
     headers = ["method", "seeds", "candidates", "hypervolume"]
-    headers += [f"{name} @ ≤{budget * 100:g}% MACs" for budget in budgets]
+    axis = info.axis_label
+    headers += [f"{name} @ ≤{budget * 100:g}% {axis}" for budget in budgets]
     verdicts = [b for b in VERDICT_BUDGETS if f"{verdict_column(b)}_verdict" in table]
     headers += [f"vs {CONTROL} @ ≤{budget * 100:g}%" for budget in verdicts]
-    headers += [f"best {name}", "at MACs", "train s / seed", "epochs", "unconverged", "failed cells"]
+    headers += [f"best {name}", f"at {axis}", "train s / seed", "epochs", "unconverged", "failed cells"]
     marked = has_item_intervals(table)  # a board without any per-item scores says so once, below the table
     rows = []
     for _, row in table.iterrows():
         cells = [
-            row["method"] + (f" {DAGGER}" if row["macs_kind"] in ("theoretical", "mixed") else ""),
+            row["method"] + (f" {DAGGER}" if row["cost_kind"] in ("theoretical", "mixed") else ""),
             str(row["seeds"]),
             str(row["candidates"]),
             plus_minus(row["hv_mean"], row["hv_std"], ".3f", ".3f"),
@@ -55,7 +56,7 @@ def display_table(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]
                 + coverage(row.get(f"{prefix}_ci_over"), marked)
             )
         cells += [verdict_cell(row, budget, marked) for budget in verdicts]
-        macs = si(row["best_macs"]) + (f" {DAGGER}" if row["best_macs_kind"] == "theoretical" else "")
+        macs = cost_text(row["best_cost"], info.axis) + (f" {DAGGER}" if row["best_cost_kind"] == "theoretical" else "")
         cells += [
             number(row["best_metric"], ".4g"),
             macs,
@@ -104,7 +105,14 @@ def has_item_intervals(table: pd.DataFrame) -> bool:
     return any((table[c] == ITEMS_AND_SEEDS).any() for c in table.columns if c.endswith("_over"))
 
 
-def resolved_line(table: pd.DataFrame) -> str | None:
+def cost_text(value: float | None, axis: str) -> str:
+    """A cost on `axis`: an SI prefix for counts and bytes, 3 significant digits for milliseconds."""
+    from tradeoff_bench.bench.report.axes import cost_axis
+
+    return si(value) if cost_axis(axis).si else number(value, ".3g")
+
+
+def resolved_line(table: pd.DataFrame, axis: str = "MACs") -> str | None:
     """How many method-vs-dense comparisons each verdict budget resolves, e.g. `25%: 2 of 6`."""
     counts = []
     for budget in VERDICT_BUDGETS:
@@ -112,7 +120,7 @@ def resolved_line(table: pd.DataFrame) -> str | None:
         compared = verdicts[verdicts != ""]
         if len(compared):
             resolved = int(compared.isin([BETTER, WORSE]).sum())
-            counts.append(f"≤{budget * 100:g}% MACs: {resolved} of {len(compared)}")
+            counts.append(f"≤{budget * 100:g}% {axis}: {resolved} of {len(compared)}")
     if not counts:
         return None
     line = f"Comparisons with `{CONTROL}` resolved: {'; '.join(counts)}"
@@ -130,18 +138,28 @@ def header_lines(info: BoardInfo) -> list[str]:
     unit = f" [{info.unit}]" if info.unit else ""
     ref = number(info.reference_metric, ".4g") if info.reference_metric is not None else "unknown"
     ideal = number(info.ideal_metric, ".4g") if info.ideal_metric is not None else "unknown"
-    full = si(info.full_macs) if info.full_macs is not None else "unknown"
+    full_value = info.full_cost if info.full_cost is not None else (info.full_macs if info.axis == "macs" else None)
+    full = cost_text(full_value, info.axis) if full_value is not None else "unknown"
     cost_unit = info.cost_unit or "example"
+    axis = info.axis_label
+    how = {
+        "macs": "fvcore",
+        "bops": "MACs × weight bits × activation bits",
+        "weight_bytes": "int8 1 byte + qparams, float32 4",
+        "peak_activation_bytes": "allocator peak of one forward, torch.profiler",
+        "latency_ms": "eager PyTorch, 1 thread, median; 95 % CI within ±5 %",
+        "onnx_latency_ms": "ONNX Runtime, 1 thread, median",
+    }.get(info.axis, "")
     return [
         f"Task: `{info.task}`; corpus: `{info.corpus}`",
         f"Metric: `{name}`{unit}, {info.direction}; seeds aggregate as {info.aggregate} ± sample std",
-        f"Cost: MACs per {cost_unit} (fvcore); full dense model: {full} MACs",
-        f"Hypervolume: area dominated in (MACs / full-model MACs, normalised `{name}`) up to the reference "
-        f"point (1, 1) = (the full dense model's MACs, the trivial predictor's {name} = {ref}); "
+        f"Cost: {axis} per {cost_unit} ({how}); full dense model: {full} {axis}",
+        f"Hypervolume: area dominated in ({axis} / full-model {axis}, normalised `{name}`) up to the reference "
+        f"point (1, 1) = (the full dense model's {axis}, the trivial predictor's {name} = {ref}); "
         f"{name} = {ideal} maps to 0, so 1 is a zero-cost perfect model. Per seed, then mean ± std",
         f"Seeds: {info.seeds}; methods: {info.methods}; candidates: {info.candidates}"
         + (f"; reference points: {info.peers}" if info.peers else ""),
-        "Metric at a budget: the best candidate of a seed with MACs ≤ that fraction of the full model; "
+        f"Metric at a budget: the best candidate of a seed with {axis} ≤ that fraction of the full model's; "
         "[brackets]: 95 % bootstrap CI over seeds and test items (whole items resampled, seed 0), "
         "marked `(seeds only)` where candidates lack per-item scores",
         f"vs {CONTROL}: at matched cost, the mean over seeds of (method − {CONTROL}) between each seed's best "
@@ -184,10 +202,10 @@ def leaderboard_markdown(
     title = "#" * level
     parts = [f"{title} {info.task} ({info.corpus})\n", *[f"- {line}" for line in header_lines(info)], ""]
     parts.append(markdown_table(headers, rows) if rows else "No methods.\n")
-    resolved = resolved_line(table)
+    resolved = resolved_line(table, info.axis_label)
     if resolved:
         parts.append(resolved + "\n")
-    if (table.get("macs_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"])).any():
+    if (table.get("cost_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"])).any():
         parts.append(THEORETICAL_NOTE + "\n")
     parts += list(extra)
     if len(failed):
@@ -207,7 +225,7 @@ def leaderboard_latex(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[fl
     LaTeX blocks (reference points, breakdown)."""
     headers, rows = display_table(table, info, budgets)
     notes = (
-        [THEORETICAL_NOTE] if table.get("macs_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"]).any() else []
+        [THEORETICAL_NOTE] if table.get("cost_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"]).any() else []
     )
     comments = [f"% {line}" for line in header_lines(info)]
     return "\n".join(

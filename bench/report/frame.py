@@ -8,9 +8,11 @@ Besides `core.records.COLUMNS` a row carries:
   dense hardware runs (facts `macs_kind == "theoretical"`, or a `macs_theoretical` fact, e.g.
   unstructured sparsity counting only non-zero weights);
 - `macs_theoretical`: that theoretical count when the fact holds a number (else NaN);
-- `cost_macs`, `cost_fraction`: the cost the report ranks by, i.e. `macs_theoretical` where given,
-  else the measured `macs`; divided by `full_macs`. `macs` and `macs_fraction` always stay the
-  measured dense count, so a theoretical figure is never passed off as a measured one;
+- `cost`, `cost_fraction`, `cost_kind`, `full_cost`: the cost the report ranks by, on the frame's
+  axis (`bench.report.axes`; default MACs): for MACs `macs_theoretical` where given, else the measured
+  `macs` (bit-operations scale the same way); divided by the full dense model's value on that axis;
+  "theoretical" or "measured". `macs` and `macs_fraction` always stay the measured dense count, so
+  a theoretical figure is never passed off as a measured one;
 - `metric_unit`, `metric_aggregate`, `ideal_metric`: from the metric's registered spec
   (`tasks.metrics`); `ideal_metric` is the perfect value that the hypervolume maps to 0;
 - `metric_ci_low`, `metric_ci_high`, `metric_ci_note`: the metric's 95 % bootstrap interval over
@@ -30,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from tradeoff_bench.bench.report.axes import DEFAULT_AXIS, CostAxis, cost_axis
 from tradeoff_bench.core.records import COLUMNS, Record
 
 PEERS = "peers"
@@ -40,8 +43,11 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "metric",
     "macs_kind",
     "macs_theoretical",
-    "cost_macs",
+    "cost",
     "cost_fraction",
+    "cost_kind",
+    "full_cost",
+    "cost_axis",
     "metric_unit",
     "metric_aggregate",
     "ideal_metric",
@@ -50,19 +56,25 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "metric_ci_note",
 )
 FRAME_COLUMNS: tuple[str, ...] = COLUMNS + EXTRA_COLUMNS
-ROW_ORDER: list[str] = ["task", "corpus", "method", "seed", "cell_id", "status", "cost_macs", "label"]
+ROW_ORDER: list[str] = ["task", "corpus", "method", "seed", "cell_id", "status", "cost", "label"]
 """Rows are sorted by these, so the same records give the same tables in any input order."""
 
-_INTEGERS = ("seed", "macs", "full_macs", "params", "bytes")
+_INTEGERS = ("seed", "macs", "full_macs", "params", "bytes", "bops", "weight_bytes", "peak_activation_bytes")
 _FLOATS = (
     "latency_ms",
+    "latency_ci_low_ms",
+    "latency_ci_high_ms",
+    "onnx_latency_ms",
+    "onnx_latency_ci_low_ms",
+    "onnx_latency_ci_high_ms",
+    "full_cost",
     "reference_metric",
     "train_seconds",
     "train_epochs",
     "macs_fraction",
     "metric",
     "macs_theoretical",
-    "cost_macs",
+    "cost",
     "cost_fraction",
     "ideal_metric",
     "metric_ci_low",
@@ -82,7 +94,13 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
     "macs_theoretical",
     "params",
     "bytes",
+    "bops",
+    "weight_bytes",
+    "peak_activation_bytes",
     "latency_ms",
+    "latency_ci_low_ms",
+    "latency_ci_high_ms",
+    "onnx_latency_ms",
     "metric",
     "metric_ci_low",
     "metric_ci_high",
@@ -93,9 +111,11 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def records_frame(records: Iterable[Record | Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per record (dicts are read with `Record.from_dict`), sorted by `ROW_ORDER`."""
-    rows = [_row(r if isinstance(r, Record) else Record.from_dict(dict(r))) for r in records]
+def records_frame(records: Iterable[Record | Mapping[str, Any]], axis: str = DEFAULT_AXIS) -> pd.DataFrame:
+    """One row per record (dicts are read with `Record.from_dict`), sorted by `ROW_ORDER`, ranked
+    on the cost `axis` (`bench.report.axes`)."""
+    chosen = cost_axis(axis)
+    rows = [_row(r if isinstance(r, Record) else Record.from_dict(dict(r)), chosen) for r in records]
     frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
     for name in _INTEGERS:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("Int64")
@@ -198,19 +218,38 @@ def board_corpus(record: Record) -> str:
     return f"{record.corpus} ({changed + '; ' if changed else ''}models trained on {record.train_corpus})"
 
 
-def _row(record: Record) -> dict[str, Any]:
+def axis_cost(record: Record, axis: CostAxis) -> tuple[float | None, str, float | None]:
+    """(cost on `axis`, "measured" | "theoretical", the full dense model's value on `axis`)."""
+    kind, theoretical = macs_kind(record.facts)
+    value = getattr(record, axis.name, None)
+    full = record.full_costs.get(axis.name)
+    if full is None and axis.name == "macs":
+        full = record.full_macs
+    if full is None and axis.name == "bops" and record.full_macs:
+        full = record.full_macs * 32 * 32  # the full model is float32
+    if not axis.theoretical:
+        return value, "measured", full
+    if theoretical is not None and value is not None and record.macs:
+        value = value * theoretical / record.macs
+    return value, kind, full
+
+
+def _row(record: Record, axis: CostAxis) -> dict[str, Any]:
     data = record.to_dict()
     data["corpus"] = board_corpus(record)
     ok = record.status == "ok"
     unit, aggregate, ideal = metric_info(record.primary_metric, record.higher_is_better)
     kind, theoretical = macs_kind(record.facts)
-    cost = theoretical if theoretical is not None else record.macs
+    cost, cost_kind, full = axis_cost(record, axis)
     data.update(
         metric=record.metrics.get(record.primary_metric) if ok else None,
         macs_kind=kind,
         macs_theoretical=theoretical,
-        cost_macs=cost if ok else None,
-        cost_fraction=cost / record.full_macs if ok and cost is not None and record.full_macs else None,
+        cost=cost if ok else None,
+        cost_fraction=cost / full if ok and cost is not None and full else None,
+        cost_kind=cost_kind,
+        full_cost=full,
+        cost_axis=axis.name,
         metric_unit=unit,
         metric_aggregate=aggregate,
         ideal_metric=ideal,

@@ -40,7 +40,7 @@ def board_figure_json(board: pd.DataFrame, info: BoardInfo, styles: dict[str, Me
     rows = ok_rows(method_rows(board))
     peers = ok_rows(peer_rows(board))
     metric = f"{info.metric or 'metric'}{f' [{info.unit}]' if info.unit else ''}"
-    right = max([float(info.full_macs or 0), *rows["cost_macs"], *peers["cost_macs"]])
+    right = max([float(_full(info) or 0), *rows["cost"], *peers["cost"]])
     fronts = {m: median_front(rows[rows["method"] == m]) for m in styles if m in set(rows["method"])}
     fig = go.Figure()
     for method, front in fronts.items():
@@ -55,14 +55,14 @@ def board_figure_json(board: pd.DataFrame, info: BoardInfo, styles: dict[str, Me
         template="plotly_white",
         height=520,
         margin={"l": 70, "r": 20, "t": 30, "b": 60},
-        xaxis={"type": "log", "title": {"text": f"MACs per {info.cost_unit or 'example'} (log)"}},
+        xaxis={"type": "log", "title": {"text": f"{info.axis_label} per {info.cost_unit or 'example'} (log)"}},
         yaxis={"title": {"text": f"{metric} ({info.direction})"}, **({"range": list(limits)} if limits else {})},
         legend={"title": {"text": "method (click to hide)"}},
         hovermode="closest",
     )
-    if info.full_macs:
+    if _full(info):
         fig.add_vline(
-            x=info.full_macs,
+            x=_full(info),
             line={"dash": "dot", "color": "#666", "width": 1},
             annotation_text="full dense model",
             annotation_position="top left",
@@ -75,7 +75,7 @@ def _method_traces(
 ) -> list[Any]:
     import plotly.graph_objects as go
 
-    theoretical = bool((rows["macs_kind"] == "theoretical").any())
+    theoretical = bool((rows["cost_kind"] == "theoretical").any())
     group = {"legendgroup": method, "showlegend": False}
     band = {
         "mode": "lines",
@@ -85,9 +85,9 @@ def _method_traces(
         **group,
     }
     traces = [
-        go.Scatter(x=front["cost_macs"], y=front["best"], name=f"{method} attained by one seed", **band),
+        go.Scatter(x=front["cost"], y=front["best"], name=f"{method} attained by one seed", **band),
         go.Scatter(
-            x=front["cost_macs"],
+            x=front["cost"],
             y=front["worst"],
             name=f"{method} attained by all seeds",
             fill="tonexty",
@@ -98,12 +98,12 @@ def _method_traces(
     last = front.iloc[-1:] if len(front) else front
     traces.append(
         go.Scatter(
-            x=[*front["cost_macs"], right] if len(front) else [],
+            x=[*front["cost"], right] if len(front) else [],
             y=[*front["metric"], *last["metric"]],
             customdata=[*front["seeds"], *last["seeds"]],
             mode="lines+markers",
             legendgroup=method,
-            name=f"{method} (theoretical MACs)" if theoretical else method,
+            name=f"{method} (theoretical cost)" if theoretical else method,
             line={"shape": "hv", "color": style.colour, "width": 2.5, "dash": "dash" if theoretical else "solid"},
             marker={
                 "symbol": style.plotly_symbol,
@@ -119,7 +119,7 @@ def _method_traces(
     for seed, mine in rows.groupby("seed", sort=True):
         traces.append(
             go.Scatter(
-                x=mine["cost_macs"],
+                x=mine["cost"],
                 y=mine["metric"],
                 mode="markers",
                 name=f"{method} seed {seed}",
@@ -148,7 +148,7 @@ def _peer_trace(peers: pd.DataFrame, metric: str) -> Any:
     origin = [str((facts or {}).get("origin") or "measured") for facts in peers["facts"]]
     source = [str((facts or {}).get("macs_source") or "unknown") for facts in peers["facts"]]
     return go.Scatter(
-        x=peers["cost_macs"],
+        x=peers["cost"],
         y=peers["metric"],
         mode="markers+text",
         text=list(peers["label"]),
@@ -171,7 +171,7 @@ def _peer_trace(peers: pd.DataFrame, metric: str) -> Any:
 def _hover_facts(row: pd.Series) -> list[str]:
     """[label, settings, MACs note, CI text, record id] of one candidate row."""
     settings = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted((row["settings"] or {}).items()) if v is not None)
-    kind = f" (theoretical; {si(float(row['macs']))} measured)" if row["macs_kind"] == "theoretical" else ""
+    kind = f" (theoretical; {si(float(row['macs']))} measured)" if row["cost_kind"] == "theoretical" else ""
     low, high = (row.get(name) for name in CI_COLUMNS)
     ci = (
         f" [{low:.4g}, {high:.4g}]" if low is not None and high is not None and pd.notna(low) and pd.notna(high) else ""
@@ -182,3 +182,8 @@ def _hover_facts(row: pd.Series) -> list[str]:
 def _rgba(colour: str, alpha: float) -> str:
     red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red},{green},{blue},{alpha})"
+
+
+def _full(info: BoardInfo) -> float | None:
+    """The full dense model's value on the board's cost axis (its MACs for old boards)."""
+    return info.full_cost if info.full_cost is not None else (info.full_macs if info.axis == "macs" else None)

@@ -9,9 +9,9 @@ Per method, over its seeds (a seed pools the candidates of all its cells):
 - `at_<b>_<agg>`, `at_<b>_std`, `at_<b>_seeds` per budget b: the best metric of a seed among its
   candidates with cost_fraction <= b, aggregated over the seeds that have one (`agg` is the metric
   spec's aggregate, "mean" or "median"; `_seeds` says how many seeds reached the budget);
-- `best_metric`, `best_macs`, `best_macs_fraction`, `best_macs_kind`: the best candidate over all
+- `best_metric`, `best_cost`, `best_cost_fraction`, `best_cost_kind`: the best candidate over all
   seeds (ties: the cheaper), its cost and whether that cost is measured or theoretical;
-- `macs_kind`: "measured", "theoretical" or "mixed" over the method's candidates;
+- `cost_kind`: "measured", "theoretical" or "mixed" over the method's candidates;
 - `train_seconds_mean`: per seed, the wall time of all its cells' method runs (`cell_seconds`,
   counted once per cell however many candidates it yielded), mean over seeds: what the method's
   whole front cost to produce;
@@ -62,6 +62,10 @@ class BoardInfo:
     """Reference systems of the board (deduplicated by label)."""
     corpus_notes: tuple[str, ...] = ()
     """Every note on the data that the board's successful records carry."""
+    axis: str = "macs"
+    """The cost axis the board ranks by (`bench.report.axes`)."""
+    full_cost: float | None = None
+    """The full dense model's value on that axis (the budgets' denominator)."""
     code_versions: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """(code version, its cell ids) for every version of the suite's code behind the board's records;
     more than one means the table mixes results of different code."""
@@ -69,6 +73,12 @@ class BoardInfo:
     @property
     def mixes_code(self) -> bool:
         return len(self.code_versions) > 1
+
+    @property
+    def axis_label(self) -> str:
+        from tradeoff_bench.bench.report.axes import cost_axis
+
+        return cost_axis(self.axis).label
 
     @property
     def direction(self) -> str:
@@ -104,6 +114,8 @@ def board_info(board: pd.DataFrame) -> BoardInfo:
         peers=len(peer_rows(board)),
         corpus_notes=tuple(sorted({note for notes in ok["corpus_notes"] for note in (notes or [])})),
         code_versions=_code_versions(board),
+        axis=str(_common(board["cost_axis"]) or "macs") if "cost_axis" in board else "macs",
+        full_cost=_number(_common(rows["full_cost"])) if "full_cost" in rows else None,
     )
 
 
@@ -146,7 +158,7 @@ def leaderboard(
             "seeds": int(mine["seed"].nunique()),
             "candidates": len(mine),
             "failed_cells": int(failed["cell_id"].nunique()),
-            "macs_kind": _kind(mine["macs_kind"]),
+            "cost_kind": _kind(mine["cost_kind"]),
         }
         row.update(_spread("hv", hv.loc[hv["method"] == method, "hypervolume"], "mean", counts=False))
         for budget in budgets:
@@ -217,14 +229,14 @@ def _spread(prefix: str, values: pd.Series, how: str, counts: bool = True) -> di
 
 def _best(rows: pd.DataFrame, higher_is_better: bool) -> dict[str, Any]:
     if rows.empty:
-        return {"best_metric": np.nan, "best_macs": np.nan, "best_macs_fraction": np.nan, "best_macs_kind": ""}
+        return {"best_metric": np.nan, "best_cost": np.nan, "best_cost_fraction": np.nan, "best_cost_kind": ""}
     ranked = rows.assign(_score=-rows["metric"] if higher_is_better else rows["metric"])
-    best = ranked.sort_values(["_score", "cost_macs", "seed", "label"], kind="mergesort").iloc[0]
+    best = ranked.sort_values(["_score", "cost", "seed", "label"], kind="mergesort").iloc[0]
     return {
         "best_metric": float(best["metric"]),
-        "best_macs": float(best["cost_macs"]),
-        "best_macs_fraction": float(best["cost_fraction"]),
-        "best_macs_kind": best["macs_kind"],
+        "best_cost": float(best["cost"]),
+        "best_cost_fraction": float(best["cost_fraction"]),
+        "best_cost_kind": best["cost_kind"],
     }
 
 

@@ -123,11 +123,11 @@ def seed_budget_choices(rows: pd.DataFrame, budgets: Sequence[float] = DEFAULT_B
 
 
 def front_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows of `rows` on their joint (cost_macs, metric) front, by ascending cost."""
+    """The rows of `rows` on their joint (cost, metric) front, by ascending cost."""
     if rows.empty:
         return rows
     higher = bool(rows["higher_is_better"].iloc[0])
-    index = pareto_front(rows[["cost_macs", "metric"]].to_numpy(dtype=float), higher)
+    index = pareto_front(rows[["cost", "metric"]].to_numpy(dtype=float), higher)
     return rows.iloc[index]
 
 
@@ -138,17 +138,17 @@ def median_front(rows: pd.DataFrame) -> pd.DataFrame:
     Each seed's candidates form one set of (cost, metric) points; moocore's empirical attainment
     function gives the surfaces attained by at least one seed (`best`), by at least half of them
     (`metric`: the median attainment surface) and by all (`worst`). They are read as step functions
-    at every candidate cost of the method: columns `cost_macs`, `metric`, `best`, `worst` (NaN
+    at every candidate cost of the method: columns `cost`, `metric`, `best`, `worst` (NaN
     where no surface reaches that cost), and `seeds`, how many seeds have a candidate that cheap.
     Only costs the median surface reaches are kept.
     """
     import moocore
 
-    columns = ["cost_macs", "metric", "best", "worst", "seeds"]
+    columns = ["cost", "metric", "best", "worst", "seeds"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     sign = -1.0 if bool(rows["higher_is_better"].iloc[0]) else 1.0
-    cost, score = rows["cost_macs"].to_numpy(dtype=float), sign * rows["metric"].to_numpy(dtype=float)
+    cost, score = rows["cost"].to_numpy(dtype=float), sign * rows["metric"].to_numpy(dtype=float)
     seeds = rows["seed"].to_numpy()
     runs = np.unique(seeds)
     costs = np.unique(cost)
@@ -156,7 +156,7 @@ def median_front(rows: pd.DataFrame) -> pd.DataFrame:
     surfaces = moocore.eaf(
         np.column_stack([cost, score]), np.searchsorted(runs, seeds) + 1, percentiles=sorted(set(levels.values()))
     )
-    table: dict[str, Any] = {"cost_macs": costs}
+    table: dict[str, Any] = {"cost": costs}
     for name, level in levels.items():
         surface = surfaces[np.isclose(surfaces[:, 2], level)]
         table[name] = sign * _step(surface[:, 0], surface[:, 1], costs)

@@ -107,7 +107,7 @@ def draw_board(ax: Any, board: pd.DataFrame, info: BoardInfo, styles: dict[str, 
     rows = ok_rows(method_rows(board))
     peers = ok_rows(peer_rows(board))  # those with a MAC count and a metric: the plotted ones
     unit = f" [{info.unit}]" if info.unit else ""
-    ax.set_xlabel(f"MACs per {info.cost_unit or 'example'}")
+    ax.set_xlabel(f"{info.axis_label} per {info.cost_unit or 'example'}")
     ax.set_ylabel(f"{info.metric or 'metric'}{unit} ({info.direction})")
     ax.set_title(f"{info.task} — {info.corpus}", fontsize="medium", pad=10)
     if rows.empty and peers.empty:
@@ -119,15 +119,15 @@ def draw_board(ax: Any, board: pd.DataFrame, info: BoardInfo, styles: dict[str, 
         pd.concat([*(f["metric"] for f in fronts.values()), peers["metric"]]), info.ideal_metric, info.higher_is_better
     )
     right = max(
-        float(rows["cost_macs"].max()) if len(rows) else 0.0,
-        float(peers["cost_macs"].max()) if len(peers) else 0.0,
-        float(info.full_macs or 0),
+        float(rows["cost"].max()) if len(rows) else 0.0,
+        float(peers["cost"].max()) if len(peers) else 0.0,
+        float(_full(info) or 0),
     )
     handles: dict[str, Any] = {}
     for method in present:
         mine = rows[rows["method"] == method]
-        theoretical = bool((mine["macs_kind"] == "theoretical").any())
-        label = f"{method} (theoretical MACs)" if theoretical else method
+        theoretical = bool((mine["cost_kind"] == "theoretical").any())
+        label = f"{method} (theoretical {info.axis_label})" if theoretical else method
         handles[label] = _draw_method(ax, mine, fronts[method], styles[method], right, limits, theoretical)
     if len(peers):
         handles.update(_draw_peers(ax, peers, limits))
@@ -137,8 +137,8 @@ def draw_board(ax: Any, board: pd.DataFrame, info: BoardInfo, styles: dict[str, 
         from matplotlib.lines import Line2D
 
         handles[OUTLIER_LABEL] = Line2D([], [], linestyle="", marker="^", markerfacecolor="none", color="0.35")
-    if info.full_macs:
-        handles["full dense model"] = ax.axvline(info.full_macs, color="0.4", linestyle=":", linewidth=1.0)
+    if _full(info):
+        handles["full dense model"] = ax.axvline(_full(info), color="0.4", linestyle=":", linewidth=1.0)
     _log_macs_axis(ax)
     if limits:
         ax.set_ylim(*limits)
@@ -158,7 +158,7 @@ def _draw_method(
 
     _scatter_clipped(
         ax,
-        rows["cost_macs"],
+        rows["cost"],
         rows["metric"],
         limits,
         style.colour,
@@ -170,7 +170,7 @@ def _draw_method(
     )
     if len(front):
         ax.fill_between(
-            front["cost_macs"],
+            front["cost"],
             front["best"],
             front["worst"],
             step="post",
@@ -180,7 +180,7 @@ def _draw_method(
             zorder=1,
         )  # the band ends at the costliest candidate
         ax.plot(
-            [*front["cost_macs"], right],
+            [*front["cost"], right],
             [*front["metric"], front["metric"].iloc[-1]],
             drawstyle="steps-post",
             color=style.colour,
@@ -190,7 +190,7 @@ def _draw_method(
         )
         _scatter_clipped(
             ax,
-            front["cost_macs"],
+            front["cost"],
             front["metric"],
             limits,
             style.colour,
@@ -217,7 +217,7 @@ def _draw_peers(ax: Any, peers: pd.DataFrame, limits: tuple[float, float] | None
             face = "none" if published else PEER_COLOUR
             _scatter_clipped(
                 ax,
-                mine["cost_macs"],
+                mine["cost"],
                 mine["metric"],
                 limits,
                 PEER_COLOUR,
@@ -235,7 +235,7 @@ def _draw_peers(ax: Any, peers: pd.DataFrame, limits: tuple[float, float] | None
         y = float(np.clip(peer["metric"], *limits)) if limits else float(peer["metric"])
         ax.annotate(
             str(peer["label"]),
-            (float(peer["cost_macs"]), y),
+            (float(peer["cost"]), y),
             xytext=(6, 4),
             textcoords="offset points",
             fontsize="small",
@@ -317,3 +317,8 @@ def _render(fig: Any, dpi: int) -> tuple[bytes, bytes]:
     finally:
         plt.close(fig)
     return png.getvalue(), svg.getvalue()
+
+
+def _full(info: BoardInfo) -> float | None:
+    """The full dense model's value on the board's cost axis (its MACs for old boards)."""
+    return info.full_cost if info.full_cost is not None else (info.full_macs if info.axis == "macs" else None)

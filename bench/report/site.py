@@ -108,7 +108,7 @@ def _board(b: SiteBoard, styles: dict[str, MethodStyle], budgets: Sequence[float
         "<h3>Leaderboard</h3>",
         _table(*display_table(b.table, info, budgets)),
     ]
-    if b.table.get("macs_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"]).any():
+    if b.table.get("cost_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"]).any():
         parts.append(f'<p class="note">{_code(THEORETICAL_NOTE)}</p>')
     if len(b.peers):
         parts += [

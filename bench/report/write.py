@@ -9,6 +9,11 @@ since a front never mixes corpora):
     <task>/leaderboard.md     header facts, table, notes, reference points, breakdown, failed cells, plot
     <task>/leaderboard.csv    numeric columns (`_mean`/`_std`/`_seeds`, no "±" strings)
     <task>/leaderboard.tex    booktabs tabulars: leaderboard, reference points, breakdown
+    <task>/target.md          cost at the task's quality target, per method and axis (`bench.report.target`)
+    <task>/thresholds.md, .csv   detection tasks: error at the dev threshold, shift from dense's
+    <task>/cost_vs_latency.md  MACs vs measured latency: rank correlation, paper-only savings
+    <task>/leaderboard.<axis>.md, .csv   the same leaderboard on every cost axis (`bench.report.axes`),
+                              side by side; the plain files rank by `cost` (default MACs)
     <task>/candidates.csv     every successful method candidate, flattened
     <task>/peers.csv          the task's reference systems (only when it has any)
     <task>/breakdown.csv      secondary metrics at `breakdown_budget` (only when records report any)
@@ -34,6 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from tradeoff_bench.bench.files import write_all
+from tradeoff_bench.bench.report.axes import COST_AXES, DEFAULT_AXIS, cost_axis
 from tradeoff_bench.bench.report.bootstrap import board_replicates, with_intervals
 from tradeoff_bench.bench.report.breakdown import (
     DEFAULT_BREAKDOWN_BUDGET,
@@ -48,13 +54,17 @@ from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info, faile
 from tradeoff_bench.bench.report.paper import paper_markdown, paper_table
 from tradeoff_bench.bench.report.pareto import DEFAULT_BUDGETS
 from tradeoff_bench.bench.report.peers import peer_table, peers_latex, peers_markdown
+from tradeoff_bench.bench.report.real_cost import cost_vs_latency_markdown
 from tradeoff_bench.bench.report.site import SiteBoard, site_html
 from tradeoff_bench.bench.report.style import method_styles
+from tradeoff_bench.bench.report.target import board_target, target_markdown, target_table
+from tradeoff_bench.bench.report.thresholds import threshold_markdown, threshold_table
 from tradeoff_bench.core.records import Record, slug
 from tradeoff_bench.core.registry import natural_key
+from tradeoff_bench.tasks.targets import QualityTarget
 
 CSV_FLOAT_FORMAT = "%.10g"
-OPTIONAL_FILES = ("peers.csv", "breakdown.csv")
+OPTIONAL_FILES = ("peers.csv", "breakdown.csv", "thresholds.md", "thresholds.csv")
 
 
 def write_report(
@@ -63,6 +73,8 @@ def write_report(
     budgets: Sequence[float] = DEFAULT_BUDGETS,
     breakdown_budget: float = DEFAULT_BREAKDOWN_BUDGET,
     run_dirs: Mapping[str, Path] | None = None,
+    cost: str = DEFAULT_AXIS,
+    targets: Mapping[str, QualityTarget] | None = None,
 ) -> list[Path]:
     """Write the report of `records` under `out_dir`; returns the written paths (README last).
 
@@ -71,10 +83,16 @@ def write_report(
 
     `budgets` are the leaderboard's metric-at-budget columns; `breakdown_budget` the MACs fraction
     at which each seed's candidate is selected for the breakdown (see `bench.report.breakdown`).
+    `cost` is the axis the leaderboards, budgets, hypervolumes, plots and verdicts rank by; every
+    axis also gets its own `leaderboard.<axis>.{md,csv}`. `targets` overrides tasks' quality targets
+    (task name, or "*" for every task -> target) in `target.md`.
     """
 
     out_dir = Path(out_dir)
-    frame = records_frame(records)
+    records = list(records)
+    cost = cost_axis(cost).name
+    frame = records_frame(records, cost)
+    axis_frames = {axis: frame if axis == cost else records_frame(records, axis) for axis in COST_AXES}
     methods = sorted(method_rows(frame)["method"].unique(), key=natural_key)  # one look per method everywhere
     styles = method_styles(methods)
     several = frame.groupby("task")["corpus"].nunique()
@@ -103,6 +121,20 @@ def write_report(
             "leaderboard.tex": leaderboard_latex(table, info, budgets, extra=latex),
             "candidates.csv": _csv(candidates_table(board)),
         }
+        for axis, axis_frame in axis_frames.items():
+            axis_board = axis_frame[(axis_frame["task"] == task) & (axis_frame["corpus"] == corpus)]
+            axis_board = with_intervals(axis_board, replicates)
+            axis_table = leaderboard(axis_board, budgets, replicates)
+            files[f"leaderboard.{axis}.md"] = leaderboard_markdown(axis_table, board_info(axis_board), failed, budgets)
+            files[f"leaderboard.{axis}.csv"] = _csv(axis_table)
+        files["cost_vs_latency.md"] = cost_vs_latency_markdown(board, info)
+        overrides = targets or {}
+        target = board_target(board, overrides.get(task, overrides.get("*")))
+        files["target.md"] = target_markdown(target_table(records, board, info, target), info, target)
+        thresholds = threshold_table(board)
+        if len(thresholds):
+            files["thresholds.md"] = threshold_markdown(thresholds, info)
+            files["thresholds.csv"] = _csv(thresholds)
         if len(peers):
             files["peers.csv"] = _csv(peers)
         if len(breakdown):

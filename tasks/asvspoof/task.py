@@ -35,6 +35,7 @@ from tradeoff_bench.tasks.asvspoof.protocol import SPLITS
 from tradeoff_bench.tasks.asvspoof.scorefile import ScoredTrial, format_score_file, score_metrics, write_score_file
 from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
 from tradeoff_bench.tasks.metrics import ItemScores
+from tradeoff_bench.tasks.targets import QualityTarget
 
 TINY_ROOT = Path(tempfile.gettempdir()) / f"tradeoff-bench-{os.getuid()}" / f"tiny-v{mini.GENERATOR_VERSION}"
 """Where the tiny corpus of the contract tests is generated: outside any repository, per user and
@@ -76,6 +77,7 @@ class ASVspoofTask(Task):
 
     name = "asvspoof2019"
     primary_metric = "eer"
+    quality_target = QualityTarget(1.0)  # within +1 pt EER of the full dense model
     description = "ASVspoof 2019 LA anti-spoofing (EER %, min t-DCF on the real corpus); offline: asvspoof2019-mini"
     tiny_variants = (
         {"mini_size": "tiny", "n_fft": 64, "epochs": 1, "batch_size": 8},

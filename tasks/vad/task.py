@@ -41,6 +41,7 @@ from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Pe
 from tradeoff_bench.tasks.feature_cache import FOLDER as FEATURES_FOLDER
 from tradeoff_bench.tasks.feature_cache import cached_features, feature_key
 from tradeoff_bench.tasks.metrics import ItemScores
+from tradeoff_bench.tasks.targets import QualityTarget
 from tradeoff_bench.tasks.vad import features, mini, mixing, realtest
 from tradeoff_bench.tasks.vad.features import N_MELS, SAMPLE_RATE, power_spectrogram
 from tradeoff_bench.tasks.vad.layout import read_esc50, read_marker, read_vctk
@@ -143,6 +144,7 @@ class VadTask(Task):
 
     name = "vad"
     primary_metric = "eer"
+    quality_target = QualityTarget(1.0)  # within +1 pt EER of the full dense model
     description = "voice activity detection on speech + noise mixtures (frame EER %, per SNR bin)"
     tiny_variants = (
         {

@@ -1,14 +1,19 @@
-"""The per-candidate measurement: parameters, bytes, latency plumbing and the task's metrics."""
+"""The per-candidate measurement: parameters, bytes, peak activation memory and the task's metrics."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
 from torch import nn
 
-from tradeoff_bench.bench.measure import Measurement, count_params, latency_ms, measure_model, state_bytes
+from tradeoff_bench.bench.measure import (
+    Measurement,
+    count_params,
+    full_costs,
+    measure_model,
+    peak_activation_bytes,
+    state_bytes,
+)
 from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 
@@ -19,24 +24,6 @@ def task() -> SyntheticTask:
 
 def mlp(width: int) -> nn.Module:
     return nn.Sequential(nn.Linear(20, width), nn.ReLU(), nn.Linear(width, 4))
-
-
-class ThreadProbe(nn.Module):
-    """Records how many intra-op threads each forward ran with."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = nn.Linear(4, 4)
-        self.seen: list[int] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.seen.append(torch.get_num_threads())
-        return self.linear(x)
-
-
-class Failing(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raise RuntimeError("boom")
 
 
 class NaNOutput(nn.Module):
@@ -66,28 +53,27 @@ def test_bytes_grow_with_width_and_hold_the_weights() -> None:
         assert size >= 4 * count_params(mlp(width))  # float32 storage at least
 
 
-def test_latency_is_positive_and_runs_eval_no_grad_with_the_requested_threads() -> None:
-    model = ThreadProbe().train()
-    previous = torch.get_num_threads()
-    target = 2 if previous != 2 else 3
-    value = latency_ms(model, torch.zeros(1, 4), warmup=2, repeats=5, threads=target)
-    assert value > 0 and math.isfinite(value)
-    assert model.seen == [target] * 7
+@pytest.mark.parametrize(("batch", "width"), [(8, 32), (1, 256)])
+def test_peak_activation_of_a_two_layer_mlp_by_hand(batch: int, width: int) -> None:
+    """Linear(20, W) -> ReLU -> Linear(W, 4) on a (B, 20) input: the first Linear's output (B x W
+    float32) is still held while ReLU writes its own (B x W); it is freed before the second Linear
+    writes B x 4. Peak = 2 x B x W x 4 bytes (the input and weights existed before the forward)."""
+    model = mlp(width).train()
+    assert peak_activation_bytes(model, torch.zeros(batch, 20)) == 2 * batch * width * 4
     assert model.training
-    assert torch.get_num_threads() == previous
 
 
-def test_num_threads_restored_when_forward_fails() -> None:
-    previous = torch.get_num_threads()
-    target = 2 if previous != 2 else 3
-    with pytest.raises(RuntimeError, match="boom"):
-        latency_ms(Failing(), torch.zeros(1, 4), warmup=1, repeats=1, threads=target)
-    assert torch.get_num_threads() == previous
+def test_peak_activation_counts_an_in_place_relu_once() -> None:
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(inplace=True), nn.Linear(64, 4))
+    assert peak_activation_bytes(model, torch.zeros(8, 20)) == 8 * 64 * 4 + 8 * 4 * 4
 
 
-def test_latency_rejects_no_repeats() -> None:
-    with pytest.raises(ValueError):
-        latency_ms(mlp(2), torch.zeros(1, 20), warmup=0, repeats=0)
+def test_full_costs_are_those_of_the_full_dense_model(task: SyntheticTask) -> None:
+    full = full_costs(task)
+    model = task.build_model()
+    assert full["bops"] == full["macs"] * 1024
+    assert full["weight_bytes"] == 4 * count_params(model)
+    assert full["peak_activation_bytes"] > 0
 
 
 def test_measure_model_on_synthetic_task(task: SyntheticTask) -> None:
@@ -95,7 +81,7 @@ def test_measure_model_on_synthetic_task(task: SyntheticTask) -> None:
     width = 8
     model = task.build_model({"hidden1": width}).train()
     model[2].eval()  # a submodule in its own mode keeps it
-    result = measure_model(model, task, warmup=1, repeats=3)
+    result = measure_model(model, task)
     assert [m.training for m in model] == [True, True, False, True]
     assert isinstance(result, Measurement)
     assert result.metrics == task.evaluate(model, "test")
@@ -103,7 +89,9 @@ def test_measure_model_on_synthetic_task(task: SyntheticTask) -> None:
     assert result.macs == 20 * width + width * 4
     assert result.params == count_params(model) == 20 * width + width + width * 4 + 4
     assert result.bytes == state_bytes(model)
-    assert result.latency_ms > 0
+    assert result.bops == result.macs * 32 * 32
+    assert result.weight_bytes == 4 * result.params
+    assert result.peak_activation_bytes == peak_activation_bytes(model, task.example_input()) > 0
     assert result.to_dict()["macs"] == result.macs
     with pytest.raises(AttributeError):
         result.macs = 0  # type: ignore[misc]
@@ -120,17 +108,17 @@ def test_metrics_and_outputs_come_from_where_the_model_is_and_costs_from_cpu(
     evaluate = task.evaluate
     monkeypatch.setattr(task, "evaluate", lambda m, split="test": events.append("evaluate") or evaluate(m, split))
     monkeypatch.setattr(task, "outputs", lambda m: events.append("outputs") or {"scores.txt": "1.0\n"})
-    result = measure_model(model, task, warmup=0, repeats=1)
+    result = measure_model(model, task)
     assert events == ["evaluate", "outputs", "to"]
     assert result.outputs == {"scores.txt": "1.0\n"}
 
 
 def test_nan_outputs_raise(task: SyntheticTask) -> None:
     with pytest.raises(ValueError, match="mse"):
-        measure_model(NaNOutput(), task, warmup=0, repeats=1)
+        measure_model(NaNOutput(), task)
 
 
 def test_missing_primary_metric_raises(task: SyntheticTask, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(task, "evaluate", lambda model, split="test": {"other": 1.0})
     with pytest.raises(ValueError, match="primary metric"):
-        measure_model(mlp(4), task, warmup=0, repeats=1)
+        measure_model(mlp(4), task)

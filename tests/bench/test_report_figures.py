@@ -50,7 +50,7 @@ def test_median_front_takes_each_seeds_best_so_far_and_the_median_over_seeds():
     )
     # attainment surfaces: at 100 one seed of three attains 30 (not half of them: no median); at 200 two
     # seeds attain 30, the median surface; only from 300 do all three attain something (the worst surface)
-    assert front["cost_macs"].tolist() == [200, 300, 400]
+    assert front["cost"].tolist() == [200, 300, 400]
     assert front["metric"].tolist() == [30.0, 26.0, 12.0]
     assert front["best"].tolist() == [20.0, 20.0, 10.0]
     assert np.isnan(front["worst"].iloc[0]) and front["worst"].tolist()[1:] == [30.0, 14.0]

@@ -119,5 +119,7 @@ def test_method_cell_produces_ok_records(method: str) -> None:
     cell = resolve_cell(task, TASKS.get(task).tiny_variants[0], method, METHODS.get(method).tiny_settings, 0)
     records = execute_cell(cell)
     assert all(r.status == "ok" for r in records), [r.error for r in records]
-    assert all(r.macs and r.params and r.bytes and r.latency_ms and r.full_macs for r in records)
+    assert all(r.macs and r.params and r.bytes and r.bops and r.weight_bytes and r.full_macs for r in records)
+    assert all(r.peak_activation_bytes and r.full_costs["macs"] == r.full_macs for r in records)
+    assert all(r.bops <= r.macs * 1024 and r.weight_bytes <= 4 * r.full_costs["weight_bytes"] for r in records)
     assert all(r.macs <= r.full_macs for r in records)
