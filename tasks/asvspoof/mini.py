@@ -7,7 +7,9 @@ speaker, e.g. a VCTK copy, or vad-mini's recorded voices: `data/vctk-mini/wav48_
 with fewer speakers than the size asks, the partitions keep its shares) before
 `tradeoff-bench data generate asvspoof2019-mini`. Spoofs are bona
 fide utterances of the same split re-synthesised through the vocoders of `vocoders.py`, one attack
-id per vocoder, the eval attacks never seen in train/dev. It exists to exercise the real code path
+id per vocoder, the eval attacks never seen in train/dev. Unlike the real corpus (dev: A01–A06, the
+train attacks), dev adds a held-out attack never seen in train or eval (`vocoders.DEV_ATTACKS`), so
+that model selection on dev sees an unseen attack as eval does. It exists to exercise the real code path
 offline and to give methods a non-trivial detection task — not to claim anti-spoofing results.
 There are no ASV scores for it, so it has no t-DCF.
 
@@ -33,34 +35,41 @@ import torch
 from tradeoff_bench.core.errors import UserError
 from tradeoff_bench.tasks.asvspoof import speech
 from tradeoff_bench.tasks.asvspoof.protocol import PARTITIONS, PROTOCOL_DIR, Trial, audio_dir, protocol_path
-from tradeoff_bench.tasks.asvspoof.vocoders import SAMPLE_RATE, attacks_of
+from tradeoff_bench.tasks.asvspoof.vocoders import DEV_ATTACKS, SAMPLE_RATE, Attack, attacks_of
 from tradeoff_bench.tasks.audio import write_audio
 from tradeoff_bench.tasks.corpora import generation_lock, register_corpus
 
 NAME = "asvspoof2019-mini"
 MARKER = "asvspoof2019-mini.json"
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 SPEECH_ENV = "TRADEOFF_BENCH_ASVSPOOF_SPEECH"
 
 
 @dataclass(frozen=True)
 class MiniSize:
-    """Utterance counts per partition: bona fide, spoofs per attack, speakers."""
+    """Utterance counts per partition: bona fide, spoofs per attack shared with train (eval: per
+    eval attack), spoofs per held-out dev attack (`vocoders.DEV_ATTACKS`), speakers."""
 
     bonafide: dict[str, int]
     per_attack: dict[str, int]
+    held_out: int
     speakers: dict[str, int]
+
+    def spoofs(self, partition: str, attack: Attack) -> int:
+        return self.held_out if attack in DEV_ATTACKS else self.per_attack[partition]
 
 
 SIZES = {
     "default": MiniSize(
-        bonafide={"train": 480, "dev": 40, "eval": 720},
+        bonafide={"train": 480, "dev": 120, "eval": 720},
         per_attack={"train": 240, "dev": 20, "eval": 540},
+        held_out=120,
         speakers={"train": 32, "dev": 6, "eval": 10},
     ),
     "tiny": MiniSize(
         bonafide={"train": 8, "dev": 4, "eval": 4},
         per_attack={"train": 3, "dev": 1, "eval": 2},
+        held_out=2,
         speakers={"train": 2, "dev": 2, "eval": 2},
     ),
 }
@@ -69,7 +78,13 @@ about 1 pt near 5 % EER (160 + 4 × 120 gave 2 pt; README); growing it leaves tr
 were (their speakers, utterances, file names and audio come first in every random stream).
 The default train partition is what makes width matter. `dense` in the default grid (5 epochs,
 seeds 0–2), full width / half width: with 160 bona fide + 4 × 80 spoofs 11–22 % / 15–17 % EER, no
-better than half width; with 480 + 4 × 240 3.75–13.75 % / 9.4–14.5 %."""
+better than half width; with 480 + 4 × 240 3.75–13.75 % / 9.4–14.5 %.
+The dev partition (version 6) holds 120 bona fide, 4 × 20 spoofs of the train attacks (as in
+version 5) and 120 of the held-out attack, so that its pooled EER rests mostly on an attack the
+model has not seen: with the train attacks alone (40 + 4 × 20) the full model's dev EER was 0 from
+epoch 2–10 on and could select neither an epoch nor a schedule. Train is written bit for bit as in
+version 5 (it comes first in every random stream); eval keeps its sizes and attacks, but its
+bona fide utterances and file names move with dev's larger draw."""
 
 
 class CorpusExistsError(UserError, RuntimeError):
@@ -168,9 +183,14 @@ def _write(base: Path, seed: int, size: MiniSize, speech_dir: Path | None) -> di
     jobs = []  # (partition, attack index, spoof index, speaker, source wave): spoof j of attack a
     for partition in PARTITIONS:
         attacks = attacks_of(partition)
-        for a_index in range(len(attacks)):
-            for j in range(size.per_attack[partition]):  # sources rotate over the partition's bona fide
-                speaker, wave = bonafide[partition][(j * len(attacks) + a_index) % len(bonafide[partition])]
+        sources = bonafide[partition]
+        rotating = sum(a not in DEV_ATTACKS for a in attacks)
+        for a_index, attack in enumerate(attacks):
+            for j in range(size.spoofs(partition, attack)):
+                # an attack shared with train rotates over the partition's bona fide with the others
+                # (as in version 5); a held-out one takes each bona fide utterance in turn
+                shared = attack not in DEV_ATTACKS
+                speaker, wave = sources[(j * rotating + a_index) % len(sources) if shared else j % len(sources)]
                 jobs.append((partition, a_index, j, speaker, wave))
     spoofs = _vocode_all([(p, a, j, wave) for p, a, j, _, wave in jobs], seed)
 

@@ -5,6 +5,11 @@ vocoders; the mini corpus does the same with vocoders that run on a CPU in milli
 `Attack` is one system with its own id. The ids keep the real corpus's ranges (A01–A06 for
 train/dev, A07–A19 for eval) but name *these* systems, not the real ones; every eval attack is a
 system (or a configuration of a family) never seen in train/dev, as in the real corpus.
+
+Unlike the real corpus (whose dev partition holds only the train attacks, A01–A06), the mini
+corpus's dev partition adds a held-out attack (`DEV_ATTACKS`) absent from train and eval, so that
+the dev EER of a model that has learnt the train attacks is not saturated at 0 and can still select
+an epoch or a schedule.
 """
 
 from __future__ import annotations
@@ -214,6 +219,20 @@ def vorbis(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def ima_adpcm(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """IMA ADPCM (4 bits per sample at 16 kHz), through libsndfile: a waveform codec that keeps the
+    full band, unlike the 8 kHz mu-law of A04, and codes no spectrum, unlike the Vorbis of A10."""
+    import soundfile
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.clip(x, -1, 1), SAMPLE_RATE, format="WAV", subtype="IMA_ADPCM")
+    buffer.seek(0)
+    decoded, _ = soundfile.read(buffer, dtype="float32")
+    out = np.zeros_like(x)
+    out[: min(len(x), len(decoded))] = decoded[: len(x)]
+    return out
+
+
 TRAIN_ATTACKS = (
     Attack("A01", "WORLD analysis-synthesis (10 ms frames)", world),
     Attack("A02", "Griffin-Lim from an 80-band mel spectrogram, 16 iterations", griffin_lim_mel),
@@ -221,6 +240,9 @@ TRAIN_ATTACKS = (
     Attack("A04", "G.711-like 8 kHz mu-law codec round trip", mu_law_telephony),
 )
 """Attacks of train and dev (the real corpus: A01–A06)."""
+
+DEV_ATTACKS = (Attack("A05", "IMA ADPCM codec round trip, 4 bits per sample at 16 kHz (full band)", ima_adpcm),)
+"""Held out of train and eval, in dev only (the real corpus's dev holds A01–A06, the train attacks)."""
 
 EVAL_ATTACKS = (
     Attack("A07", "WORLD with a 24-dim coded envelope and coded aperiodicity (10 ms frames)", world_coded),
@@ -231,5 +253,6 @@ EVAL_ATTACKS = (
 """Attacks of eval only, never seen in train or dev (the real corpus: A07–A19)."""
 
 
-def attacks_of(split: str) -> tuple[Attack, ...]:
-    return EVAL_ATTACKS if split == "eval" else TRAIN_ATTACKS
+def attacks_of(partition: str) -> tuple[Attack, ...]:
+    """The attacks of a partition of the mini corpus: train's, train's and the held-out one (dev), eval's."""
+    return {"train": TRAIN_ATTACKS, "dev": TRAIN_ATTACKS + DEV_ATTACKS, "eval": EVAL_ATTACKS}[partition]
