@@ -353,6 +353,8 @@ def _run(args: argparse.Namespace) -> int:
     print(summary.describe())
     for record in summary.failed:
         print(f"  failed: {record.task}/{record.method} seed={record.seed}: {record.error}")
+    for line in _candidate_lines(summary.made):
+        print(line)
     print(f"records: {store.records_dir}")
     print(
         f"tables and plots: tradeoff-bench report {store.root} (writes {store.root / 'report'}/index.html and the tables)"
@@ -580,6 +582,17 @@ def _parse_seeds(text: str) -> list[int]:
     if min(seeds) < 0:
         raise GridError(f"seeds must be 0 or more, got {min(seeds)}")
     return seeds
+
+
+def _candidate_lines(records: list[Any]) -> list[str]:
+    """One line per candidate made: where it stands in cost and quality (the report has the rest)."""
+    lines = []
+    for r in sorted(records, key=lambda r: (r.task, r.method, r.seed, r.label)):
+        cost = f"{r.macs / r.full_macs:.3f} of the full MACs" if r.macs and r.full_macs else "MACs n/a"
+        metric = r.metrics.get(r.primary_metric)
+        quality = f"{r.primary_metric} {metric:.4g}" if metric is not None else ""
+        lines.append(f"  {r.task}/{r.method} seed={r.seed} {r.label}: {cost}, {quality}".rstrip(", "))
+    return lines
 
 
 def _settings_per_method(methods: list[str], settings: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -28,6 +28,8 @@ class GridSummary:
     finished_before: int = 0
     ran: int = 0
     failed: list[Record] = field(default_factory=list)
+    made: list[Record] = field(default_factory=list)
+    """The records of the candidates this invocation made (for the end-of-run lines)."""
     held_elsewhere: int = 0
     seconds: float = 0.0
     failed_earlier: int = 0
@@ -120,7 +122,12 @@ def _run_cells(
 ) -> None:
     from tqdm import tqdm
 
-    print(f"{summary.total} cells: {summary.finished_before} finished earlier, {len(todo)} to run", file=sys.stderr)
+    peers = sum(cell.is_peers for cell in todo)
+    references = f" ({peers} of them score the tasks' reference systems, e.g. Silero VAD)" if peers else ""
+    print(
+        f"{summary.total} cells: {summary.finished_before} finished earlier, {len(todo)} to run{references}",
+        file=sys.stderr,
+    )
     started = time.perf_counter()
     pending: dict[Future[list[Record]], Cell] = {}
     held: deque[Cell] = deque()  # by another runner: looked at again once this one has nothing left
@@ -161,6 +168,7 @@ def _run_cells(
                     store.unlock(cell)
                 summary.ran += 1
                 summary.failed += [r for r in records if r.status != "ok"]
+                summary.made += [r for r in records if r.status == "ok"]
                 failed_now += any(r.status != "ok" for r in records)
                 bar.set_postfix(failed=failed_now, refresh=False)
                 bar.update()

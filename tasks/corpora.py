@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ def register_corpus(
         return generate
 
     return add
+
+
+def announce_generation(name: str, path: Path) -> None:
+    """Tell the user a corpus is being generated, and where (on stderr: minutes on a first run that
+    would otherwise look stuck at 0 %)."""
+    print(f"generating {name} into {path} (first use only: later runs read it)", file=sys.stderr, flush=True)
 
 
 @contextmanager

@@ -37,7 +37,7 @@ from tradeoff_bench.tasks.asvspoof import speech
 from tradeoff_bench.tasks.asvspoof.protocol import PARTITIONS, PROTOCOL_DIR, Trial, audio_dir, protocol_path
 from tradeoff_bench.tasks.asvspoof.vocoders import DEV_ATTACKS, SAMPLE_RATE, Attack, attacks_of
 from tradeoff_bench.tasks.audio import write_audio
-from tradeoff_bench.tasks.corpora import generation_lock, register_corpus
+from tradeoff_bench.tasks.corpora import announce_generation, generation_lock, register_corpus
 
 NAME = "asvspoof2019-mini"
 MARKER = "asvspoof2019-mini.json"
@@ -126,6 +126,7 @@ def generate(root: Path, seed: int = 0, size: str = "default", speech_dir: Path 
         for stale in root.glob(f".{NAME}.partial-*"):
             shutil.rmtree(stale, ignore_errors=True)
         partial = root / f".{NAME}.partial-{os.getpid()}"
+        announce_generation(NAME, root / "LA")
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # small FFTs and filters: threads only add contention
         try:

@@ -41,7 +41,7 @@ import numpy as np
 
 from tradeoff_bench.tasks import espeak
 from tradeoff_bench.tasks.audio import write_audio
-from tradeoff_bench.tasks.corpora import generation_lock, register_corpus
+from tradeoff_bench.tasks.corpora import announce_generation, generation_lock, register_corpus
 from tradeoff_bench.tasks.debian import SourceUnavailable
 from tradeoff_bench.tasks.vad import noises, recorded
 from tradeoff_bench.tasks.vad.layout import ESC50_CSV, MARKER, VCTK_AUDIO, VCTK_INFO, CorpusError
@@ -139,6 +139,7 @@ def materialise(root: Path, plans: dict[str, tuple[str, Writer]], expected: dict
             ):  # staging of a generator killed mid-way (under the lock: no one's now)
                 shutil.rmtree(stale, ignore_errors=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=root))
+            announce_generation(name, path)
             try:
                 info = write(staging)
                 (staging / MARKER).write_text(
