@@ -136,9 +136,10 @@ class Magnitude(CompressFinetune):
 
     def _check_reachable(self, task: Task, ctx: RunContext, pruner: type[Pruner]) -> None:
         """Refuse, before training, a target below the MACs of the model with every prunable group at
-        its floor or at `max_layer_ratio`'s cap (pruning order does not change which layers can shrink). Where the dependency graph
-        cannot take every layer to its floor at once (the LCNN's channel pairs), nothing is refused
-        here and the candidate's `target_met` says whether pruning reached the target."""
+        its floor or at `max_layer_ratio`'s cap (pruning order does not change which layers can
+        shrink). Where the dependency graph cannot take every layer to its floor at once (the LCNN's
+        channel pairs), nothing is refused here and the candidate's `target_met` says whether
+        pruning reached the target."""
         from tradeoff_bench.methods.pruning_graph import LayerCollapseError
 
         example = task.example_input()
