@@ -3,10 +3,14 @@
 One run trains the full model once (`pretrain_epochs`), then, for each MAC target and starting
 from a copy of that trained model (so candidates are independent and every one has the same
 training behind it), prunes in `steps` stages: stage s aims at MACs ≤ full·(1 − (1 − target)·s/steps),
-reached by removing ~5 % of the prunable channels at a time (global ranking of mean-normalised
-group scores, or the same share of every layer) and counting MACs with the bench's own counter
-after every removal; `finetune_epochs` of training follow each stage. The output layer is never
-shrunk. The loop and the epoch budget are `methods.compress`'s: pretrain + steps·finetune = the
+reached by removing ~5 % of the prunable channels at a time (global ranking of normalised group
+scores, or the same share of every layer) and counting MACs with the bench's own counter after
+every removal; `finetune_epochs` of training follow each stage. The output layer is never shrunk.
+Two of Torch-Pruning's guards against over-pruning one layer are settings: `max_layer_ratio` caps the
+share of any group's channels pruning may remove (its `max_pruning_ratio`: a capped group stops and
+the others go on), and `normalizer` sets how each group's scores are normalised before the global
+ranking (`GroupMagnitudeImportance(normalizer=...)`). A target the cap makes unreachable is refused
+before training. The loop and the epoch budget are `methods.compress`'s: pretrain + steps·finetune = the
 recipe's epochs E (finetune = round(E/2) // steps by default), the budget `dense` and `dcl` get.
 """
 
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import torch
 from torch import nn
@@ -28,6 +32,9 @@ from tradeoff_bench.tasks.base import Task
 if TYPE_CHECKING:
     from tradeoff_bench.methods.pruning_graph import Pruner
 
+Normalizer = Literal["mean", "max", "sum", "standarization", "none"]
+"""Torch-Pruning's group-score normalisations (`pruning_graph.NORMALIZERS`; its own spelling)."""
+
 
 @METHODS.register("magnitude")
 @dataclass
@@ -36,6 +43,12 @@ class Magnitude(CompressFinetune):
 
     targets: tuple[float, ...] = (0.25, 0.5, 0.75)
     scope: Literal["global", "layerwise"] = "global"
+    max_layer_ratio: float = 1.0
+    """The largest fraction of any one group's channels (a layer and what is coupled to it) pruning
+    may remove, in (0, 1]; 1: down to one channel."""
+    normalizer: Normalizer = "mean"
+    """Normalisation of each group's L2 scores before ranking (Torch-Pruning's names): divide by the
+    group's mean, max or sum, min-max scale ("standarization"), or raw norms ("none")."""
     steps: int = 3
     step_fraction: float = 0.05
     pretrain_epochs: Epochs | None = None
@@ -51,6 +64,10 @@ class Magnitude(CompressFinetune):
             raise ValueError(f"targets must be MAC fractions in (0, 1), got {self.targets}")
         if self.scope not in ("global", "layerwise"):
             raise ValueError(f"scope must be 'global' or 'layerwise', got {self.scope!r}")
+        if not 0 < self.max_layer_ratio <= 1:
+            raise ValueError(f"max_layer_ratio must be in (0, 1], got {self.max_layer_ratio}")
+        if self.normalizer not in get_args(Normalizer):
+            raise ValueError(f"normalizer must be one of {get_args(Normalizer)}, got {self.normalizer!r}")
         if self.steps < 1 or not 0 < self.step_fraction < 1:
             raise ValueError("steps must be ≥ 1 and step_fraction in (0, 1)")
 
@@ -69,9 +86,15 @@ class Magnitude(CompressFinetune):
     def begin(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> None:
         from tradeoff_bench.methods.pruning_graph import Pruner
 
-        work.state = _Pruning(
-            Pruner(work.model, dense.example, scope=self.scope, step_fraction=self.step_fraction), dense.macs
+        pruner = Pruner(
+            work.model,
+            dense.example,
+            scope=self.scope,
+            step_fraction=self.step_fraction,
+            max_ratio=self.max_layer_ratio,
+            normalizer=self.normalizer,
         )
+        work.state = _Pruning(pruner, dense.macs)
 
     def compress(self, task: Task, ctx: RunContext, dense: Dense, work: Work, stage: int) -> None:
         pruning: _Pruning = work.state
@@ -94,6 +117,8 @@ class Magnitude(CompressFinetune):
                 "target_met": macs <= work.target * dense.macs,
                 "layer_widths": layer_widths(work.model),
                 "scope": self.scope,
+                "max_layer_ratio": self.max_layer_ratio,
+                "normalizer": self.normalizer,
                 "steps": self.steps,
             },
         )
@@ -111,9 +136,10 @@ class Magnitude(CompressFinetune):
 
     def _check_reachable(self, task: Task, ctx: RunContext, pruner: type[Pruner]) -> None:
         """Refuse, before training, a target below the MACs of the model with every prunable group at
-        its floor (pruning order does not change which layers can shrink). Where the dependency graph
-        cannot take every layer to its floor at once (the LCNN's channel pairs), nothing is refused
-        here and the candidate's `target_met` says whether pruning reached the target."""
+        its floor or at `max_layer_ratio`'s cap (pruning order does not change which layers can
+        shrink). Where the dependency graph cannot take every layer to its floor at once (the LCNN's
+        channel pairs), nothing is refused here and the candidate's `target_met` says whether
+        pruning reached the target."""
         from tradeoff_bench.methods.pruning_graph import LayerCollapseError
 
         example = task.example_input()
@@ -121,15 +147,20 @@ class Magnitude(CompressFinetune):
             model = task.build_model().eval()
         full = ctx.count_macs(model, example)
         try:
-            pruner(model, example, scope="global", step_fraction=1.0).step()
+            pruner(model, example, scope="global", step_fraction=1.0, max_ratio=self.max_layer_ratio).step()
         except LayerCollapseError:
             return
         lowest = ctx.count_macs(model.eval(), example) / full
         unreachable = [t for t in self.targets if t < lowest]
         if unreachable:
+            floor = (
+                "one channel"
+                if self.max_layer_ratio == 1
+                else f"the cap max_layer_ratio={self.max_layer_ratio:g} (or one channel)"
+            )
             raise ValueError(
                 f"MAC targets {unreachable} are below {lowest:.4g}, the fraction of the most pruned model "
-                f"(every prunable layer at one channel; layers the dependency graph cannot prune keep their width)"
+                f"(every prunable layer at {floor}; layers the dependency graph cannot prune keep their width)"
             )
 
 

@@ -5,11 +5,14 @@ BatchNorm, a residual partner). Groups whose removal breaks the model's forward 
 the graph mis-reads, e.g. a channel-pair max that needs an even count) are found once by trial on
 a copy and left unpruned. After every removal the per-layer widths are checked against a floor, so
 a layer that collapses (a mis-read reshape dropping half a layer) is an error, not a broken model.
+A per-group cap (`max_ratio`, Torch-Pruning's `max_pruning_ratio`) bounds the share of a group's
+original channels that pruning may remove; a capped group stops being pruned and the rest go on.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,6 +23,9 @@ from torch import nn
 from tradeoff_bench.methods.pruning_rnn import rnn_pruners
 
 PRUNABLE = (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase)
+NORMALIZERS = ("mean", "max", "sum", "standarization", "none")
+"""Torch-Pruning's group-importance normalisations (`GroupMagnitudeImportance(normalizer=...)`, its
+own spelling of "standardization": (s − min) / (max − min)); "none" compares raw L2 norms."""
 
 
 class LayerCollapseError(RuntimeError):
@@ -74,14 +80,35 @@ class Pruner:
     scope: str = "global"
     step_fraction: float = 0.05
     floor: int = 1
+    max_ratio: float = 1.0
+    """The largest share of a group's channels (as they are when the pruner is made) it may lose."""
+    normalizer: str = "mean"
+    """How a group's channel scores are normalised before ranking (`NORMALIZERS`)."""
 
     def __post_init__(self) -> None:
+        if not 0 < self.max_ratio <= 1:
+            raise ValueError(f"max_ratio must be in (0, 1], got {self.max_ratio}")
+        if self.normalizer not in NORMALIZERS:
+            raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {self.normalizer!r}")
         # a positive random batch of two: a batch of one zero input makes the graph mis-read shapes
         self.trace_input = torch.rand((2, *self.example.shape[1:]), generator=torch.Generator().manual_seed(0))
         self.ignored = output_layers(self.model, self.example)
         self.unsafe = self._unsafe_roots()
-        self.importance = tp.importance.GroupMagnitudeImportance(p=2, normalizer="mean")
+        normalizer = None if self.normalizer == "none" else self.normalizer
+        self.importance = tp.importance.GroupMagnitudeImportance(p=2, normalizer=normalizer)
         self._rebuild()
+        self.keep = {self._root(g): self.kept(self._size(g)) for g in self.groups}
+        """Root layer name -> the fewest channels its group may keep (the floor or the cap's)."""
+
+    def kept(self, size: int) -> int:
+        """The fewest channels a group of `size` original channels may keep under the floor and cap."""
+        return max(self.floor, size - math.floor(self.max_ratio * size + 1e-9))
+
+    def _root(self, group: tp.Group) -> str:
+        return self.names[group[0].dep.target.module]
+
+    def _floor(self, group: tp.Group) -> int:
+        return self.keep.get(self._root(group), self.floor)
 
     def _graph(self, model: nn.Module, ignored: list[nn.Module]) -> tp.DependencyGraph:
         return tp.DependencyGraph().build_dependency(
@@ -164,7 +191,7 @@ class Pruner:
             raise LayerCollapseError(f"layers {wrong} did not shrink to the widths asked for")
 
     def prunable_channels(self) -> int:
-        return sum(max(0, self._size(g) - self.floor) for g in self.groups)
+        return sum(max(0, self._size(g) - self._floor(g)) for g in self.groups)
 
     def _size(self, group: tp.Group) -> int:
         return len(group[0][1])
@@ -173,9 +200,10 @@ class Pruner:
         """Remove about `step_fraction` of the prunable channels (≥ 1), at most `limit` of them (the
         lowest-scored of the planned ones); returns how many were removed, 0 when nothing is left."""
         scores = []
+        floors: dict[int, int] = {}
         for index, group in enumerate(self.groups):
-            size = self._size(group)
-            if size <= self.floor:
+            size, floors[index] = self._size(group), self._floor(group)
+            if size <= floors[index]:
                 continue
             imp = self.importance(group)
             if imp is None:
@@ -193,12 +221,12 @@ class Pruner:
             for _, gi, ci in flat:
                 if sum(len(v) for v in plan.values()) >= count:
                     break
-                if sizes[gi] - taken.get(gi, 0) > self.floor:
+                if sizes[gi] - taken.get(gi, 0) > floors[gi]:
                     plan.setdefault(gi, []).append(ci)
                     taken[gi] = taken.get(gi, 0) + 1
         else:
             for gi, imp, size in scores:
-                count = min(max(1, round(self.step_fraction * size)), size - self.floor)
+                count = min(max(1, round(self.step_fraction * size)), size - floors[gi])
                 plan[gi] = torch.argsort(imp)[:count].tolist()
         if limit is not None:
             imps = {gi: imp for gi, imp, _ in scores}

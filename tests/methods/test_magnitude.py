@@ -1,15 +1,18 @@
 """Structured magnitude pruning: claimed MACs are the measured ones, RNN gate blocks, collapse guard."""
 
+from typing import get_args
+
 import pytest
 import torch
 import torch_pruning as tp
 from torch import nn
 
 from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.core.registry import SettingError, configure
 from tradeoff_bench.methods import RunContext
 from tradeoff_bench.methods.compress import EpochBudget
-from tradeoff_bench.methods.magnitude import Magnitude
-from tradeoff_bench.methods.pruning_graph import LayerCollapseError, check_widths, layer_widths
+from tradeoff_bench.methods.magnitude import Magnitude, Normalizer
+from tradeoff_bench.methods.pruning_graph import NORMALIZERS, LayerCollapseError, Pruner, check_widths, layer_widths
 from tradeoff_bench.methods.pruning_rnn import rnn_pruners
 from tradeoff_bench.tasks.synthetic import SyntheticTask
 
@@ -110,3 +113,86 @@ def test_collapsed_layer_raises() -> None:
     with pytest.raises(LayerCollapseError, match="floor"):
         check_widths({"conv": 2}, {"conv": 0}, {"conv": 2}, floor=1)
     check_widths(before, {"conv": 15, "mfm_conv": 16}, {"conv": 1}, floor=1)
+
+
+def _mlp() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 12), nn.ReLU(), nn.Linear(12, 10), nn.ReLU(), nn.Linear(10, 2)).eval()
+
+
+@pytest.mark.parametrize("scope", ["global", "layerwise"])
+@pytest.mark.parametrize("cap", [0.5, 0.75])
+def test_cap_bounds_what_any_group_loses(scope: str, cap: float) -> None:
+    model = _mlp()
+    before = layer_widths(model)
+    pruner = Pruner(model, torch.randn(1, 8), scope=scope, step_fraction=0.2, max_ratio=cap)
+    while pruner.step():  # prune until every group stands at its cap
+        pass
+    after = layer_widths(model)
+    assert pruner.prunable_channels() == 0
+    for name in ("0", "2"):
+        lost = before[name] - after[name]
+        assert lost <= cap * before[name]
+        assert lost == int(cap * before[name])  # the cap is reached, not stopped short of
+    assert after["4"] == 2  # the output layer is never pruned
+
+
+def test_without_a_cap_a_group_can_fall_to_one_channel() -> None:
+    model = _mlp()
+    pruner = Pruner(model, torch.randn(1, 8), scope="global", step_fraction=1.0)
+    pruner.step()
+    assert layer_widths(model)["0"] == 1 and layer_widths(model)["2"] == 1
+
+
+def test_normalizer_changes_the_global_ranking() -> None:
+    """Raw norms ("none") rank a group with large weights after every channel of the other; a
+    per-group normalisation ranks the two groups' channels together."""
+    plans = {}
+    for normalizer in ("none", "mean", "max"):
+        model = _mlp()
+        with torch.no_grad():
+            model[0].weight.mul_(100.0)
+        Pruner(model, torch.randn(1, 8), scope="global", step_fraction=0.3, normalizer=normalizer).step()
+        plans[normalizer] = (12 - model[0].out_features, 10 - model[2].out_features)
+    assert plans["none"][0] == 0 and plans["none"][1] > 0
+    assert plans["mean"][0] > 0 and plans["max"][0] > 0
+
+
+def test_cap_and_normalizer_are_validated() -> None:
+    assert get_args(Normalizer) == NORMALIZERS
+    for bad in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="max_layer_ratio"):
+            Magnitude(max_layer_ratio=bad)
+        with pytest.raises(ValueError, match="max_ratio"):
+            Pruner(_mlp(), torch.randn(1, 8), max_ratio=bad)
+    with pytest.raises(SettingError, match="normalizer"):
+        configure(Magnitude, {"normalizer": "median"}, "method 'magnitude'")
+    with pytest.raises(ValueError, match="normalizer"):
+        Pruner(_mlp(), torch.randn(1, 8), normalizer="median")
+
+
+def test_target_unreachable_under_the_cap_is_refused_before_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    task = SyntheticTask(**TINY, depth=2)
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained before refusing")
+
+    monkeypatch.setattr("tradeoff_bench.methods.compress.fit", no_training)
+    ctx = RunContext(seed=0, count_macs=count_macs)
+    with pytest.raises(ValueError, match=r"targets \[0\.3\].*max_layer_ratio=0\.5"):
+        Magnitude(targets=(0.3, 0.8), max_layer_ratio=0.5).run(task, ctx)
+    with pytest.raises(AssertionError, match="trained"):  # reachable without the cap: training starts
+        Magnitude(targets=(0.3, 0.8)).run(task, ctx)
+
+
+def test_capped_candidates_keep_half_of_every_layer() -> None:
+    task = SyntheticTask(**TINY, depth=2)
+    torch.manual_seed(0)
+    full_widths = layer_widths(task.build_model())
+    (candidate,) = Magnitude(targets=(0.8,), max_layer_ratio=0.5, steps=2).run(
+        task, RunContext(seed=0, count_macs=count_macs)
+    )
+    assert candidate.facts["max_layer_ratio"] == 0.5 and candidate.facts["normalizer"] == "mean"
+    assert candidate.facts["target_met"]
+    for name, width in candidate.facts["layer_widths"].items():
+        assert width >= full_widths[name] / 2
