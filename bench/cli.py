@@ -214,7 +214,16 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--task", help="refuse a model of any other task")
     predict.set_defaults(command=_predict)
 
-    export = sub.add_parser("export", help="write a saved candidate as an ONNX graph (the onnx extra)")
+    export = sub.add_parser(
+        "export",
+        help="write a saved candidate as an ONNX graph (the onnx extra, which `make setup` installs)",
+        description=(
+            "Write a saved candidate as an ONNX graph: input 'input', output 'output', any batch size, and "
+            "for the CRNNs any number of frames. The graph's metadata names the task, method, widths and the "
+            "front end that makes the input from audio (input.sample_rate, input.feature, input.window, "
+            "input.hop, input.input_shape); int8 candidates are refused."
+        ),
+    )
     export.add_argument("model", type=Path, help="a saved model (RUN/models/<record>.safetensors)")
     export.add_argument("--to", type=Path, required=True, metavar="FILE.onnx", help="the ONNX file to write")
     export.set_defaults(command=_export)

@@ -157,6 +157,16 @@ class Task(ABC):
     def example_input(self) -> torch.Tensor:
         """One input of batch size 1 that fixes what one MAC count means (e.g. one second of audio)."""
 
+    def variable_axes(self) -> tuple[dict[int, str], dict[int, str]]:
+        """Named axes of the model's (input, output) whose size may vary (ONNX export's dynamic axes):
+        the batch, and a time axis where the model runs on any length. Default: the batch alone."""
+        return {0: "batch"}, {0: "batch"}
+
+    def input_description(self) -> dict[str, str]:
+        """How raw data becomes the model's input (sample rate, window, hop, feature), for a deployed
+        model's metadata; empty where the input is not derived from audio."""
+        return {}
+
     @property
     def cost_unit(self) -> str:
         """What one `example_input` is, for report captions."""
