@@ -192,6 +192,12 @@ def _parser() -> argparse.ArgumentParser:
         help="task setting to evaluate with (e.g. data_seed=1 or speech_root=DIR)",
     )
     evaluate.add_argument("--out", type=Path, required=True, help="where the new records go (not RUN)")
+    evaluate.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="evaluate even where the data share speakers or recordings with the training data, or change the "
+        "task (refused otherwise); a warning and each record's facts name the overlap",
+    )
     evaluate.set_defaults(command=_eval)
 
     data = sub.add_parser("data", help="offline corpora: list or generate them")
@@ -396,7 +402,9 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.out.resolve() == args.run_dir.resolve():
         raise StoreError("--out must be another folder than RUN: eval never touches the training run's records")
-    summary = evaluate_run(args.run_dir, _parse_settings(args.task_set), Store(args.out))
+    summary = evaluate_run(
+        args.run_dir, _parse_settings(args.task_set), Store(args.out), allow_overlap=args.allow_overlap
+    )
     print(summary.describe())
     for record in summary.failed:
         print(f"  failed: {record.task}/{record.method} seed={record.seed}: {record.error}")

@@ -37,7 +37,17 @@ import torch
 from torch import nn
 
 from tradeoff_bench.core.registry import Epochs, SettingError
-from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
+from tradeoff_bench.tasks.base import (
+    TASKS,
+    Batch,
+    DataIdentity,
+    GateFactory,
+    LastOutputs,
+    Peer,
+    Task,
+    TrainRecipe,
+    model_device,
+)
 from tradeoff_bench.tasks.feature_cache import FOLDER as FEATURES_FOLDER
 from tradeoff_bench.tasks.feature_cache import cached_features, feature_key
 from tradeoff_bench.tasks.metrics import ItemScores
@@ -299,6 +309,13 @@ class VadTask(Task):
         """Power spectrogram of one second of quiet noise (seeded): MACs are per second of audio."""
         noise = torch.randn(1, SAMPLE_RATE, generator=torch.Generator().manual_seed(0)) * 0.01
         return power_spectrogram(noise)
+
+    def data_identity(self, split: str) -> DataIdentity:
+        """The split's speakers and the noise recordings its mixtures use."""
+        mixtures = self.manifest.mixtures[split]
+        speakers = frozenset(self.manifest.speakers[split])
+        noises = frozenset(str(part["file"]) for m in mixtures for part in m["noise"])  # type: ignore[union-attr]
+        return DataIdentity({"speakers": speakers, "noise recordings": noises})
 
     def variable_axes(self) -> tuple[dict[int, str], dict[int, str]]:
         """The CRNNs take any number of 10 ms frames (one logit per frame out); the Transformers'
