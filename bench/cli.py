@@ -561,6 +561,8 @@ def _read_runs(runs: Sequence[Path]) -> tuple[list[Any], dict[str, Path]]:
 
     records, run_dirs = [], {}
     for run_dir in runs:
+        if not run_dir.exists():
+            raise StoreError(f"{run_dir} does not exist")
         if not (run_dir / "cells").is_dir():
             raise StoreError(f"{run_dir} is not a run directory (no cells/ folder): run `tradeoff-bench run` first")
         found = attach_latency(Store(run_dir).records(), run_dir)

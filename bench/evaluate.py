@@ -41,6 +41,8 @@ class EvalSummary:
 
 def saved_candidates(run_dir: Path) -> list[Record]:
     """The `ok` records of a run that have a saved model; StoreError when there are none."""
+    if not run_dir.exists():
+        raise StoreError(f"{run_dir} does not exist")
     if not (run_dir / "cells").is_dir():
         raise StoreError(f"{run_dir} is not a run directory (no cells/ folder): run `tradeoff-bench run` first")
     records = [r for r in Store(run_dir).records() if r.status == "ok" and r.model_file and r.source_record is None]
