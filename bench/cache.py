@@ -67,11 +67,14 @@ class TrainingCache:
         task_settings: Mapping[str, Any],
         corpus: str,
         origin: str,
+        plugins: Mapping[str, str] | None = None,
         device: str = "cpu",
         log: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.root = Path(root)
         self.context = {"task": task, "task_settings": _json_native(dict(task_settings)), "corpus": corpus}
+        if plugins:  # a plugin's edit is a code change too (`Cell.plugin_code`)
+            self.context["plugins"] = dict(plugins)
         self.origin = origin
         self.device = device
         self.log = log

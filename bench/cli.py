@@ -192,6 +192,12 @@ def _parser() -> argparse.ArgumentParser:
         help="task setting to evaluate with (e.g. data_seed=1 or speech_root=DIR)",
     )
     evaluate.add_argument("--out", type=Path, required=True, help="where the new records go (not RUN)")
+    evaluate.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="evaluate even where the data share speakers or recordings with the training data, or change the "
+        "task (refused otherwise); a warning and each record's facts name the overlap",
+    )
     evaluate.set_defaults(command=_eval)
 
     data = sub.add_parser("data", help="offline corpora: list or generate them")
@@ -214,7 +220,16 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--task", help="refuse a model of any other task")
     predict.set_defaults(command=_predict)
 
-    export = sub.add_parser("export", help="write a saved candidate as an ONNX graph (the onnx extra)")
+    export = sub.add_parser(
+        "export",
+        help="write a saved candidate as an ONNX graph (the onnx extra, which `make setup` installs)",
+        description=(
+            "Write a saved candidate as an ONNX graph: input 'input', output 'output', any batch size, and "
+            "for the CRNNs any number of frames. The graph's metadata names the task, method, widths and the "
+            "front end that makes the input from audio (input.sample_rate, input.feature, input.window, "
+            "input.hop, input.input_shape); int8 candidates are refused."
+        ),
+    )
     export.add_argument("model", type=Path, help="a saved model (RUN/models/<record>.safetensors)")
     export.add_argument("--to", type=Path, required=True, metavar="FILE.onnx", help="the ONNX file to write")
     export.set_defaults(command=_export)
@@ -387,7 +402,9 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.out.resolve() == args.run_dir.resolve():
         raise StoreError("--out must be another folder than RUN: eval never touches the training run's records")
-    summary = evaluate_run(args.run_dir, _parse_settings(args.task_set), Store(args.out))
+    summary = evaluate_run(
+        args.run_dir, _parse_settings(args.task_set), Store(args.out), allow_overlap=args.allow_overlap
+    )
     print(summary.describe())
     for record in summary.failed:
         print(f"  failed: {record.task}/{record.method} seed={record.seed}: {record.error}")
@@ -544,6 +561,8 @@ def _read_runs(runs: Sequence[Path]) -> tuple[list[Any], dict[str, Path]]:
 
     records, run_dirs = [], {}
     for run_dir in runs:
+        if not run_dir.exists():
+            raise StoreError(f"{run_dir} does not exist")
         if not (run_dir / "cells").is_dir():
             raise StoreError(f"{run_dir} is not a run directory (no cells/ folder): run `tradeoff-bench run` first")
         found = attach_latency(Store(run_dir).records(), run_dir)

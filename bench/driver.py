@@ -207,7 +207,7 @@ def _wanted(store: Store, cell: Cell, summary: GridSummary, retry_failed: bool, 
         summary.failed_earlier += 1
     elif status == "failed":
         return True
-    if all(same_code(record.provenance) for record in records):
+    if all(same_code(record.provenance, cell.plugin_code) for record in records):
         return False
     if rerun_stale:
         return True

@@ -12,6 +12,7 @@ it was evaluated on. Eval cells are stored like training cells, so an interrupte
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class EvalSummary:
 
 def saved_candidates(run_dir: Path) -> list[Record]:
     """The `ok` records of a run that have a saved model; StoreError when there are none."""
+    if not run_dir.exists():
+        raise StoreError(f"{run_dir} does not exist")
     if not (run_dir / "cells").is_dir():
         raise StoreError(f"{run_dir} is not a run directory (no cells/ folder): run `tradeoff-bench run` first")
     records = [r for r in Store(run_dir).records() if r.status == "ok" and r.model_file and r.source_record is None]
@@ -58,13 +61,32 @@ def eval_cell(source: Record, overrides: Mapping[str, Any]) -> Cell:
     return dataclasses.replace(trained, source=source.cell_id)
 
 
-def evaluate_run(run_dir: Path, overrides: Mapping[str, Any], out: Store) -> EvalSummary:
-    """Re-score every saved candidate of `run_dir` with `overrides`, writing records to `out`."""
+class DataOverlapError(StoreError):
+    """The evaluation data share speakers or recordings with the training data, or change the task."""
+
+
+def evaluate_run(
+    run_dir: Path, overrides: Mapping[str, Any], out: Store, *, allow_overlap: bool = False
+) -> EvalSummary:
+    """Re-score every saved candidate of `run_dir` with `overrides`, writing records to `out`.
+
+    Evaluation data that share speakers or recordings with a model's training data (its train and
+    dev splits), or that change what the task is (synthetic's teacher), are refused before anything
+    is written, naming the overlap; with `allow_overlap` they are evaluated, with a warning and the
+    overlap kept in each record's `facts["data_overlap"]`."""
     sources = saved_candidates(run_dir)
     cells = [
         (eval_cell(group[0], overrides), group)
         for group in (list(g) for _, g in groupby(sources, key=lambda r: r.cell_id))
     ]
+    overlaps = data_overlaps(cells)
+    if overlaps and not allow_overlap:
+        first = next(iter(overlaps.values()))
+        raise DataOverlapError(
+            f"the evaluation data overlap the training data: {'; '.join(first)} (--allow-overlap evaluates anyway)"
+        )
+    for words in {"; ".join(found) for found in overlaps.values()}:
+        print(f"warning: the evaluation data overlap the training data: {words}", file=sys.stderr)
     summary = EvalSummary(cells=len(cells))
     out.open()
     for cell, group in cells:
@@ -75,6 +97,9 @@ def evaluate_run(run_dir: Path, overrides: Mapping[str, Any], out: Store) -> Eva
             out.begin(cell)
             print(f"{cell.title}: {len(group)} candidates", file=sys.stderr)
             records = rescore(cell, group, run_dir)
+            if cell.cell_id in overlaps:
+                for record in records:
+                    record.facts = {**record.facts, "data_overlap": overlaps[cell.cell_id]}
             try:
                 out.finish(cell, records)
             except BaseException:  # a full disk: no half-written cell stays behind
@@ -85,6 +110,35 @@ def evaluate_run(run_dir: Path, overrides: Mapping[str, Any], out: Store) -> Eva
         summary.records += sum(r.status == "ok" for r in records)
         summary.failed += [r for r in records if r.status != "ok"]
     return summary
+
+
+def data_overlaps(cells: list[tuple[Cell, list[Record]]]) -> dict[str, list[str]]:
+    """Per eval cell, how its test data overlap its models' training data (train and dev splits)."""
+    found: dict[str, list[str]] = {}
+    seen: dict[str, list[str]] = {}
+    for cell, group in cells:
+        trained = resolve_training_cell(group[0])
+        key = json.dumps([trained.task, trained.task_settings, cell.task_settings], sort_keys=True, default=str)
+        if key not in seen:
+            seen[key] = _overlap(trained, cell)
+        if seen[key]:
+            found[cell.cell_id] = seen[key]
+    return found
+
+
+def resolve_training_cell(source: Record) -> Cell:
+    from tradeoff_bench.bench.grid import resolve_cell
+
+    return resolve_cell(source.task, source.task_settings, source.method, source.settings, source.seed)
+
+
+def _overlap(trained: Cell, evaluated: Cell) -> list[str]:
+    training_task, eval_task = trained.build_task(), evaluated.build_task()
+    test = eval_task.data_identity("test")
+    train, dev = training_task.data_identity("train"), training_task.data_identity("val")
+    if test is None or train is None or dev is None:
+        return []
+    return test.conflicts(train.union(dev))
 
 
 def rescore(cell: Cell, sources: list[Record], run_dir: Path, threads: int = 1) -> list[Record]:

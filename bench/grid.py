@@ -104,6 +104,14 @@ class Cell:
     def is_peers(self) -> bool:
         return self.method == PEERS
 
+    @property
+    def plugin_code(self) -> dict[str, str]:
+        """Digests of the plugins (code outside the suite) that define this cell's task and method."""
+        from tradeoff_bench.bench.provenance import plugin_code
+
+        classes = [TASKS.get(self.task)] + ([] if self.is_peers else [METHODS.get(self.method)])
+        return plugin_code(*classes)
+
 
 def peers_cell(cell: Cell) -> Cell | None:
     """The cell evaluating the reference systems of `cell`'s task configuration, if it has any."""

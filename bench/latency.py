@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import sys
 import tempfile
@@ -94,6 +95,8 @@ def time_call(
     """Time `call` on one thread with torch.utils.benchmark until the median's 95 % interval is within
     +-`target` of it (at least `min_blocks` blocks of `block_seconds`), or `max_seconds` have passed."""
     import torch
+
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # its "no CUDA runtime" note
     from torch.utils.benchmark import Timer
 
     if warmup < 0 or min_blocks < 1 or block_seconds <= 0 or max_seconds <= 0:

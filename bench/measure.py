@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -155,6 +156,7 @@ def peak_activation_bytes(model: nn.Module, example_input: Inputs) -> int:
     The profiler sees the allocator rather than guessing from shapes, so views, in-place operators and
     tensors freed as soon as they are used are counted as the runtime really holds them.
     """
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # else kineto logs a CUDA probe's failure on CPU machines
     from torch.profiler import ProfilerActivity, profile
 
     args = example_input if isinstance(example_input, tuple) else (example_input,)

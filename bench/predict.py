@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +26,10 @@ def predict(model_path: Path, inputs: Sequence[Path], out_dir: Path, task: str |
 
 
 def export_onnx(model_path: Path, out: Path) -> Path:
-    """Write the saved candidate as an ONNX graph (opset of torch's TorchScript exporter) taking a
-    batch of the task's example input shape; quantised candidates are refused."""
+    """Write the saved candidate as an ONNX graph (opset of torch's TorchScript exporter): a batch of
+    the task's inputs, any length along its variable axes (vad: any number of frames), with the front
+    end that makes the input (sample rate, window, hop, feature) and the candidate's identity in the
+    graph's metadata; quantised candidates are refused."""
     import torch
 
     loaded = load_model(model_path)
@@ -37,9 +40,12 @@ def export_onnx(model_path: Path, out: Path) -> Path:
             "to ONNX: export a float candidate"
         )
     try:
-        import onnx  # noqa: F401  (what torch.onnx.export needs)
+        import onnx  # what torch.onnx.export needs, and where the metadata goes
     except ImportError:
-        raise ArtifactError("export needs the onnx extra: pip install 'tradeoff-bench[onnx]'") from None
+        raise ArtifactError(
+            "export needs the onnx extra: `make setup` installs it in .venv (or `uv sync --extra dev`)"
+        ) from None
+    inputs, outputs = loaded.task.variable_axes()
     buffer = io.BytesIO()  # in memory first: a full disk fails as an OSError naming `out`, not inside onnx
     with warnings.catch_warnings():  # the tracer's notes on shape checks it turns into constants
         warnings.simplefilter("ignore")
@@ -50,7 +56,18 @@ def export_onnx(model_path: Path, out: Path) -> Path:
             dynamo=False,
             input_names=["input"],
             output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            dynamic_axes={"input": inputs, "output": outputs},
         )
-    atomic_write(out, buffer.getvalue())
+    graph = onnx.load_from_string(buffer.getvalue())
+    spec = loaded.spec
+    metadata = {
+        "task": spec.task,
+        "record_id": spec.record_id,
+        "corpus": spec.corpus,
+        "method": spec.method,
+        "widths": json.dumps(spec.widths, sort_keys=True),
+        **{f"input.{key}": value for key, value in loaded.task.input_description().items()},
+    }
+    onnx.helper.set_model_props(graph, metadata)
+    atomic_write(out, graph.SerializeToString())
     return out

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import inspect
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
@@ -65,9 +67,34 @@ def code_versions(items: Iterable[tuple[dict[str, Any], str]]) -> dict[str, set[
     }
 
 
-def same_code(provenance: dict[str, Any]) -> bool:
-    """Whether a record's code is the code running now: same source digest, or for older records
-    without one, the same commit with no uncommitted changes on either side."""
+def plugin_code(*classes: type) -> dict[str, str]:
+    """Per plugin that defines one of `classes` (a module outside the suite's packages), a digest of its
+    source: the file of a file plugin or a lone module, every .py file of an installed package. An
+    edit of a plugin then changes the code identity of exactly the cells that use it."""
+    found: dict[str, str] = {}
+    suite = [REPO / package for package in CODE_PACKAGES]
+    for cls in classes:
+        source = inspect.getsourcefile(cls)
+        path = Path(source).resolve() if source else None
+        if path is None or any(path.is_relative_to(root) for root in suite):
+            continue
+        top = sys.modules.get(cls.__module__.split(".")[0])
+        top_file = getattr(top, "__file__", None)
+        package = Path(top_file).parent if top_file and Path(top_file).name == "__init__.py" else None
+        files = sorted(package.rglob("*.py")) if package is not None else [path]
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+        found[cls.__module__ if package is None else package.name] = digest.hexdigest()[:16]
+    return found
+
+
+def same_code(provenance: dict[str, Any], plugins: dict[str, str] | None = None) -> bool:
+    """Whether a record's code is the code running now: same source digest (and the same source of
+    the plugins behind its cell, `plugins`: `plugin_code`), or for older records without a digest,
+    the same commit with no uncommitted changes on either side."""
+    if provenance.get("plugins", {}) != (plugins or {}):
+        return False
     if provenance.get("code"):
         return provenance["code"] == code_digest()
     state = git_state()
@@ -100,12 +127,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def provenance(device: str = "cpu") -> dict[str, Any]:
+def provenance(device: str = "cpu", plugins: dict[str, str] | None = None) -> dict[str, Any]:
+    """Where a record comes from; `plugins`: the digests of the plugins behind its cell (`plugin_code`)."""
     import torch
 
     return {
         **git_state(),
         "code": code_digest(),
+        **({"plugins": plugins} if plugins else {}),
         "versions": versions(),
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),

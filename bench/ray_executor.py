@@ -1,6 +1,6 @@
 """Cells as Ray tasks, for grids that outgrow one machine.
 
-`ray` is an optional extra (`pip install 'tradeoff-bench[ray]'`), imported only here. The executor
+`ray` is an optional extra (in .venv after `make setup`; elsewhere `pip install 'tradeoff-bench[ray]'`), imported only here. The executor
 joins a running cluster by address (`auto`, the head's `host:6379`, or `RAY_ADDRESS`) or starts
 a local one. Each cell is one task declaring its CPUs and GPUs; workers only compute and
 hand the records back, and the driver writes them, so nodes need the package (installed, or
@@ -25,7 +25,7 @@ from tradeoff_bench.bench.grid import Cell
 from tradeoff_bench.bench.runner import execute_cell, timeout_record, warm_up
 from tradeoff_bench.core.records import Record
 
-RAY_EXTRA = "install the ray extra: pip install 'tradeoff-bench[ray]'"
+RAY_EXTRA = "install the ray extra: `make setup` puts it in .venv (elsewhere: pip install 'tradeoff-bench[ray]')"
 
 
 def import_ray() -> Any:
@@ -154,7 +154,8 @@ def _connect(ray: Any, address: str | None) -> None:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as err:
         hint = " (a cluster with token authentication also needs RAY_AUTH_MODE=token here)" if address != "auto" else ""
-        raise ExecutorError(f"cannot connect to the Ray cluster at {address!r}: {err}{hint}") from None
+        said = str(err).replace("--address", "--ray-address")  # Ray's own advice names its CLI's flag, not ours
+        raise ExecutorError(f"cannot connect to the Ray cluster at {address!r}: {said}{hint}") from None
 
 
 def _check_reachable(address: str) -> None:

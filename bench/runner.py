@@ -108,6 +108,7 @@ def _execute(cell: Cell, device: str, cache_dir: str | Path | None = None) -> li
                 task=cell.task,
                 task_settings=cell.task_settings,
                 corpus=task.corpus,
+                plugins=cell.plugin_code,
                 origin=f"{cell.method}/{cell.cell_id}",
                 device=device,
                 log=log,
@@ -142,7 +143,7 @@ def _peer_records(cell: Cell, task: Task, device: str) -> list[Record]:
             metrics=dict(peer.metrics),
             reference_metric=task.reference_metric,
             facts={"origin": peer.origin, "macs_source": peer.macs_source, "note": peer.note},
-            provenance=provenance(device),
+            provenance=provenance(device, _plugins_of(cell)),
         )
         for peer in task.peers()
     ]
@@ -183,11 +184,20 @@ def _measured(
         cell_seconds=cell_seconds,
         widths=dict(candidate.widths),
         facts=dict(candidate.facts),
-        provenance=provenance(device),
+        provenance=provenance(device, _plugins_of(cell)),
         attachments={**_history_attachment(candidate), **figures.outputs},
     )
     record.weights = save_model(candidate.model, ModelSpec.of(record))
     return record
+
+
+def _plugins_of(cell: Cell) -> dict[str, str]:
+    """The plugin code behind `cell` (`Cell.plugin_code`); none where its names do not resolve (a
+    failure record must not fail on the error it reports)."""
+    try:
+        return cell.plugin_code
+    except Exception:
+        return {}
 
 
 def _history_attachment(candidate: Candidate) -> dict[str, str]:
@@ -208,7 +218,7 @@ def failure_record(
         status="failed",
         error=f"{type(err).__name__}: {err}{location}",
         cell_seconds=seconds,
-        provenance=provenance(device),
+        provenance=provenance(device, _plugins_of(cell)),
     )
 
 

@@ -19,7 +19,7 @@ import itertools
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -39,6 +39,36 @@ a convolution), so a gate can mask, blend or measure channels without knowing th
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DataIdentity:
+    """What a split is made of. `disjoint`: named sets (speakers, recordings) that evaluation data must
+    not share with training data; `same`: named values (a synthetic teacher) that must be equal for
+    an evaluation to measure the task the model was trained for."""
+
+    disjoint: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    same: Mapping[str, str] = field(default_factory=dict)
+
+    def conflicts(self, trained: DataIdentity) -> list[str]:
+        """What this (evaluation) identity shares with, or changes from, the `trained` one, in words."""
+        found = []
+        for kind, names in self.disjoint.items():
+            shared = sorted(names & trained.disjoint.get(kind, frozenset()))
+            if shared:
+                listed = ", ".join(shared[:5]) + (" ..." if len(shared) > 5 else "")
+                found.append(f"{len(shared)} of its {len(names)} {kind} were in training ({listed})")
+        for kind, value in self.same.items():
+            if kind in trained.same and trained.same[kind] != value:
+                found.append(f"its {kind} is {value}, the model was trained for {trained.same[kind]}")
+        return found
+
+    def union(self, other: DataIdentity) -> DataIdentity:
+        kinds = set(self.disjoint) | set(other.disjoint)
+        return DataIdentity(
+            {k: self.disjoint.get(k, frozenset()) | other.disjoint.get(k, frozenset()) for k in kinds},
+            {**other.same, **self.same},
+        )
 
 
 @dataclass(frozen=True)
@@ -156,6 +186,21 @@ class Task(ABC):
     @abstractmethod
     def example_input(self) -> torch.Tensor:
         """One input of batch size 1 that fixes what one MAC count means (e.g. one second of audio)."""
+
+    def data_identity(self, split: str) -> DataIdentity | None:
+        """What `split` is made of, for `eval` to tell whether evaluation data overlap the data a
+        model was trained on; None where the task cannot say (no check is made)."""
+        return None
+
+    def variable_axes(self) -> tuple[dict[int, str], dict[int, str]]:
+        """Named axes of the model's (input, output) whose size may vary (ONNX export's dynamic axes):
+        the batch, and a time axis where the model runs on any length. Default: the batch alone."""
+        return {0: "batch"}, {0: "batch"}
+
+    def input_description(self) -> dict[str, str]:
+        """How raw data becomes the model's input (sample rate, window, hop, feature), for a deployed
+        model's metadata; empty where the input is not derived from audio."""
+        return {}
 
     @property
     def cost_unit(self) -> str:

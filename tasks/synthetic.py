@@ -17,7 +17,16 @@ import torch
 from torch import nn
 
 from tradeoff_bench.core.registry import Epochs
-from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Task, TrainRecipe, model_device
+from tradeoff_bench.tasks.base import (
+    TASKS,
+    Batch,
+    DataIdentity,
+    GateFactory,
+    LastOutputs,
+    Task,
+    TrainRecipe,
+    model_device,
+)
 from tradeoff_bench.tasks.metrics import ItemScores
 from tradeoff_bench.tasks.targets import QualityTarget
 
@@ -158,6 +167,10 @@ class SyntheticTask(Task):
             return nn.Linear(width_in, width_out)
         kernel = self.kernel_size if first else 1
         return nn.Conv1d(width_in, width_out, kernel, padding=kernel // 2)
+
+    def data_identity(self, split: str) -> DataIdentity:
+        """Inputs are fresh draws; the teacher (its width and seed) is the task itself."""
+        return DataIdentity(same={"teacher": f"width {self.teacher_width}, data_seed {self.data_seed}"})
 
     def example_input(self) -> torch.Tensor:
         return torch.zeros(1, *self._input_shape())

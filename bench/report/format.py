@@ -35,7 +35,7 @@ def display_table(table: pd.DataFrame, info: BoardInfo, budgets: Sequence[float]
     headers += [f"{name} @ ≤{budget * 100:g}% {axis}" for budget in budgets]
     verdicts = [b for b in VERDICT_BUDGETS if f"{verdict_column(b)}_verdict" in table]
     headers += [f"vs {CONTROL} @ ≤{budget * 100:g}%" for budget in verdicts]
-    headers += [f"best {name}", f"at {axis}", "train s / seed", "epochs", "unconverged", "failed cells"]
+    headers += [f"best {name}", f"at {axis}", "cell s / seed", "epochs", "unconverged", "failed cells"]
     marked = has_item_intervals(table)  # a board without any per-item scores says so once, below the table
     rows = []
     for _, row in table.iterrows():

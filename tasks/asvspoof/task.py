@@ -164,6 +164,16 @@ class ASVspoofTask(Task):
     def example_input(self) -> torch.Tensor:
         return self.front_end.example()
 
+    def input_description(self) -> dict[str, str]:
+        fe = self.front_end
+        return {
+            "sample_rate": "16000",
+            "feature": f"{fe.kind} ({fe.n_features} features; tasks/asvspoof/features.py FrontEnd)",
+            "window": f"hann, {fe.win_length} samples, FFT {fe.n_fft}",
+            "hop": f"{fe.hop_length} samples (10 ms)",
+            "input_shape": f"[batch, {fe.n_features}, {fe.n_frames}] (one 64,600-sample utterance)",
+        }
+
     # --- objective and metrics ----------------------------------------------------------------
     @cached_property
     def _class_weights(self) -> torch.Tensor:

@@ -37,13 +37,23 @@ import torch
 from torch import nn
 
 from tradeoff_bench.core.registry import Epochs, SettingError
-from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
+from tradeoff_bench.tasks.base import (
+    TASKS,
+    Batch,
+    DataIdentity,
+    GateFactory,
+    LastOutputs,
+    Peer,
+    Task,
+    TrainRecipe,
+    model_device,
+)
 from tradeoff_bench.tasks.feature_cache import FOLDER as FEATURES_FOLDER
 from tradeoff_bench.tasks.feature_cache import cached_features, feature_key
 from tradeoff_bench.tasks.metrics import ItemScores
 from tradeoff_bench.tasks.targets import QualityTarget
 from tradeoff_bench.tasks.vad import features, mini, mixing, realtest
-from tradeoff_bench.tasks.vad.features import N_MELS, SAMPLE_RATE, power_spectrogram
+from tradeoff_bench.tasks.vad.features import HOP, N_FFT, N_FREQ, N_MELS, SAMPLE_RATE, power_spectrogram
 from tradeoff_bench.tasks.vad.layout import read_esc50, read_marker, read_vctk
 from tradeoff_bench.tasks.vad.metrics import frame_metrics
 from tradeoff_bench.tasks.vad.mixing import (
@@ -299,6 +309,30 @@ class VadTask(Task):
         """Power spectrogram of one second of quiet noise (seeded): MACs are per second of audio."""
         noise = torch.randn(1, SAMPLE_RATE, generator=torch.Generator().manual_seed(0)) * 0.01
         return power_spectrogram(noise)
+
+    def data_identity(self, split: str) -> DataIdentity:
+        """The split's speakers and the noise recordings its mixtures use."""
+        mixtures = self.manifest.mixtures[split]
+        speakers = frozenset(self.manifest.speakers[split])
+        noises = frozenset(str(part["file"]) for m in mixtures for part in m["noise"])  # type: ignore[union-attr]
+        return DataIdentity({"speakers": speakers, "noise recordings": noises})
+
+    def variable_axes(self) -> tuple[dict[int, str], dict[int, str]]:
+        """The CRNNs take any number of 10 ms frames (one logit per frame out); the Transformers'
+        windowed attention pads with Python control flow that a traced graph fixes, so their graph
+        keeps the example's 100 frames (1 s: run longer audio second by second)."""
+        if self.model in ("crnn", "paper-crnn"):
+            return {0: "batch", 2: "frames"}, {0: "batch", 1: "frames"}
+        return super().variable_axes()
+
+    def input_description(self) -> dict[str, str]:
+        return {
+            "sample_rate": str(SAMPLE_RATE),
+            "feature": f"power spectrogram |STFT|^2, {N_FREQ} bins (tasks/vad/features.py power_spectrogram)",
+            "window": f"hann, {N_FFT} samples, reflect-free zero padding of {(N_FFT - HOP) // 2} on each side",
+            "hop": f"{HOP} samples (10 ms); one output logit per frame, speech if > 0",
+            "input_shape": f"[batch, {N_FREQ}, {'frames' if 2 in self.variable_axes()[0] else 100}]",
+        }
 
     # --- objective and metrics -----------------------------------------------------------
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

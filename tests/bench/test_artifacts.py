@@ -105,3 +105,29 @@ def test_a_model_file_that_is_not_one_is_refused_in_one_line(tmp_path: Path) -> 
     plain = torch.nn.Linear(2, 2)
     saved = save_model(plain, ModelSpec("r", "synthetic", {}, "dense", {}, {}))
     assert saved.suffix == ".safetensors"
+
+
+def test_eval_refuses_data_that_change_the_task_unless_allowed(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "seed1"
+    code, _, err = cli(["eval", str(run_dir), "--task-set", "data_seed=1", "--out", str(other)], capsys)
+    assert code == EXIT_ERROR and err.count("\n") == 1
+    assert "its teacher is width 16, data_seed 1, the model was trained for width 16, data_seed 0" in err
+    assert not other.exists()
+    code, _, err = cli(
+        ["eval", str(run_dir), "--task-set", "data_seed=1", "--out", str(other), "--allow-overlap"], capsys
+    )
+    assert code == 0 and "warning: the evaluation data overlap" in err
+    assert all("teacher" in r.facts["data_overlap"][0] for r in Store(other).records())
+
+
+def test_vad_identities_name_the_speakers_an_eval_would_share() -> None:
+    from tradeoff_bench.tasks.vad.task import TINY_DATA, VadTask
+
+    small = {**TINY_DATA, "n_train": 8, "n_val": 3, "n_test": 8, "mixture_seconds": 2.0}
+    trained = VadTask(**small)
+    train = trained.data_identity("train").union(trained.data_identity("val"))
+    assert trained.data_identity("test").conflicts(train) == []  # one task's splits are disjoint
+    shared = [VadTask(**{**small, "data_seed": seed}).data_identity("test").conflicts(train) for seed in range(1, 6)]
+    assert any("speakers were in training" in " ".join(found) for found in shared)  # another split draws them

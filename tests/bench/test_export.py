@@ -47,6 +47,15 @@ def test_onnxruntime_gives_the_torch_outputs(tmp_path: Path, task: str, variant:
     [got] = session.run(None, {"input": x.numpy()})
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() <= 1e-4
+    inputs, _ = task_obj.variable_axes()
+    for axis in set(inputs) - {0}:  # any length along a time axis, not only the example's
+        longer = torch.cat([x, x.flip(axis)], dim=axis)
+        with torch.no_grad():
+            expected = model(longer).numpy()
+        [got] = session.run(None, {"input": longer.numpy()})
+        assert got.shape == expected.shape and np.abs(got - expected).max() <= 1e-4
+    metadata = session.get_modelmeta().custom_metadata_map
+    assert metadata["task"] == task and all(f"input.{k}" in metadata for k in task_obj.input_description())
 
 
 def test_a_quantised_candidate_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

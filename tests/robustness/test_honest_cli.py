@@ -227,7 +227,7 @@ def test_a_worker_whose_driver_died_ends_quietly(
         "synthetic", {"n_train": 128, "n_val": 32, "n_test": 64, "epochs": 1}, "dense", {"multipliers": [1.0]}, 0
     )
     driver, worker = multiprocessing.Pipe()
-    driver.send((cell, "cpu", 1))
+    driver.send((cell, "cpu", 1, None))  # no training cache
 
     def die_after_ready() -> None:
         assert driver.recv() == "ready"

@@ -123,3 +123,18 @@ def test_a_plugin_that_raises_is_one_line(tmp_path: Path, capsys: pytest.Capture
     code = main(["list", "--plugin", str(broken)])
     err = capsys.readouterr().err.strip()
     assert code == EXIT_ERROR and err == f"error: plugin {broken} failed to load: RuntimeError: half-written plugin"
+
+
+def test_an_edited_plugin_makes_its_cells_stale_and_rerun_stale_reruns_them(plugin: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ("run", "--plugin", str(plugin), "--method", "outside-dense", *TINY, "--out", str(out))
+    assert cli(*args).returncode == 0
+    [record] = list((out / "records").glob("*.json"))
+    assert '"plugins"' in record.read_text()  # the plugin's digest is part of the record's code identity
+    unchanged = cli(*args)
+    assert "nothing to train" in unchanged.stdout and "made by other code" not in unchanged.stdout
+    plugin.write_text(PLUGIN + "\n# an edit of the plugin's code\n")
+    edited = cli(*args)
+    assert "1 finished cells were made by other code" in edited.stdout, edited.stdout
+    rerun = cli(*args, "--rerun-stale")
+    assert "ran 1 of 1 cells" in rerun.stdout, rerun.stdout + rerun.stderr
