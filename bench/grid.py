@@ -141,18 +141,22 @@ def resolve_cell(
 def load_grid(path: str | Path) -> list[Cell]:
     """Parse and validate a grid file into cells."""
     path = Path(path)
-    try:
-        spec = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise GridError(f"grid file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as err:
-        raise GridError(f"grid file {path} is not valid TOML: {err}") from None
+    spec = _read_toml(path)
     try:
         spec = _extended(spec, path.parent)
         _load_grid_plugins(spec, path.parent)
         return plan_grid(spec)
     except GridError as err:
         raise GridError(f"{path}: {err}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise GridError(f"grid file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise GridError(f"grid file {path} is not valid TOML: {err}") from None
 
 
 def _extended(spec: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -163,11 +167,9 @@ def _extended(spec: dict[str, Any], folder: Path) -> dict[str, Any]:
         return spec
     base_path = folder / str(spec["extends"])
     try:
-        base = tomllib.loads(base_path.read_text())
-    except FileNotFoundError:
-        raise GridError(f"'extends': grid file {base_path} does not exist") from None
-    except tomllib.TOMLDecodeError as err:
-        raise GridError(f"'extends': {base_path} is not valid TOML: {err}") from None
+        base = _read_toml(base_path)
+    except GridError as err:
+        raise GridError(f"'extends': {err}") from None
     if "extends" in base:
         raise GridError(f"'extends': {base_path} extends another grid itself (one level only)")
     overrides = spec.get("task_settings", {})

@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from tradeoff_bench.bench.latency import LATENCY_FIELDS
 from tradeoff_bench.bench.report.axes import DEFAULT_AXIS, CostAxis, cost_axis
 from tradeoff_bench.core.records import COLUMNS, Record
 
@@ -61,12 +62,7 @@ ROW_ORDER: list[str] = ["task", "corpus", "method", "seed", "cell_id", "status",
 
 _INTEGERS = ("seed", "macs", "full_macs", "params", "bytes", "bops", "weight_bytes", "peak_activation_bytes")
 _FLOATS = (
-    "latency_ms",
-    "latency_ci_low_ms",
-    "latency_ci_high_ms",
-    "onnx_latency_ms",
-    "onnx_latency_ci_low_ms",
-    "onnx_latency_ci_high_ms",
+    *LATENCY_FIELDS,
     "full_cost",
     "reference_metric",
     "train_seconds",
