@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -314,7 +314,8 @@ class VadTask(Task):
         """The split's speakers and the noise recordings its mixtures use."""
         mixtures = self.manifest.mixtures[split]
         speakers = frozenset(self.manifest.speakers[split])
-        noises = frozenset(str(part["file"]) for m in mixtures for part in m["noise"])  # type: ignore[union-attr]
+        parts = (cast(list[dict[str, object]], m["noise"]) for m in mixtures)
+        noises = frozenset(str(part["file"]) for noise in parts for part in noise)
         return DataIdentity({"speakers": speakers, "noise recordings": noises})
 
     def variable_axes(self) -> tuple[dict[int, str], dict[int, str]]:
