@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -46,6 +44,7 @@ from tradeoff_bench.bench.provenance import code_digest
 from tradeoff_bench.methods.base import Train
 from tradeoff_bench.methods.training import FitResult
 from tradeoff_bench.tasks.base import _json_native
+from tradeoff_bench.tasks.corpora import generation_lock
 
 CACHE_DIR = "cache"
 """The cache's folder in a run directory."""
@@ -158,16 +157,14 @@ def _read(path: Path, model: nn.Module) -> tuple[FitResult, str] | None:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[bool]:
-    """Hold an exclusive flock on `path` (waiting for it) for the block; yields False, holding
-    nothing, where the lock file cannot be made (an unwritable cache: the caller trains uncached)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-    except OSError:
-        yield False
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    """Hold an exclusive lock on `path` (waiting for it) for the block, the lock file removed on
+    release (`tasks.corpora.generation_lock`); yields False, holding nothing, where the lock file
+    cannot be made (an unwritable cache: the caller trains uncached)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(generation_lock(path))
+        except OSError:
+            yield False
+            return
         yield True
-    finally:
-        os.close(fd)  # closing releases the lock; the file stays, empty, for the next cell

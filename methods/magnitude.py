@@ -16,6 +16,7 @@ recipe's epochs E (finetune = round(E/2) // steps by default), the budget `dense
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -26,6 +27,7 @@ from torch import nn
 from tradeoff_bench.core.registry import Count, Epochs
 from tradeoff_bench.methods.base import METHODS, Candidate, RunContext
 from tradeoff_bench.methods.compress import CompressFinetune, Dense, Work
+from tradeoff_bench.methods.dcl.budget import TOLERANCE
 from tradeoff_bench.methods.training import StepLoss
 from tradeoff_bench.tasks.base import Task
 
@@ -99,8 +101,10 @@ class Magnitude(CompressFinetune):
     def compress(self, task: Task, ctx: RunContext, dense: Dense, work: Work, stage: int) -> None:
         pruning: _Pruning = work.state
         goal = dense.macs * (1 - (1 - work.target) * stage / self.steps)
-        count = lambda: ctx.count_macs(work.model.eval(), dense.example)  # noqa: E731
-        pruning.macs = prune_to(pruning.pruner, goal, pruning.macs, count)
+        count = lambda model: ctx.count_macs(model.eval(), dense.example)  # noqa: E731
+        floor = goal - TOLERANCE * dense.macs if stage == self.steps else 0.0  # the last stage lands in the band
+        pruning.pruner, pruning.macs = prune_to(pruning.pruner, goal, pruning.macs, count, floor)
+        work.model = pruning.pruner.model
         ctx.log(f"target {work.target:g} stage {stage}: {pruning.macs / dense.macs:.3f} of full MACs")
 
     def candidate(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> Candidate:
@@ -172,18 +176,38 @@ class _Pruning:
     macs: int
 
 
-def prune_to(pruner: Pruner, goal: float, macs: int, count: Callable[[], int]) -> int:
-    """Prune until MACs ≤ `goal` (a ceiling) without falling far below it: near the goal a step removes
-    at most half the channels the remaining excess is worth at the last step's MACs per channel."""
+def prune_to(
+    pruner: Pruner, goal: float, macs: int, count: Callable[[nn.Module], int], floor: float = 0.0
+) -> tuple[Pruner, int]:
+    """Prune until MACs ≤ `goal` (a ceiling), not below `floor` where one can: near the goal a step
+    removes at most half the channels the remaining excess is worth at the last step's MACs per
+    channel, and a step that falls below `floor` (one channel of an expensive layer: a stem
+    convolution's on a small model) is undone and that layer frozen at its width for this target,
+    so a cheaper channel is taken instead; only when no layer is left to take one from is the
+    ceiling met below the floor. Returns the pruner (a restored copy after an undo) and the MACs."""
+    from tradeoff_bench.methods.pruning_graph import layer_widths
+
     per_channel: float | None = None
+    frozen_from = dict(pruner.keep)
     while macs > goal:
         limit = None if per_channel is None else int(0.5 * (macs - goal) / per_channel)
+        saved = copy.deepcopy(pruner.model) if per_channel is not None else None
+        widths = layer_widths(pruner.model)
         removed = pruner.step(limit)
         if not removed:
-            break
-        now = count()
+            if pruner.keep == frozen_from:
+                break
+            pruner.keep = dict(frozen_from)  # every cheaper layer tried: meet the ceiling below the floor
+            continue
+        now = count(pruner.model)
+        if saved is not None and now < floor and now <= goal:
+            shrunk = [name for name, width in layer_widths(pruner.model).items() if width < widths.get(name, width)]
+            pruner = pruner.on(saved)
+            pruner.keep.update({name: widths[name] for name in shrunk if name in pruner.keep})
+            continue
         per_channel, macs = max(1.0, (macs - now) / removed), now
-    return macs
+    pruner.keep = dict(frozen_from)
+    return pruner, macs
 
 
 class _Probe(nn.Module):

@@ -100,6 +100,13 @@ class Pruner:
         self.keep = {self._root(g): self.kept(self._size(g)) for g in self.groups}
         """Root layer name -> the fewest channels its group may keep (the floor or the cap's)."""
 
+    def on(self, model: nn.Module) -> Pruner:
+        """A pruner of `model` (a copy of this one's model taken before some of its steps) with this
+        one's settings and per-layer floors (the cap stays relative to the original widths)."""
+        twin = Pruner(model, self.example, self.scope, self.step_fraction, self.floor, self.max_ratio, self.normalizer)
+        twin.keep = dict(self.keep)
+        return twin
+
     def kept(self, size: int) -> int:
         """The fewest channels a group of `size` original channels may keep under the floor and cap."""
         return max(self.floor, size - math.floor(self.max_ratio * size + 1e-9))

@@ -178,6 +178,7 @@ def test_target_unreachable_under_the_cap_is_refused_before_training(monkeypatch
         raise AssertionError("trained before refusing")
 
     monkeypatch.setattr("tradeoff_bench.methods.compress.fit", no_training)
+    monkeypatch.setattr("tradeoff_bench.methods.compress.shared_fit", no_training)  # pre-training's own path
     ctx = RunContext(seed=0, count_macs=count_macs)
     with pytest.raises(ValueError, match=r"targets \[0\.3\].*max_layer_ratio=0\.5"):
         Magnitude(targets=(0.3, 0.8), max_layer_ratio=0.5).run(task, ctx)

@@ -82,7 +82,7 @@ def test_ray_executor_without_ray_installed(
 ) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     line = run(["run", "--task", "synthetic", "--method", "dense", "--executor", "ray"], tmp_path / "out", capsys)
-    assert "install the ray extra: pip install 'tradeoff-bench[ray]'" in line
+    assert "install the ray extra: `make setup` puts it in .venv" in line
 
 
 @pytest.mark.parametrize(
