@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_args import TINY_SYNTHETIC
+from tests.processes import SESSION, live_processes
 
 REPO = Path(__file__).resolve().parents[2]
 GRACE = 5.0
@@ -19,15 +20,7 @@ GRACE = 5.0
 
 def session_processes(sid: int) -> list[int]:
     """Live processes of session `sid` (the driver's, its workers and multiprocessing's helpers)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
+    return live_processes(SESSION, sid)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import PARENT, live_processes
 from tradeoff_bench.bench.driver import run_grid
 from tradeoff_bench.bench.grid import Cell, load_grid
 from tradeoff_bench.bench.store import Store
@@ -180,15 +181,7 @@ def markers_now(out: Path) -> int:
 
 def _children(pid: int) -> list[int]:
     """Live child processes of `pid` (a driver's worker processes)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+    return live_processes(PARENT, pid)
 
 
 def _assert_gone(pids: list[int], message: str, timeout: float = 10.0) -> None:
