@@ -9,12 +9,15 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from tradeoff_bench.core.registry import Registry
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,13 @@ def announce_generation(name: str, path: Path) -> None:
     """Tell the user a corpus is being generated, and where (on stderr: minutes on a first run that
     would otherwise look stuck at 0 %)."""
     print(f"generating {name} into {path} (first use only: later runs read it)", file=sys.stderr, flush=True)
+
+
+def progress(items: Iterable[T], total: int, what: str) -> Iterator[T]:
+    """`items`, with a progress bar on stderr while a corpus is generated (minutes on a first run)."""
+    from tqdm import tqdm
+
+    yield from tqdm(items, total=total, desc=what, unit="item", file=sys.stderr, mininterval=2.0, leave=False)
 
 
 @contextmanager

@@ -37,7 +37,7 @@ from tradeoff_bench.tasks.asvspoof import speech
 from tradeoff_bench.tasks.asvspoof.protocol import PARTITIONS, PROTOCOL_DIR, Trial, audio_dir, protocol_path
 from tradeoff_bench.tasks.asvspoof.vocoders import DEV_ATTACKS, SAMPLE_RATE, Attack, attacks_of
 from tradeoff_bench.tasks.audio import write_audio
-from tradeoff_bench.tasks.corpora import announce_generation, generation_lock, register_corpus
+from tradeoff_bench.tasks.corpora import announce_generation, generation_lock, progress, register_corpus
 
 NAME = "asvspoof2019-mini"
 MARKER = "asvspoof2019-mini.json"
@@ -220,10 +220,10 @@ def _vocode_all(jobs: list[tuple[str, int, int, np.ndarray]], seed: int) -> list
     tasks = [(partition, a_index, j, wave, seed) for partition, a_index, j, wave in jobs]
     workers = min(4, os.cpu_count() or 1)
     if workers < 2 or multiprocessing.current_process().daemon or len(tasks) < 32:
-        return [_vocode(task) for task in tasks]
+        return list(progress(map(_vocode, tasks), len(tasks), "vocoding spoofs"))
     context = multiprocessing.get_context("spawn")  # no fork: torch's thread pools do not survive it
     with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        return list(pool.map(_vocode, tasks, chunksize=8))
+        return list(progress(pool.map(_vocode, tasks, chunksize=8), len(tasks), "vocoding spoofs"))
 
 
 def _vocode(task: tuple[str, int, int, np.ndarray, int]) -> np.ndarray:

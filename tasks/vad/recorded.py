@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from tradeoff_bench.tasks.audio import write_audio
+from tradeoff_bench.tasks.corpora import progress
 from tradeoff_bench.tasks.debian import RATE, Package, fetch, read_16k
 from tradeoff_bench.tasks.vad.layout import ESC50_CSV, VCTK_AUDIO, VCTK_INFO
 
@@ -152,7 +153,7 @@ def write_speech(
             dropped.append(speaker)
     lines = ["ID  AGE  GENDER  ACCENTS  REGION  COMMENTS"]
     total = 0.0
-    for speaker, (source, files, words) in speakers.items():
+    for speaker, (source, files, words) in progress(speakers.items(), len(speakers), "writing speakers"):
         lines.append(
             f"{speaker}  ?  ?  {speaker.split('-', 1)[1]}  {source.package}  recorded words, one voice per language"
         )
