@@ -52,12 +52,10 @@ class LogMel(nn.Module):
         return self.norm(torch.log(mel + LOG_FLOOR))
 
 
-def _conv_block(width_in: int, width_out: int, kernel: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv1d(width_in, width_out, kernel, padding=kernel // 2, bias=False),
-        nn.BatchNorm1d(width_out),
-        nn.ReLU(),
-    )
+def conv_block(width_in: int, width_out: int, kernel: int, dims: int = 1) -> nn.Sequential:
+    """Convolution (1-D over time, or 2-D over band and time), BatchNorm, ReLU; same-size padding."""
+    conv, norm = (nn.Conv1d, nn.BatchNorm1d) if dims == 1 else (nn.Conv2d, nn.BatchNorm2d)
+    return nn.Sequential(conv(width_in, width_out, kernel, padding=kernel // 2, bias=False), norm(width_out), nn.ReLU())
 
 
 class CRNN(nn.Module):
@@ -68,9 +66,9 @@ class CRNN(nn.Module):
         mels, conv, gru = widths["mels"], widths["conv"], widths["gru"]
         self.logmel = LogMel(mels)
         self.mel_gate = gate("mels", mels, 1)
-        self.conv1 = _conv_block(mels, conv, kernel)
+        self.conv1 = conv_block(mels, conv, kernel)
         self.conv1_gate = gate("conv", conv, 1)
-        self.conv2 = _conv_block(conv, conv, 3)
+        self.conv2 = conv_block(conv, conv, 3)
         self.conv2_gate = gate("conv", conv, 1)
         self.gru = nn.GRU(conv, gru, batch_first=True)
         self.gru_gate = gate("gru", gru, -1)
@@ -142,7 +140,7 @@ class SmallTransformer(nn.Module):
         mels, d_model, ffn = widths["mels"], widths["d_model"], widths["ffn"]
         self.logmel = LogMel(mels)
         self.mel_gate = gate("mels", mels, 1)
-        self.front = _conv_block(mels, d_model, 3)
+        self.front = conv_block(mels, d_model, 3)
         self.front_gate = gate("d_model", d_model, 1)
         scale = 1 / math.sqrt(full_d_model)
         self.blocks = nn.ModuleList(_Block(d_model, ffn, gate, scale) for _ in range(layers))

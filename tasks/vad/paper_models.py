@@ -56,7 +56,7 @@ from torch import nn
 
 from tradeoff_bench.tasks.base import GateFactory
 from tradeoff_bench.tasks.rnn import gated_rnn
-from tradeoff_bench.tasks.vad.models import LogMel, _Block, _ChannelNorm
+from tradeoff_bench.tasks.vad.models import LogMel, _Block, _ChannelNorm, conv_block
 
 CRNN_CONV = 120
 """Channels of the paper CRNN's first convolution (the `conv` knob's full width)."""
@@ -74,14 +74,6 @@ POSITION_KERNEL = 17
 """Frames of the depthwise convolution that encodes position (170 ms)."""
 
 
-def _conv2d_block(width_in: int, width_out: int, kernel: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(width_in, width_out, kernel, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(width_out),
-        nn.ReLU(),
-    )
-
-
 class PaperCRNN(nn.Module):
     """2-D conv front over (band, time) + band projection + GRU; widths {"mels", "conv", "gru"}."""
 
@@ -92,12 +84,12 @@ class PaperCRNN(nn.Module):
         mels, conv, gru = widths["mels"], widths["conv"], widths["gru"]
         self.logmel = LogMel(mels)
         self.mel_gate = gate("mels", mels, 1)
-        self.conv1 = _conv2d_block(1, conv, 3)
+        self.conv1 = conv_block(1, conv, 3, dims=2)
         self.conv1_gate = gate("conv", conv, 1)
         self.conv1_band_gate = gate("mels", mels, 2)
-        self.conv2 = _conv2d_block(conv, mid, 3)
+        self.conv2 = conv_block(conv, mid, 3, dims=2)
         self.conv2_band_gate = gate("mels", mels, 2)
-        self.conv3 = _conv2d_block(mid, CRNN_BAND_CHANNELS, 1)
+        self.conv3 = conv_block(mid, CRNN_BAND_CHANNELS, 1, dims=2)
         self.conv3_band_gate = gate("mels", mels, 2)
         self.project = nn.Linear(mels * CRNN_BAND_CHANNELS, projection)
         self.gru = nn.GRU(projection, gru, batch_first=True)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from tests.tasks.test_vad_models import _Truncate
 from tradeoff_bench.core.flops import count_macs
 from tradeoff_bench.methods.dcl.complexity import fit_complexity
 from tradeoff_bench.methods.slicing import copy_leading_channels
@@ -70,14 +71,3 @@ def test_macs_are_a_polynomial_of_degree_two_in_the_widths(family: str) -> None:
     task = VadTask(model=family, mels=12, paper_width=1 / 20)
     model = fit_complexity(task, count_macs)
     assert model.exact(task.knobs) == count_macs(task.build_model(), task.example_input())
-
-
-class _Truncate(torch.nn.Module):
-    def __init__(self, keep: int, width: int, dim: int) -> None:
-        super().__init__()
-        self.keep, self.width, self.dim = keep, width, dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = [1] * x.dim()
-        shape[self.dim] = self.width
-        return x * (torch.arange(self.width) < self.keep).to(x.dtype).view(shape)
