@@ -126,7 +126,7 @@ def fit(
             total, batches_seen = total + loss_value, batches_seen + 1
         entry: dict[str, Any] = {"epoch": epoch + 1, "loss": _round(total / max(1, batches_seen))}
         if dev:
-            entry["dev"], entry["dev_loss"] = _dev_scores(model, task, device)
+            entry["dev"], entry["dev_loss"] = _dev_scores(model, task)
         if structure is not None:
             entry["widths"] = dict(structure())
         if dev:
@@ -247,17 +247,12 @@ def rounded_widths(widths: dict[str, torch.Tensor]) -> dict[str, float]:
     return {knob: round(value.item(), 2) for knob, value in widths.items()}
 
 
-def _dev_scores(model: nn.Module, task: Task, device: torch.device) -> tuple[float, float]:
+def _dev_scores(model: nn.Module, task: Task) -> tuple[float, float]:
     """The primary metric and the mean task loss on the val split, the model left in training mode."""
     model.eval()
-    value = task.evaluate(model, "val")[task.primary_metric]
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for x, y in task.batches("val", task.recipe.batch_size):
-            total += task.loss(model(x.to(device)), y.to(device)).item() * len(x)
-            count += len(x)
+    value, loss = task.dev_scores(model)
     model.train()
-    return _round(value), _round(total / max(1, count))
+    return _round(value), _round(loss)
 
 
 def _round(value: float) -> float:

@@ -215,6 +215,19 @@ class Task(ABC):
     def evaluate(self, model: nn.Module, split: str = "test") -> dict[str, float]:
         """Metrics of `model` on `split`; must include `primary_metric`."""
 
+    def dev_scores(self, model: nn.Module) -> tuple[float, float]:
+        """The primary metric and the mean task loss of `model` (in eval mode) on the val split: the
+        two keys of every method's epoch selection, computed each epoch. Default: `evaluate`, then a
+        second pass over the val batches for the loss; a task whose scoring pass sees every val target
+        overrides it to get both from one pass."""
+        value = self.evaluate(model, "val")[self.primary_metric]
+        total, count, device = 0.0, 0, model_device(model)
+        with torch.no_grad():
+            for x, y in self.batches("val", self.recipe.batch_size):
+                total += self.loss(model(x.to(device)), y.to(device)).item() * len(x)
+                count += len(x)
+        return value, total / max(1, count)
+
     @property
     @abstractmethod
     def reference_metric(self) -> float:

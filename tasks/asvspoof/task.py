@@ -192,11 +192,21 @@ class ASVspoofTask(Task):
         model.eval()
         return self._outputs.get(model, split, lambda: self._forward(model, split))
 
-    @torch.no_grad()
+    def dev_scores(self, model: nn.Module) -> tuple[float, float]:
+        """One pass over the dev trials gives both keys (`Task.dev_scores`): the loss from the
+        logits over the whole split, the EER from their CM scores (`evaluate` reuses them)."""
+        logits = self._logits(model, "val")
+        self._outputs.get(model, "val", lambda: _cm_scores(logits))
+        return self.evaluate(model, "val")[self.primary_metric], self.loss(logits, self._split("val").y).item()
+
     def _forward(self, model: nn.Module, split: str) -> np.ndarray:
+        return _cm_scores(self._logits(model, split))
+
+    @torch.no_grad()
+    def _logits(self, model: nn.Module, split: str) -> torch.Tensor:
+        """(trials, 2) float32 logits of every trial of `split`, in protocol order, on the CPU."""
         device = model_device(model)
-        logits = torch.cat([model(x.to(device)).float() for x, _ in self.batches(split, 128)]).cpu()
-        return (logits[:, 1] - logits[:, 0]).double().numpy()
+        return torch.cat([model(x.to(device)).float() for x, _ in self.batches(split, 128)]).cpu()
 
     def evaluate(self, model: nn.Module, split: str = "test") -> dict[str, float]:
         partition = SPLITS[split]
@@ -235,3 +245,8 @@ class ASVspoofTask(Task):
     def peers(self) -> list[Peer]:
         """Published anchors on the real corpus's full eval; none on a generated or subset corpus."""
         return published_peers() if self.corpus == "asvspoof2019-LA" else []
+
+
+def _cm_scores(logits: torch.Tensor) -> np.ndarray:
+    """Bona fide logit minus spoof logit, per trial."""
+    return (logits[:, 1] - logits[:, 0]).double().numpy()

@@ -347,6 +347,14 @@ class VadTask(Task):
             metrics |= realtest.tagged(frame_metrics(_forward(model, real.power), real.labels.numpy(), real.snr_db))
         return metrics
 
+    def dev_scores(self, model: nn.Module) -> tuple[float, float]:
+        """One pass over the val mixtures gives both keys (`Task.dev_scores`): the loss from the
+        logits, the EER from their float16 values (`evaluate` reuses them)."""
+        data = self._splits["val"]
+        logits = _logits(model, data.power)
+        self._outputs.get(model, "val", lambda: _float16(logits))
+        return self.evaluate(model, "val")[self.primary_metric], self.loss(logits, data.labels.float()).item()
+
     def item_scores(self, model: nn.Module, split: str = "test") -> ItemScores:
         """One row per frame of `split` (the item is its mixture's index): 1 = speech, the frame's logit."""
         scores, labels = self._scores(model, split), self._splits[split].labels.numpy()
@@ -392,15 +400,23 @@ class VadTask(Task):
         return list(self._peers)
 
 
-@torch.no_grad()
-def _forward(model: nn.Module, power: torch.Tensor, batch_size: int = 32) -> np.ndarray:
+def _forward(model: nn.Module, power: torch.Tensor) -> np.ndarray:
     """(mixtures, frames) logits of `model` on power spectrograms, in eval mode, at float16 precision
     (as float32): the EER is unchanged to 1e-9 on vad-mini's test set and `scores.npz` is 40 % smaller."""
+    return _float16(_logits(model, power))
+
+
+@torch.no_grad()
+def _logits(model: nn.Module, power: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """(mixtures, frames) float32 logits of `model` in eval mode, on the CPU."""
     model.eval()
     device = model_device(model)
-    logits = torch.cat(
+    return torch.cat(
         [model(power[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(power), batch_size)]
     )
+
+
+def _float16(logits: torch.Tensor) -> np.ndarray:
     return logits.clamp(-60_000, 60_000).half().float().numpy()  # float16 ends at 65,504
 
 

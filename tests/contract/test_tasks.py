@@ -110,3 +110,16 @@ def test_item_scores_give_the_evaluated_metric_and_are_kept(name: str, variant: 
         for parameter in model.parameters():
             parameter.mul_(-1.5)
     assert not np.array_equal(task.item_scores(model, "test").score, scores.score)
+
+
+@pytest.mark.parametrize(("name", "variant"), VARIANTS)
+def test_dev_scores_are_the_val_metric_and_the_loss_over_the_whole_split(name: str, variant: dict) -> None:
+    task = make(name, variant)
+    torch.manual_seed(0)
+    model = task.build_model().eval()
+    metric, loss = task.dev_scores(model)
+    assert metric == task.evaluate(model, "val")[task.primary_metric]
+    xs, ys = zip(*task.batches("val", 8))
+    with torch.no_grad():
+        whole = task.loss(torch.cat([model(x) for x in xs]), torch.cat(ys)).item()
+    assert loss == pytest.approx(whole, rel=1e-5)

@@ -72,7 +72,7 @@ def test_fit_breaks_dev_metric_ties_by_the_dev_loss_then_keeps_the_later_epoch(
 ) -> None:
     scores = [(2.0, 0.1), (1.0, 0.4), (1.0, 0.3), (1.0, 0.35), (1.0, 0.3), (1.5, 0.2)]
     script = iter(scores)
-    monkeypatch.setattr(training, "_dev_scores", lambda model, task, device: next(script))
+    monkeypatch.setattr(training, "_dev_scores", lambda model, task: next(script))
     task = SyntheticTask(**SMALL, epochs=len(scores))
     result = fit(task.build_model(), task, RunContext(seed=0, count_macs=count_macs))
     assert result.selected_epoch == 5
