@@ -235,7 +235,12 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(command=_export)
 
     report = sub.add_parser("report", help="write leaderboards and Pareto plots from a run directory")
-    report.add_argument("runs", nargs="+", type=Path, help="output directories of `run`")
+    report.add_argument(
+        "runs",
+        nargs="+",
+        type=Path,
+        help="output directories of `run`, or published task folders (results/<task>, with records.jsonl.gz)",
+    )
     report.add_argument(
         "--to",
         type=Path,
@@ -256,6 +261,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="[TASK=]TOLERANCE",
         help="quality target of target.md instead of the task's own: 5%% (relative) or +1 (metric units) "
         "from the full dense model's metric, for TASK or every task (repeatable)",
+    )
+    report.add_argument(
+        "--tex-budgets",
+        type=_budget_list,
+        default=None,
+        metavar="B1,B2,...",
+        help="columns of the paper-ready table.tex and table-wide.tex: fractions of the full dense model's "
+        "cost in (0, 1] (default 0.25,0.5,0.75)",
     )
     report.set_defaults(command=_report)
 
@@ -508,9 +521,12 @@ def _executor_factory(args: argparse.Namespace) -> Callable[[str | None], Execut
 
 def _report(args: argparse.Namespace) -> int:
     from tradeoff_bench.bench.report import write_report
+    from tradeoff_bench.bench.report.bundle import is_bundle
 
     if args.to is None and len(args.runs) > 1:
         raise StoreError("several run directories need --to: where their joint report goes")
+    if args.to is None and is_bundle(args.runs[0]):
+        raise StoreError(f"{args.runs[0]} is a published board: say with --to where its report goes")
     out = args.to if args.to is not None else args.runs[0] / "report"
     if out.exists() and not out.is_dir():
         raise StoreError(f"--to {out} exists and is not a folder")
@@ -521,11 +537,23 @@ def _report(args: argparse.Namespace) -> int:
     except KeyError as err:
         raise StoreError(f"--cost: {err.args[0]}") from None
     targets = _parse_targets(args.target)
-    records, run_dirs = _read_runs(args.runs)
-    written = write_report(records, out, run_dirs=run_dirs, cost=axis, targets=targets)
+    records, run_dirs, published = _read_runs(args.runs)
+    tex = {"tex_budgets": args.tex_budgets} if args.tex_budgets else {}
+    written = write_report(records, out, run_dirs=run_dirs, cost=axis, targets=targets, published=published, **tex)
     _warn_mixed_code(records)
     print(f"wrote {len(written)} files to {out}: open {out / 'index.html'}")
     return EXIT_OK
+
+
+def _budget_list(text: str) -> tuple[float, ...]:
+    """`0.25,0.5` -> (0.25, 0.5); each a fraction in (0, 1]."""
+    try:
+        budgets = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated fractions such as 0.25,0.5, got {text!r}") from None
+    if not all(0 < b <= 1 for b in budgets):
+        raise argparse.ArgumentTypeError(f"budgets are fractions of the full model's cost in (0, 1], got {text!r}")
+    return budgets
 
 
 def _parse_targets(texts: list[str]) -> dict[str, Any]:
@@ -554,23 +582,35 @@ def _curves(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_runs(runs: Sequence[Path]) -> tuple[list[Any], dict[str, Path]]:
-    """Every finished cell's records of `runs`, and the run directory of each record id."""
+def _read_runs(runs: Sequence[Path]) -> tuple[list[Any], dict[str, Path], Any]:
+    """Every finished cell's records of `runs`, the run directory of each record id, and the bootstrap
+    replicates of the records read from published boards (a task folder of `results/`)."""
     from tradeoff_bench.bench.latency import attach_latency
+    from tradeoff_bench.bench.report.bootstrap import Replicates
+    from tradeoff_bench.bench.report.bundle import is_bundle, read_bundle
     from tradeoff_bench.bench.store import Store
 
-    records, run_dirs = [], {}
+    records, run_dirs, published = [], {}, Replicates()
     for run_dir in runs:
         if not run_dir.exists():
             raise StoreError(f"{run_dir} does not exist")
+        if is_bundle(run_dir):
+            found, replicates = read_bundle(run_dir)
+            records += found
+            published.values.update(replicates.values)
+            published.notes.update(replicates.notes)
+            continue
         if not (run_dir / "cells").is_dir():
-            raise StoreError(f"{run_dir} is not a run directory (no cells/ folder): run `tradeoff-bench run` first")
+            raise StoreError(
+                f"{run_dir} is neither a run directory (no cells/ folder: run `tradeoff-bench run` first) "
+                "nor a published board (no records.jsonl.gz)"
+            )
         found = attach_latency(Store(run_dir).records(), run_dir)
         run_dirs.update({record.record_id: run_dir for record in found})
         records += found
     if not records:
         raise StoreError(f"no finished cells in {', '.join(map(str, runs))}")
-    return records, run_dirs
+    return records, run_dirs, published
 
 
 def _warn_mixed_code(records: list[Any]) -> None:

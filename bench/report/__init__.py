@@ -1,4 +1,4 @@
-"""Reports: records -> pandas -> per-task leaderboards (Markdown, CSV, LaTeX), Pareto plots and an
+"""Reports: records -> pandas -> per-task leaderboards (Markdown, CSV, paper-ready LaTeX), Pareto plots and an
 offline web page, with each task's reference points (peers) and a breakdown of its secondary metrics.
 
 `write_report` is the entry point; the pieces are public for notebooks and tests. seaborn and
@@ -17,7 +17,7 @@ from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info, faile
 from tradeoff_bench.bench.report.pareto import (
     DEFAULT_BUDGETS,
     hypervolume,
-    median_front,
+    label_front,
     normalised_metric,
     pareto_front,
     seed_budget_metrics,
@@ -37,8 +37,8 @@ __all__ = [
     "candidates_table",
     "failed_cells",
     "hypervolume",
+    "label_front",
     "leaderboard",
-    "median_front",
     "method_rows",
     "metric_order",
     "normalised_metric",

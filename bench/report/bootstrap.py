@@ -46,7 +46,7 @@ N_RESAMPLES = 1000
 SEED = 0
 LEVEL = 0.95
 GRID_BINS = 1024
-_VERSION = 1
+STATISTICS_VERSION = 1
 """Bumped when the statistics change, so cached replicates of older code are not reused."""
 DENSE_FILL = 0.05
 """Per-item statistics are held dense when the rows fill at least this share of the matrix's cells."""
@@ -136,14 +136,23 @@ def board_replicates(
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
     cache: Path | None = None,
+    known: Replicates | None = None,
 ) -> Replicates:
     """Replicates of every ok candidate of one board (rows of one task and corpus) that has a scores
     file; the others get a note. `run_dirs` maps record ids to their run directory. Replicates are
     cached in `cache` (default `cache_dir()`), keyed by the scores file (path, size, mtime), the
-    metric and the resampling settings, so a report re-reads a file only when it changed."""
+    metric and the resampling settings, so a report re-reads a file only when it changed. `known`
+    (a published board's, `bench.report.bundle`) gives the replicates or notes of the ids it holds."""
     out = Replicates()
     cache = cache_dir() if cache is None else cache
+    known = known or Replicates()
     for row in rows.itertuples():
+        if row.record_id in known.values:
+            out.values[row.record_id] = known.values[row.record_id]
+            continue
+        if row.record_id in known.notes and _scores_path(row, run_dirs) is None:
+            out.notes[row.record_id] = known.notes[row.record_id]
+            continue
         path = _scores_path(row, run_dirs)
         if path is None:
             out.notes[row.record_id] = "no per-item scores file"
@@ -175,7 +184,16 @@ def cache_dir() -> Path:
 
 def _cache_key(path: Path, metric: str, n_resamples: int, seed: int) -> str:
     stat = path.stat()
-    spec = [str(path.resolve()), stat.st_size, stat.st_mtime_ns, metric, n_resamples, seed, GRID_BINS, _VERSION]
+    spec = [
+        str(path.resolve()),
+        stat.st_size,
+        stat.st_mtime_ns,
+        metric,
+        n_resamples,
+        seed,
+        GRID_BINS,
+        STATISTICS_VERSION,
+    ]
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:32]
 
 

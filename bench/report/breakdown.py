@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradeoff_bench.bench.report.format import MISSING, latex_table, markdown_table, number, percent, plus_minus
+from tradeoff_bench.bench.report.format import MISSING, markdown_table, number, percent, plus_minus
 from tradeoff_bench.bench.report.frame import method_rows, metric_info, ok_rows, peer_rows
 from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info
 from tradeoff_bench.bench.report.pareto import BUDGET_TOLERANCE, SEED_KEYS
@@ -185,14 +185,6 @@ def breakdown_markdown(
             markdown_table(headers, rows),
         ]
     )
-
-
-def breakdown_latex(table: pd.DataFrame, info: BoardInfo, budget: float = DEFAULT_BREAKDOWN_BUDGET) -> str:
-    """The breakdown tabular of `leaderboard.tex` (empty without secondary metrics)."""
-    if table.empty:
-        return ""
-    headers, rows = display_breakdown(table, info)
-    return "\n".join([f"% Breakdown. {breakdown_rule(info, budget)}", latex_table(headers, rows)])
 
 
 def _detail_key(detail: str, natural_key: Any) -> tuple:

@@ -1,6 +1,6 @@
 """The metric axis range of a Pareto plot, chosen from the fronts so that one outlier cannot squeeze them.
 
-The range spans the summarised fronts (`pareto.median_front`) and the plotted reference points,
+The range spans the summarised fronts (`pareto.label_front`) and the plotted reference points,
 except values beyond Tukey's far-out fences (3 interquartile ranges past the quartiles), padded by
 a fraction of the span and never past the metric's ideal value. Figures draw what lies outside at
 the axis edge rather than stretching the axis; the site lets a reader zoom out.

@@ -1,17 +1,20 @@
 """The interactive Pareto plot of one (task, corpus) for the site: a plotly figure as JSON.
 
-Per method (in the colour and marker of `bench.report.style`), in this trace order: the band from
-the surface one seed attains to the one all seeds attain (two traces, the second filled to the
-first), the median attainment surface over seeds (`pareto.median_front`, the trace that carries the
-legend entry), then one marker
-trace per seed. All of a method's traces share its legend group, so clicking the method in the
-legend hides or shows them together; each trace's `meta` says `{"method", "seed", "role"}` (role:
-"band", "front", "seed" or "reference") for the page's seed toggles and for tests. Hovering a
-candidate shows method, label, settings, seed, MACs (and whether they are theoretical), the metric
-(with its confidence interval where the frame has `metric_ci_low`/`metric_ci_high`) and the record
-id. Reference systems are one black-star trace (hollow: published). The MACs axis is logarithmic;
-the metric axis starts on `focus.focus_range`, and the plot's autoscale button shows everything.
-"""
+Per method (in the colour and marker of `bench.report.style`), in this trace order: the front, then
+one marker trace per seed. The front (the trace that carries the legend entry) is a step line
+through candidates that exist, as in the static figures (`bench.report.plots`): per candidate label
+the mean cost over its seeds and the board's aggregate of their metric, the labels' Pareto front
+(`pareto.label_front`) up to its costliest point and no further, each point with an error bar over
+its seeds' metrics (least to greatest; no band between points, where no candidate lies). All of a
+method's traces share its legend group, so clicking the method in the legend hides or shows them
+together; each trace's `meta` says `{"method", "seed", "role"}` (role: "front", "seed" or
+"reference") for the page's seed toggles and for tests. Hovering a front point shows its label,
+mean cost, aggregate metric, seed range and seed count; hovering a candidate shows method, label,
+settings, seed, MACs (and whether they are theoretical), the metric (with its confidence interval
+where the frame has `metric_ci_low`/`metric_ci_high`) and the record id. Reference systems are one
+black-star trace (hollow: published). The MACs axis is logarithmic with explicit ticks
+(`plots.log_ticks`: 1k, 2k, 5k, 10k, ... over the data's range, not plotly's bare minor digits); the
+metric axis starts on `focus.focus_range`, and the plot's autoscale button shows everything."""
 
 from __future__ import annotations
 
@@ -24,10 +27,11 @@ from tradeoff_bench.bench.report.focus import focus_range
 from tradeoff_bench.bench.report.format import si
 from tradeoff_bench.bench.report.frame import method_rows, ok_rows, peer_rows
 from tradeoff_bench.bench.report.leaderboard import BoardInfo
-from tradeoff_bench.bench.report.pareto import median_front
+from tradeoff_bench.bench.report.pareto import label_front
+from tradeoff_bench.bench.report.plots import log_ticks
 from tradeoff_bench.bench.report.style import PEER_COLOUR, MethodStyle
 
-BAND_OPACITY = 0.15
+SPREAD_OPACITY = 0.45
 SEED_OPACITY = 0.55
 CI_COLUMNS = ("metric_ci_low", "metric_ci_high")
 
@@ -40,11 +44,12 @@ def board_figure_json(board: pd.DataFrame, info: BoardInfo, styles: dict[str, Me
     rows = ok_rows(method_rows(board))
     peers = ok_rows(peer_rows(board))
     metric = f"{info.metric or 'metric'}{f' [{info.unit}]' if info.unit else ''}"
-    right = max([float(_full(info) or 0), *rows["cost"], *peers["cost"]])
-    fronts = {m: median_front(rows[rows["method"] == m]) for m in styles if m in set(rows["method"])}
+    costs = [float(c) for c in [*rows["cost"], *peers["cost"], _full(info) or 0] if c and c > 0]
+    ticks = log_ticks(min(costs), max(costs)) if costs else ([], [])
+    fronts = {m: label_front(rows[rows["method"] == m], info.aggregate) for m in styles if m in set(rows["method"])}
     fig = go.Figure()
     for method, front in fronts.items():
-        for trace in _method_traces(rows[rows["method"] == method], front, method, styles[method], right, metric):
+        for trace in _method_traces(rows[rows["method"] == method], front, method, styles[method], metric, info):
             fig.add_trace(trace)
     if len(peers):
         fig.add_trace(_peer_trace(peers, metric))
@@ -55,7 +60,11 @@ def board_figure_json(board: pd.DataFrame, info: BoardInfo, styles: dict[str, Me
         template="plotly_white",
         height=520,
         margin={"l": 70, "r": 20, "t": 30, "b": 60},
-        xaxis={"type": "log", "title": {"text": f"{info.axis_label} per {info.cost_unit or 'example'} (log)"}},
+        xaxis={
+            "type": "log",
+            "title": {"text": f"{info.axis_label} per {info.cost_unit or 'example'} (log)"},
+            **({"tickmode": "array", "tickvals": ticks[0], "ticktext": ticks[1]} if ticks[0] else {}),
+        },
         yaxis={"title": {"text": f"{metric} ({info.direction})"}, **({"range": list(limits)} if limits else {})},
         legend={"title": {"text": "method (click to hide)"}},
         hovermode="closest",
@@ -71,51 +80,46 @@ def board_figure_json(board: pd.DataFrame, info: BoardInfo, styles: dict[str, Me
 
 
 def _method_traces(
-    rows: pd.DataFrame, front: pd.DataFrame, method: str, style: MethodStyle, right: float, metric: str
+    rows: pd.DataFrame, front: pd.DataFrame, method: str, style: MethodStyle, metric: str, info: BoardInfo
 ) -> list[Any]:
     import plotly.graph_objects as go
 
     theoretical = bool((rows["cost_kind"] == "theoretical").any())
     group = {"legendgroup": method, "showlegend": False}
-    band = {
-        "mode": "lines",
-        "line": {"shape": "hv", "width": 0, "color": style.colour},
-        "hoverinfo": "skip",
-        "meta": {"method": method, "seed": None, "role": "band"},
-        **group,
-    }
     traces = [
-        go.Scatter(x=front["cost"], y=front["best"], name=f"{method} attained by one seed", **band),
         go.Scatter(
-            x=front["cost"],
-            y=front["worst"],
-            name=f"{method} attained by all seeds",
-            fill="tonexty",
-            fillcolor=_rgba(style.colour, BAND_OPACITY),
-            **band,
-        ),
-    ]
-    last = front.iloc[-1:] if len(front) else front
-    traces.append(
-        go.Scatter(
-            x=[*front["cost"], right] if len(front) else [],
-            y=[*front["metric"], *last["metric"]],
-            customdata=[*front["seeds"], *last["seeds"]],
+            x=list(front["cost"]),
+            y=list(front["metric"]),
+            customdata=[
+                [str(p["label"]), int(p["seeds"]), float(p["low"]), float(p["high"])] for _, p in front.iterrows()
+            ],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": list(front["high"] - front["metric"]),
+                "arrayminus": list(front["metric"] - front["low"]),
+                "color": _rgba(style.colour, SPREAD_OPACITY),
+                "thickness": 3,
+                "width": 0,
+            },
             mode="lines+markers",
             legendgroup=method,
             name=f"{method} (theoretical cost)" if theoretical else method,
             line={"shape": "hv", "color": style.colour, "width": 2.5, "dash": "dash" if theoretical else "solid"},
             marker={
                 "symbol": style.plotly_symbol,
-                "size": [9] * len(front) + [0] * len(last),  # none at the edge
+                "size": 9,
                 "color": style.colour,
                 "line": {"color": "white", "width": 1},
             },
-            hovertemplate=f"<b>{method}</b>: median attainment surface over seeds<br>MACs ≤ %{{x:.4~s}}<br>{metric} %{{y:.4~g}}"
-            "<br>seeds reaching this cost: %{customdata}<extra></extra>",
+            hovertemplate=(
+                f"<b>{method}</b> · %{{customdata[0]}}: {info.aggregate} over %{{customdata[1]}} seeds"
+                f"<br>mean {info.axis_label} %{{x:.4~s}}<br>{metric} %{{y:.4~g}} (seeds %{{customdata[2]:.4~g}} to "
+                "%{customdata[3]:.4~g})<extra></extra>"
+            ),
             meta={"method": method, "seed": None, "role": "front"},
         )
-    )
+    ]
     for seed, mine in rows.groupby("seed", sort=True):
         traces.append(
             go.Scatter(

@@ -23,7 +23,6 @@ Reference systems (`frame.PEERS` rows) are not a method: the per-seed functions 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,46 +130,37 @@ def front_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.iloc[index]
 
 
-def median_front(rows: pd.DataFrame) -> pd.DataFrame:
-    """One method's fronts summarised over its seeds by attainment surfaces (rows of one task,
-    corpus and method).
+def label_front(rows: pd.DataFrame, aggregate: str = "mean") -> pd.DataFrame:
+    """One method's front over its seeds, through candidates that exist (rows of one task, corpus and
+    method).
 
-    Each seed's candidates form one set of (cost, metric) points; moocore's empirical attainment
-    function gives the surfaces attained by at least one seed (`best`), by at least half of them
-    (`metric`: the median attainment surface) and by all (`worst`). They are read as step functions
-    at every candidate cost of the method: columns `cost`, `metric`, `best`, `worst` (NaN
-    where no surface reaches that cost), and `seeds`, how many seeds have a candidate that cheap.
-    Only costs the median surface reaches are kept.
+    The candidates are grouped by `label` (one configuration, a candidate per seed); each label is one
+    point: its candidates' mean `cost` and the `aggregate` ("mean" or "median", the board's) of their
+    `metric`, with the least and greatest metric over them (`low`, `high`: the spread over seeds) and
+    how many `seeds` it has. Returned are the labels' non-dominated points (cost minimised, the metric
+    in its direction), by ascending cost: columns `label`, `cost`, `metric`, `low`, `high`, `seeds`.
+    Rows without a finite cost or metric are ignored.
     """
-    import moocore
-
-    columns = ["cost", "metric", "best", "worst", "seeds"]
+    columns = ["label", "cost", "metric", "low", "high", "seeds"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
-    sign = -1.0 if bool(rows["higher_is_better"].iloc[0]) else 1.0
-    cost, score = rows["cost"].to_numpy(dtype=float), sign * rows["metric"].to_numpy(dtype=float)
-    seeds = rows["seed"].to_numpy()
-    runs = np.unique(seeds)
-    costs = np.unique(cost)
-    levels = {"best": 100.0 / len(runs), "metric": 50.0, "worst": 100.0}
-    surfaces = moocore.eaf(
-        np.column_stack([cost, score]), np.searchsorted(runs, seeds) + 1, percentiles=sorted(set(levels.values()))
+    values = rows.assign(cost=rows["cost"].astype(float), metric=rows["metric"].astype(float))
+    values = values[np.isfinite(values["cost"]) & np.isfinite(values["metric"])]
+    if values.empty:
+        return pd.DataFrame(columns=columns)
+    groups = values.groupby("label", sort=True, dropna=False)
+    points = (
+        pd.DataFrame(
+            {
+                "cost": groups["cost"].mean(),
+                "metric": groups["metric"].median() if aggregate == "median" else groups["metric"].mean(),
+                "low": groups["metric"].min(),
+                "high": groups["metric"].max(),
+                "seeds": groups["seed"].nunique(),
+            }
+        )
+        .rename_axis("label")
+        .reset_index()
     )
-    table: dict[str, Any] = {"cost": costs}
-    for name, level in levels.items():
-        surface = surfaces[np.isclose(surfaces[:, 2], level)]
-        table[name] = sign * _step(surface[:, 0], surface[:, 1], costs)
-    table["seeds"] = [len(np.unique(seeds[cost <= x])) for x in costs]
-    frame = pd.DataFrame(table, columns=columns)
-    return frame[np.isfinite(frame["metric"])].reset_index(drop=True)
-
-
-def _step(xs: np.ndarray, ys: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """The attainment step function of points (xs, ys) (both minimised) at costs `at`: the least y
-    among points costing <= x, NaN where none does."""
-    out = np.full(len(at), np.nan)
-    for i, x in enumerate(at):
-        within = ys[xs <= x]
-        if len(within):
-            out[i] = within.min()
-    return out
+    keep = pareto_front(points[["cost", "metric"]].to_numpy(dtype=float), bool(values["higher_is_better"].iloc[0]))
+    return points.iloc[keep][columns].reset_index(drop=True)

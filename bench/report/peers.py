@@ -2,7 +2,7 @@
 
 A reference system (`tasks.base.Peer`, recorded under the pseudo-method `frame.PEERS`) is not a
 method: it has no seeds, no front and no hypervolume. It is listed in a table of its own (Markdown,
-LaTeX, `peers.csv`) with where its figures come from: `origin` "measured" (here, on this task's
+`peers.csv`) with where its figures come from: `origin` "measured" (here, on this task's
 test split) or "published" (e.g. a paper's result on the real corpus), and `macs_source`, how its
 MAC count was obtained ("fvcore", "analytic: ...", a citation; "unknown" when not said). In the
 Pareto plot a peer is a fixed black star (hollow when published) named by its label; a peer
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from tradeoff_bench.bench.report.format import MISSING, latex_table, markdown_table, number, percent, si
+from tradeoff_bench.bench.report.format import MISSING, markdown_table, number, percent, si
 from tradeoff_bench.bench.report.frame import metric_info, peer_rows
 from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info
 from tradeoff_bench.core.registry import natural_key
@@ -124,14 +124,6 @@ def peers_markdown(table: pd.DataFrame, info: BoardInfo, level: int = 1) -> str:
     parts = [f"{'#' * (level + 1)} Reference points\n", PEERS_INTRO + "\n", markdown_table(headers, rows)]
     parts += [f"{line}\n" for line in _captions(table)]
     return "\n".join(parts)
-
-
-def peers_latex(table: pd.DataFrame, info: BoardInfo) -> str:
-    """The reference-point tabular of `leaderboard.tex` (empty without peers)."""
-    if table.empty:
-        return ""
-    headers, rows = display_peers(table, info)
-    return "\n".join([f"% Reference points. {PEERS_INTRO}", latex_table(headers, rows, _captions(table))])
 
 
 def _captions(table: pd.DataFrame) -> list[str]:

@@ -27,7 +27,16 @@ from tradeoff_bench.bench.report.provenance import provenance_rows
 from tradeoff_bench.bench.report.style import MethodStyle
 
 TITLE = "tradeoff-bench results"
-BOARD_FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.tex", "candidates.csv", "pareto.png", "pareto.svg")
+BOARD_FILES = (
+    "leaderboard.md",
+    "leaderboard.csv",
+    "table.tex",
+    "candidates.csv",
+    "pareto.png",
+    "pareto.svg",
+    "pareto.column.pdf",
+    "pareto.wide.pdf",
+)
 
 
 @dataclass(frozen=True)
@@ -99,10 +108,11 @@ def _board(b: SiteBoard, styles: dict[str, MethodStyle], budgets: Sequence[float
         f"<h2>{_esc(info.task)} ({_esc(info.corpus)})</h2>",
         '<ul class="facts">' + "".join(f"<li>{_code(line)}</li>" for line in header_lines(info)) + "</ul>",
         f'<div class="controls">Seeds shown: {toggles}</div>' if toggles else "",
-        '<p class="note">Lines: median attainment surface over seeds (reached by at least half of them), shaded '
-        "from the surface one seed reaches to the one every seed reaches; "
-        "markers: every seed's candidates. Click a method in the legend to hide it, double-click to show it "
-        "alone; the metric axis starts on the fronts, and the autoscale button shows every point.</p>",
+        '<p class="note">Lines: each method\'s front through its candidates, one point per configuration '
+        "(label) at its mean cost over seeds and its seeds' aggregate metric, the bar over it from its "
+        "seeds' least to greatest metric; markers: every seed's candidates. Click a method in the legend "
+        "to hide it, double-click to show it alone; the metric axis starts on the fronts, and the autoscale "
+        "button shows every point.</p>",
         f'<div class="plot" id="plot-{anchor}" data-figure="figure-{anchor}"></div>',
         f'<script type="application/json" id="figure-{anchor}">{figure}</script>',
         "<h3>Leaderboard</h3>",

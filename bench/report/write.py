@@ -8,17 +8,21 @@ since a front never mixes corpora):
     overview.png, .svg        every task's Pareto plot, one panel each (only when there are records)
     <task>/leaderboard.md     header facts, table, notes, reference points, breakdown, failed cells, plot
     <task>/leaderboard.csv    numeric columns (`_mean`/`_std`/`_seeds`, no "±" strings)
-    <task>/leaderboard.tex    booktabs tabulars: leaderboard, reference points, breakdown
+    <task>/table.tex          paper-ready one-column table (`bench.report.table_tex`); table-wide.tex: `table*`
     <task>/target.md          cost at the task's quality target, per method and axis (`bench.report.target`)
     <task>/thresholds.md, .csv   detection tasks: error at the dev threshold, shift from dense's
     <task>/cost_vs_latency.md  MACs vs measured latency: rank correlation, paper-only savings
     <task>/leaderboard.<axis>.md, .csv   the same leaderboard on every cost axis (`bench.report.axes`),
                               side by side; the plain files rank by `cost` (default MACs)
     <task>/candidates.csv     every successful method candidate, flattened
+    <task>/records.jsonl.gz, replicates.jsonl.gz   the data behind the tables (`bench.report.bundle`):
+                              `report <task folder>` recomputes every file from them
     <task>/peers.csv          the task's reference systems (only when it has any)
     <task>/breakdown.csv      secondary metrics at `breakdown_budget` (only when records report any)
     <task>/pareto.png         150 dpi
     <task>/pareto.svg
+    <task>/pareto.column.pdf  for print: 3.3 in wide (one column), 7-8 pt text, fonts embedded
+    <task>/pareto.wide.pdf    the same 7 in wide (two columns)
 
 Reference systems (records of the pseudo-method `frame.PEERS`) are not a method: they have no
 leaderboard row and no colour, and appear in peers.csv, the reference-point table, the breakdown
@@ -40,23 +44,24 @@ import pandas as pd
 
 from tradeoff_bench.bench.files import write_all
 from tradeoff_bench.bench.report.axes import COST_AXES, DEFAULT_AXIS, cost_axis
-from tradeoff_bench.bench.report.bootstrap import board_replicates, with_intervals
+from tradeoff_bench.bench.report.bootstrap import Replicates, board_replicates, with_intervals
 from tradeoff_bench.bench.report.breakdown import (
     DEFAULT_BREAKDOWN_BUDGET,
-    breakdown_latex,
     breakdown_markdown,
     breakdown_metrics,
     breakdown_table,
 )
-from tradeoff_bench.bench.report.format import leaderboard_latex, leaderboard_markdown
+from tradeoff_bench.bench.report.bundle import RECORDS_FILE, REPLICATES_FILE, records_bytes, replicates_bytes
+from tradeoff_bench.bench.report.format import leaderboard_markdown
 from tradeoff_bench.bench.report.frame import boards, candidates_table, method_rows, ok_rows, records_frame
 from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info, failed_cells, leaderboard
 from tradeoff_bench.bench.report.paper import paper_markdown, paper_table
 from tradeoff_bench.bench.report.pareto import DEFAULT_BUDGETS
-from tradeoff_bench.bench.report.peers import peer_table, peers_latex, peers_markdown
+from tradeoff_bench.bench.report.peers import peer_table, peers_markdown
 from tradeoff_bench.bench.report.real_cost import cost_vs_latency_markdown
 from tradeoff_bench.bench.report.site import SiteBoard, site_html
 from tradeoff_bench.bench.report.style import method_styles
+from tradeoff_bench.bench.report.table_tex import TEX_BUDGETS, table_tex, tex_label
 from tradeoff_bench.bench.report.target import board_target, target_markdown, target_table
 from tradeoff_bench.bench.report.thresholds import threshold_markdown, threshold_table
 from tradeoff_bench.core.records import Record, slug
@@ -64,7 +69,9 @@ from tradeoff_bench.core.registry import natural_key
 from tradeoff_bench.tasks.targets import QualityTarget
 
 CSV_FLOAT_FORMAT = "%.10g"
-OPTIONAL_FILES = ("peers.csv", "breakdown.csv", "thresholds.md", "thresholds.csv")
+OPTIONAL_FILES = ("peers.csv", "breakdown.csv", "thresholds.md", "thresholds.csv", "table.tex", "table-wide.tex")
+RETIRED_FILES = ("leaderboard.tex",)
+"""Files an older version of `report` wrote: removed, so they do not outlive the data they came from."""
 
 
 def write_report(
@@ -75,17 +82,21 @@ def write_report(
     run_dirs: Mapping[str, Path] | None = None,
     cost: str = DEFAULT_AXIS,
     targets: Mapping[str, QualityTarget] | None = None,
+    tex_budgets: Sequence[float] = TEX_BUDGETS,
+    published: Replicates | None = None,
 ) -> list[Path]:
     """Write the report of `records` under `out_dir`; returns the written paths (README last).
 
     `run_dirs` maps record ids to their run directory, where the per-item scores files are
-    (`bench.report.bootstrap`); records without one get no item intervals and say so.
+    (`bench.report.bootstrap`); `published` holds the replicates of records read from a published
+    board (`bench.report.bundle`); records with neither get no item intervals and say so.
 
     `budgets` are the leaderboard's metric-at-budget columns; `breakdown_budget` the MACs fraction
     at which each seed's candidate is selected for the breakdown (see `bench.report.breakdown`).
     `cost` is the axis the leaderboards, budgets, hypervolumes, plots and verdicts rank by; every
     axis also gets its own `leaderboard.<axis>.{md,csv}`. `targets` overrides tasks' quality targets
-    (task name, or "*" for every task -> target) in `target.md`.
+    (task name, or "*" for every task -> target) in `target.md`. `tex_budgets` are the columns of
+    the paper-ready `table.tex` and `table-wide.tex` (`bench.report.table_tex`).
     """
 
     out_dir = Path(out_dir)
@@ -103,23 +114,21 @@ def write_report(
     for task, corpus, board in boards(frame):
         folder = task if several[task] == 1 else f"{task}__{slug(corpus)}"
         info = board_info(board)
-        replicates = board_replicates(ok_rows(method_rows(board)), run_dirs or {})
+        ids = set(board["record_id"])
+        replicates = board_replicates(ok_rows(method_rows(board)), run_dirs or {}, known=published)
         board = with_intervals(board, replicates)
         table = leaderboard(board, budgets, replicates)
         failed = failed_cells(board)
         peers = peer_table(board, breakdown_metrics(board))
         breakdown = breakdown_table(board, breakdown_budget)
-
-        latex = [
-            block for block in (peers_latex(peers, info), breakdown_latex(breakdown, info, breakdown_budget)) if block
-        ]
         files: dict[str, str | bytes] = {
             "leaderboard.md": leaderboard_markdown(
                 table, info, failed, budgets, extra=_extra_markdown(peers, breakdown, info, breakdown_budget, 1)
             ),
             "leaderboard.csv": _csv(table),
-            "leaderboard.tex": leaderboard_latex(table, info, budgets, extra=latex),
             "candidates.csv": _csv(candidates_table(board)),
+            RECORDS_FILE: records_bytes(r for r in records if r.record_id in ids),
+            REPLICATES_FILE: replicates_bytes(replicates),
         }
         for axis, axis_frame in axis_frames.items():
             axis_board = axis_frame[(axis_frame["task"] == task) & (axis_frame["corpus"] == corpus)]
@@ -130,7 +139,12 @@ def write_report(
         files["cost_vs_latency.md"] = cost_vs_latency_markdown(board, info)
         overrides = targets or {}
         target = board_target(board, overrides.get(task, overrides.get("*")))
-        files["target.md"] = target_markdown(target_table(records, board, info, target), info, target)
+        reached = target_table(records, board, info, target)
+        files["target.md"] = target_markdown(reached, info, target)
+        tex = leaderboard(board, tex_budgets, replicates, verdict_budgets=tex_budgets)
+        for name, wide in (("table.tex", False), ("table-wide.tex", True)):
+            if len(tex):
+                files[name] = table_tex(tex, info, tex_budgets, tex_label(folder, wide), wide, reached, target)
         thresholds = threshold_table(board)
         if len(thresholds):
             files["thresholds.md"] = threshold_markdown(thresholds, info)
@@ -139,12 +153,14 @@ def write_report(
             files["peers.csv"] = _csv(peers)
         if len(breakdown):
             files["breakdown.csv"] = _csv(breakdown)
-        from tradeoff_bench.bench.report.plots import pareto_figure_bytes
+        from tradeoff_bench.bench.report.plots import PRINT_SIZES, pareto_figure_bytes, pareto_pdf_bytes
 
         files["pareto.png"], files["pareto.svg"] = pareto_figure_bytes(board, info, methods)
+        for size in PRINT_SIZES:  # pareto.column.pdf, pareto.wide.pdf
+            files[f"pareto.{size}.pdf"] = pareto_pdf_bytes(board, info, methods, size)
         site.append(SiteBoard(folder, board, info, table, failed, peers, breakdown))
         written.update({out_dir / folder / name: content for name, content in files.items()})
-        stale += [out_dir / folder / name for name in OPTIONAL_FILES if name not in files]
+        stale += [out_dir / folder / name for name in (*OPTIONAL_FILES, *RETIRED_FILES) if name not in files]
         sections.append(f"- [{info.task} ({info.corpus})]({folder}/leaderboard.md)")
         sections.append(
             leaderboard_markdown(

@@ -1,4 +1,5 @@
-"""Static figures: the median front over seeds, the focused metric axis, one look per method."""
+"""Static figures: fronts through existing candidates, the focused metric axis, readable log ticks, one look
+per method, print PDFs."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ from tests.records import candidate_record
 from tradeoff_bench.bench.report import board_info, records_frame
 from tradeoff_bench.bench.report.focus import focus_range
 from tradeoff_bench.bench.report.frame import ok_rows
-from tradeoff_bench.bench.report.pareto import median_front
-from tradeoff_bench.bench.report.plots import OUTLIER_LABEL, draw_board, overview_figure_bytes
+from tradeoff_bench.bench.report.pareto import label_front
+from tradeoff_bench.bench.report.plots import (
+    FRONT_GID,
+    OUTLIER_LABEL,
+    draw_board,
+    log_ticks,
+    overview_figure_bytes,
+    pareto_pdf_bytes,
+)
 from tradeoff_bench.bench.report.style import method_styles
 from tradeoff_bench.core.records import Record
 
@@ -35,37 +43,33 @@ def rows(records: list[Record]):
     return ok_rows(records_frame(records))
 
 
-def test_median_front_takes_each_seeds_best_so_far_and_the_median_over_seeds():
-    front = median_front(
-        rows(
-            [
-                record("a", 0, 100, 30.0),
-                record("a", 0, 400, 10.0),
-                record("a", 1, 200, 20.0),
-                record("a", 1, 400, 14.0),
-                record("a", 2, 300, 26.0),
-                record("a", 2, 400, 12.0),
-            ]
-        )
-    )
-    # attainment surfaces: at 100 one seed of three attains 30 (not half of them: no median); at 200 two
-    # seeds attain 30, the median surface; only from 300 do all three attain something (the worst surface)
-    assert front["cost"].tolist() == [200, 300, 400]
-    assert front["metric"].tolist() == [30.0, 26.0, 12.0]
-    assert front["best"].tolist() == [20.0, 20.0, 10.0]
-    assert np.isnan(front["worst"].iloc[0]) and front["worst"].tolist()[1:] == [30.0, 14.0]
-    assert front["seeds"].tolist() == [2, 3, 3]
+def test_label_front_aggregates_each_label_over_seeds_and_keeps_the_non_dominated():
+    recs = [
+        record("a", seed, macs, value, label=label)
+        for label, macs, values in (("x1", 100, (30.0, 26.0, 28.0)), ("x2", 200, (31.0, 29.0, 33.0)))
+        for seed, value in enumerate(values)
+    ]
+    recs += [record("a", 0, 390, 12.0, label="x4"), record("a", 1, 410, 16.0, label="x4")]
+    front = label_front(rows(recs))
+    # x2 (mean 31 at 200) is dominated by x1 (mean 28 at 100); x4 costs its seeds' mean, 400
+    assert front["label"].tolist() == ["x1", "x4"]
+    assert front["cost"].tolist() == [100.0, 400.0] and front["metric"].tolist() == [28.0, 14.0]
+    assert front["low"].tolist() == [26.0, 12.0] and front["high"].tolist() == [30.0, 16.0]
+    assert front["seeds"].tolist() == [3, 2]
+    assert label_front(rows(recs), "median")["metric"].tolist() == [28.0, 14.0]
+    assert label_front(rows(recs[:3]), "median")["metric"].tolist() == [28.0]
 
 
-def test_median_front_follows_the_metric_direction():
+def test_label_front_follows_the_metric_direction():
     recs = [
         record("a", s, 100 * (i + 1), v, metrics={"accuracy": v}, primary_metric="accuracy", higher_is_better=True)
         for s, values in enumerate([(60, 80), (70, 75)])
         for i, v in enumerate(values)
     ]
-    front = median_front(rows(recs))
-    assert front["metric"].tolist() == [70.0, 80.0]  # of two seeds, the 50 % surface is attained by one
-    assert front["best"].tolist() == [70.0, 80.0] and front["worst"].tolist() == [60.0, 75.0]
+    front = label_front(rows(recs), "median")
+    assert front["metric"].tolist() == [65.0, 77.5] and front["cost"].tolist() == [100.0, 200.0]
+    recs.append(record("a", 0, 300, 50.0, metrics={"accuracy": 50.0}, primary_metric="accuracy", higher_is_better=True))
+    assert label_front(rows(recs))["label"].tolist() == ["m100", "m200"]  # worse and dearer: not on the front
 
 
 def test_focus_range_leaves_a_far_outlier_out_and_stops_at_the_ideal():
@@ -119,3 +123,108 @@ def test_overview_has_a_panel_per_board():
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     text = svg.decode()
     assert all(f"<!-- {task} — toy-corpus -->" in text for task in ("one", "two", "three", "four"))
+
+
+def seeded_board(methods: tuple[str, ...] = ("a", "b", "c"), seeds: tuple[int, ...] = (0, 1, 2)):
+    """Candidates whose cost differs between seeds (as a learned width's does), a label the method's own
+    other labels dominate and, for "a", a costly label that is off its front."""
+    recs = []
+    for m, method in enumerate(methods):
+        for seed in seeds:
+            for i, (label, macs) in enumerate((("w1", 120), ("w2", 260), ("w3", 500), ("w4", 700))):
+                value = 30.0 - 6 * i - 2 * m + (seed**2 * 1.5) * (-1) ** i
+                recs.append(record(method, seed, macs + 10 * seed, value, label=label))
+            recs.append(record(method, seed, 300 + seed, 40.0 - seed, label="bad"))  # dominated by w1
+        if method == "a":
+            recs += [record(method, seed, 900, 29.0 + seed, label="huge") for seed in seeds]
+    return records_frame(recs)
+
+
+def label_points(board, method: str, aggregate: str) -> dict[str, tuple[float, float]]:
+    """Each label's (mean cost, aggregate metric) over seeds, computed here from the board's rows."""
+    mine = ok_rows(board)
+    mine = mine[mine["method"] == method]
+    return {
+        str(label): (float(g["cost"].mean()), float(getattr(g["metric"], aggregate)()))
+        for label, g in mine.groupby("label")
+    }
+
+
+@pytest.mark.parametrize("aggregate", ["mean", "median"])
+def test_every_drawn_front_vertex_is_a_label_of_existing_candidates(aggregate: str):
+    import dataclasses
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    board = seeded_board()
+    info = dataclasses.replace(board_info(board), aggregate=aggregate)
+    fig, ax = plt.subplots()
+    try:
+        draw_board(ax, board, info, method_styles(["a", "b", "c"]))
+        fronts = {line.get_gid()[len(FRONT_GID) :]: line for line in ax.get_lines() if line.get_gid()}
+        others = [line for line in ax.get_lines() if not line.get_gid()]
+        assert sorted(fronts) == ["a", "b", "c"]
+        assert len(others) == 1 and set(others[0].get_xdata()) == {FULL}  # the full dense model's line
+        for method, line in fronts.items():
+            assert line.get_drawstyle() == "steps-post"
+            points = label_points(board, method, aggregate)
+            vertices = line.get_xydata()
+            assert len(vertices) >= 2
+            for x, y in vertices:
+                assert any(x == pytest.approx(c) and y == pytest.approx(v) for c, v in points.values()), (method, x, y)
+            drawn = {label for label, (c, v) in points.items() if any(np.allclose((c, v), xy) for xy in vertices)}
+            assert "bad" not in drawn and "huge" not in drawn
+            assert np.all(np.diff(vertices[:, 0]) > 0) and np.all(np.diff(vertices[:, 1]) < 0)  # a front
+            mine = ok_rows(board)[ok_rows(board)["method"] == method]
+            assert vertices[:, 0].max() <= mine["cost"].max()  # no run-on to the data's right edge
+            assert vertices[:, 0].max() == pytest.approx(points["w4"][0])  # ends at its costliest front point
+    finally:
+        plt.close(fig)
+
+
+def test_log_ticks_are_one_two_five_with_si_prefixes():
+    assert log_ticks(800, 22_000) == ([1000.0, 2000.0, 5000.0, 10000.0, 20000.0], ["1k", "2k", "5k", "10k", "20k"])
+    assert log_ticks(150e3, 1.2e6)[1] == ["200k", "500k", "1M"]
+    assert log_ticks(3e6, 6e9)[1] == ["5M", "10M", "20M", "50M", "100M", "200M", "500M", "1G", "2G", "5G"]
+    # too many for `most`: only the powers of ten, then every second one
+    assert log_ticks(100, 20e6, most=12)[1] == ["100", "1k", "10k", "100k", "1M", "10M"]
+    assert log_ticks(100, 20e6, most=4)[1] == ["100", "10k", "1M"]
+    # narrower than two 1-2-5 ticks: even steps
+    assert log_ticks(300, 900)[1] == ["400", "600", "800"]
+    assert log_ticks(1200, 1800)[1] == ["1.2k", "1.4k", "1.6k", "1.8k"]
+    assert log_ticks(0, 100) == ([], []) and log_ticks(5, float("nan")) == ([], [])
+
+
+def test_static_cost_axis_labels_are_readable():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    board = records_frame([record("a", 0, macs, 30.0 - macs / 100, full_macs=20_000) for macs in (150, 800, 4000)])
+    fig, ax = plt.subplots(figsize=(7.8, 4.8))
+    try:
+        draw_board(ax, board, board_info(board), method_styles(["a"]))
+        fig.canvas.draw()
+        low, high = ax.get_xlim()
+        shown = [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high]
+        assert shown == ["200", "500", "1k", "2k", "5k", "10k", "20k"]
+        assert not [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize(("size", "inches"), [("column", 3.3), ("wide", 7.0)])
+def test_print_pdf_is_its_width_with_embedded_truetype_fonts_and_the_same_bytes_each_time(size: str, inches: float):
+    import re
+
+    board = seeded_board()
+    pdf = pareto_pdf_bytes(board, board_info(board), size=size)
+    assert pdf.startswith(b"%PDF") and pdf == pareto_pdf_bytes(board, board_info(board), size=size)
+    box = re.search(rb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+    assert box and float(box.group(1)) == pytest.approx(inches * 72)
+    assert b"/FontFile2" in pdf and b"/Type3" not in pdf  # TrueType (pdf.fonttype 42), embedded
+    assert b"/CreationDate" not in pdf and b"/Producer" not in pdf

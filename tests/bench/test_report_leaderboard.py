@@ -8,7 +8,7 @@ import pytest
 
 from tests.records import candidate_record
 from tradeoff_bench.bench.report import board_info, failed_cells, leaderboard, records_frame
-from tradeoff_bench.bench.report.format import display_table, leaderboard_latex, leaderboard_markdown
+from tradeoff_bench.bench.report.format import leaderboard_markdown
 from tradeoff_bench.core.records import Record
 
 FULL = 1000
@@ -122,17 +122,6 @@ def test_notes_on_the_data_are_stated_once_in_the_header():
     frame = board(records)
     text = leaderboard_markdown(leaderboard(frame), board_info(frame), failed_cells(frame), (0.5,))
     assert "- Data: eval: a subset; no ASV scores, so EER only\n" in text
-
-
-def test_latex_is_a_booktabs_tabular_with_escaped_cells():
-    frame = board(grid())
-    table = leaderboard(frame)
-    tex = leaderboard_latex(table, board_info(frame), (0.25, 0.5, 1.0))
-    headers, _ = display_table(table, board_info(frame), (0.25, 0.5, 1.0))
-    assert "\\begin{tabular}{l" + "r" * (len(headers) - 1) + "}" in tex
-    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
-    assert "0.375 $\\pm$ 0.075" in tex
-    assert "mse @ $\\le$25\\% MACs" in tex
 
 
 def test_theoretical_macs_are_labelled_and_measured_macs_kept():

@@ -103,9 +103,7 @@ def test_figure_has_a_legend_entry_and_seed_traces_per_method():
     figure = json.loads(board_figure_json(board, board_info(board), method_styles(["dcl", "dense"])))
     roles = [(t["meta"]["role"], t["meta"]["method"], t["meta"]["seed"]) for t in figure["data"]]
     assert roles == [
-        (role, m, seed)
-        for m in ("dcl", "dense")
-        for role, seed in (("band", None), ("band", None), ("front", None), ("seed", 0), ("seed", 1))
+        (role, m, seed) for m in ("dcl", "dense") for role, seed in (("front", None), ("seed", 0), ("seed", 1))
     ] + [("reference", None, None)]
     legend = [t["name"] for t in figure["data"] if t.get("showlegend", True)]
     assert legend == ["dcl", "dense", "reference points"]
@@ -114,6 +112,51 @@ def test_figure_has_a_legend_entry_and_seed_traces_per_method():
     seed = next(t for t in figure["data"] if t["meta"] == {"method": "dcl", "seed": 1, "role": "seed"})
     assert seed["customdata"][0] == ["w100000", 'budget=0.1, mode="budget"', "", "", "vad-dcl-s1-w100000"]
     assert "%{customdata[1]}" in seed["hovertemplate"] and "seed 1" in seed["hovertemplate"]
+
+
+@pytest.mark.parametrize("aggregate", ["mean", "median"])
+def test_plotly_fronts_run_only_through_labels_of_existing_candidates(aggregate: str):
+    import dataclasses
+
+    recs = [
+        record("vad", method, seed, macs + 1000 * seed**2, 20.0 - 4 * i + m + (seed**2) * (-1) ** i, label=label)
+        for m, method in enumerate(("dcl", "dense", "slimmable"))
+        for seed in (0, 1, 2)
+        for i, (label, macs) in enumerate((("a", 250_000), ("b", 400_000), ("c", 600_000)))
+    ]
+    recs += [record("vad", "dense", seed, 300_000, 30.0, label="worse") for seed in (0, 1)]  # dominated
+    recs += [record("vad", "dcl", seed, 900_000, 40.0, label="dear") for seed in (0, 1, 2)]  # off the front
+    board = records_frame(recs)
+    info = dataclasses.replace(board_info(board), aggregate=aggregate)
+    figure = json.loads(board_figure_json(board, info, method_styles(["dcl", "dense", "slimmable"])))
+    fronts = [t for t in figure["data"] if t["meta"]["role"] == "front"]
+    assert [t["meta"]["method"] for t in fronts] == ["dcl", "dense", "slimmable"]
+    rows = board[board["status"] == "ok"]
+    for trace in fronts:
+        mine = rows[rows["method"] == trace["meta"]["method"]]
+        points = {
+            label: (g["cost"].mean(), getattr(g["metric"], aggregate)(), g["metric"].min(), g["metric"].max())
+            for label, g in mine.groupby("label")
+        }
+        assert trace["line"]["shape"] == "hv" and len(trace["x"]) == 3
+        for k, (x, y) in enumerate(zip(trace["x"], trace["y"])):
+            label = trace["customdata"][k][0]
+            cost, value, low, high = points[label]
+            assert (x, y) == (pytest.approx(cost), pytest.approx(value))
+            assert trace["error_y"]["array"][k] == pytest.approx(high - value)
+            assert trace["error_y"]["arrayminus"][k] == pytest.approx(value - low)
+        assert {c[0] for c in trace["customdata"]} == {"a", "b", "c"}  # never "worse" nor "dear"
+        # it ends at its costliest front point ("c"): no run-on to the data's right edge (FULL, or dcl's "dear")
+        assert max(trace["x"]) == pytest.approx(points["c"][0]) and max(trace["x"]) < mine["cost"].max()
+
+
+def test_plotly_log_axis_has_readable_ticks():
+    board = records_frame(records())
+    board = board[board["task"] == "vad"]  # 100k (the outlier) to 2M (the reference point)
+    xaxis = json.loads(board_figure_json(board, board_info(board), method_styles(["dcl", "dense"])))["layout"]["xaxis"]
+    assert xaxis["tickmode"] == "array"
+    assert xaxis["tickvals"] == [100_000, 200_000, 500_000, 1_000_000, 2_000_000]
+    assert xaxis["ticktext"] == ["100k", "200k", "500k", "1M", "2M"]
 
 
 def test_hover_shows_a_confidence_interval_when_the_frame_has_one():

@@ -22,11 +22,16 @@ AXIS_FILES = tuple(
 FILES = (
     "leaderboard.md",
     "leaderboard.csv",
-    "leaderboard.tex",
     "candidates.csv",
+    "records.jsonl.gz",
+    "replicates.jsonl.gz",
     *AXIS_FILES,
+    "table.tex",
+    "table-wide.tex",
     "pareto.png",
     "pareto.svg",
+    "pareto.column.pdf",
+    "pareto.wide.pdf",
 )
 
 
