@@ -33,7 +33,7 @@ from tradeoff_bench.tasks.targets import QualityTarget
 TEX_BUDGETS: tuple[float, ...] = (0.25, 0.5, 0.75)
 BETTER_MARK, WORSE_MARK, PARTIAL_MARK, THEORETICAL_MARK = r"$^\dagger$", r"$^\ddagger$", r"$^*$", r"$^\S$"
 MISSING = "--"
-LONG_NAME = 16
+LONG_NAME = 12
 
 
 @dataclass(frozen=True)
