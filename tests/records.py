@@ -11,6 +11,20 @@ TRIVIAL = {"mse": 1.0, "eer": 50.0}
 """The reference (trivial-predictor) value of each primary metric the tests use."""
 
 
+def eer_record(method: str, seed: int, share: float, eer: float, *, full_macs: int, **fields: Any) -> Record:
+    """A detection candidate at `share` of the full MACs with test EER `eer`, labelled `x<share>`."""
+    return candidate_record(
+        method,
+        seed,
+        int(full_macs * share),
+        {"eer": eer},
+        full_macs=full_macs,
+        primary_metric="eer",
+        label=f"x{share}",
+        **fields,
+    )
+
+
 def candidate_record(
     method: str,
     seed: int,

@@ -172,7 +172,8 @@ def _budget_cell(row: pd.Series, budget: float, info: BoardInfo, exponent: int) 
 def _spread_cell(center: float, spread: float) -> Cell:
     if math.isnan(center):
         return Cell(math.nan, MISSING)
-    return Cell(round(center, 3), f"{center:.3f}" + ("" if math.isnan(spread) else _plus_minus(f"{spread:.3f}")))
+    text = _fixed(center, 3) + ("" if math.isnan(spread) else _plus_minus(_fixed(spread, 3)))
+    return Cell(float(_fixed(center, 3)), text)
 
 
 def _plus_minus(half: str) -> str:

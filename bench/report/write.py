@@ -131,9 +131,12 @@ def write_report(
             REPLICATES_FILE: replicates_bytes(replicates),
         }
         for axis, axis_frame in axis_frames.items():
-            axis_board = axis_frame[(axis_frame["task"] == task) & (axis_frame["corpus"] == corpus)]
-            axis_board = with_intervals(axis_board, replicates)
-            axis_table = leaderboard(axis_board, budgets, replicates)
+            if axis == cost:  # the board's own axis: its leaderboard is `table`
+                axis_board, axis_table = board, table
+            else:
+                axis_board = axis_frame[(axis_frame["task"] == task) & (axis_frame["corpus"] == corpus)]
+                axis_board = with_intervals(axis_board, replicates)
+                axis_table = leaderboard(axis_board, budgets, replicates)
             files[f"leaderboard.{axis}.md"] = leaderboard_markdown(axis_table, board_info(axis_board), failed, budgets)
             files[f"leaderboard.{axis}.csv"] = _csv(axis_table)
         files["cost_vs_latency.md"] = cost_vs_latency_markdown(board, info)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.records import candidate_record
+from tests.records import eer_record
 from tradeoff_bench.bench.cli import main
 from tradeoff_bench.bench.errors import StoreError
 from tradeoff_bench.bench.report import write_report
@@ -31,16 +31,14 @@ def board() -> tuple[list[Record], Replicates]:
             for seed in range(3):
                 for share in (0.25, 0.5, 1.0):
                     eer = 20 - 8 * share + seed + (method == "dcl")
-                    r = candidate_record(
+                    r = eer_record(
                         method,
                         seed,
-                        int(FULL * share),
-                        {"eer": eer},
+                        share,
+                        eer,
                         full_macs=FULL,
-                        primary_metric="eer",
                         task=task,
                         corpus=f"{task}-mini",
-                        label=f"x{share}",
                         cell_id=f"{task}-{method}-s{seed}",
                     )
                     records.append(r)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.records import candidate_record
+from tests.records import eer_record
 from tradeoff_bench.bench.report import write_report
 from tradeoff_bench.bench.report.table_tex import decimal_places, interval_cell, method_text, metric_exponent
 from tradeoff_bench.core.records import Record
@@ -74,20 +74,19 @@ def board(values: dict[str, float]) -> list[Record]:
         for seed in range(3):
             for share in (0.25, 0.5, 0.75, 1.0):
                 eer = values.get(method, 20.0 + m) + 4 * (1 - share) + 0.3 * seed
+                theoretical = {"macs_theoretical": int(FULL * share / 2)} if method == "magnitude-unstructured" else {}
                 out.append(
-                    candidate_record(
+                    eer_record(
                         method,
                         seed,
-                        int(FULL * share),
-                        {"eer": eer},
+                        share,
+                        eer,
                         full_macs=FULL,
-                        primary_metric="eer",
                         task="vad",
                         corpus="vad-mini",
-                        label=f"x{share}",
                         cell_id=f"{method}-s{seed}",
                         cost_unit="second of audio",
-                        facts={"macs_theoretical": int(FULL * share / 2)} if method == "magnitude-unstructured" else {},
+                        facts=theoretical,
                     )
                 )
     return out
