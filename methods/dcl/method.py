@@ -118,6 +118,8 @@ class DCL(CostSettings):
         if self.mode == "budget":
             facts["target_fraction"] = self.budget
         label = self.cost_label("dcl")
+        if self.kappa_min != DCL.kappa_min:  # runs that differ only in κ_min (the paper's rows) stay apart
+            label += f"-kmin{self.kappa_min:g}"
         if self.knobs is not None:
             label += "-" + "+".join(self.knobs)
         return [
