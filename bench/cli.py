@@ -149,6 +149,16 @@ def _parser() -> argparse.ArgumentParser:
         help="run again finished cells whose records "
         "were made by other code (another commit, or other uncommitted changes)",
     )
+    run.add_argument(
+        "--continue-from",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="REPORT",
+        help="a published report (e.g. results/paper, or one task folder of it) whose records count as "
+        "finished cells: a board committed part-way by an earlier session goes on without running them "
+        "again; report both with `report REPORT OUT --to REPORT` (repeatable)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument(
         "-v",
@@ -355,6 +365,7 @@ def _run(args: argparse.Namespace) -> int:
     from tradeoff_bench.bench.cache import CACHE_DIR
     from tradeoff_bench.bench.driver import run_grid
     from tradeoff_bench.bench.plugins import load_plugins
+    from tradeoff_bench.bench.report.bundle import published_cells
     from tradeoff_bench.bench.runner import show_training_log
     from tradeoff_bench.bench.store import Store
 
@@ -366,6 +377,7 @@ def _run(args: argparse.Namespace) -> int:
         cells, out = _plan(args)
     except OSError as err:  # a grid path that is a folder, a task's data root checked as it is configured
         raise GridError(f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)) from None
+    published = published_cells(args.continue_from) if args.continue_from else None
     store = Store(out, save_models=not args.no_save_models)
     cache_dir = None if args.no_cache else str((out / CACHE_DIR).resolve())  # absolute: Ray workers' cwd differs
     timed = not args.no_latency and not args.no_save_models
@@ -377,6 +389,7 @@ def _run(args: argparse.Namespace) -> int:
         rerun_stale=args.rerun_stale,
         progress=not args.no_progress,
         after_cells=(lambda: _time_run(store.root, progress=not args.no_progress)) if timed else None,
+        published=published,
     )
     print(summary.describe())
     for record in summary.failed:
@@ -384,9 +397,14 @@ def _run(args: argparse.Namespace) -> int:
     for line in _candidate_lines(summary.made):
         print(line)
     print(f"records: {store.records_dir}")
-    print(
-        f"tables and plots: tradeoff-bench report {store.root} (writes {store.root / 'report'}/index.html and the tables)"
-    )
+    if args.continue_from:
+        reports = " ".join(map(str, args.continue_from))
+        print(f"tables and plots: tradeoff-bench report {reports} {store.root} --to {args.continue_from[0]}")
+    else:
+        print(
+            f"tables and plots: tradeoff-bench report {store.root} "
+            f"(writes {store.root / 'report'}/index.html and the tables)"
+        )
     print(summary.verdict())
     return EXIT_CELLS_FAILED if summary.failed_cells else EXIT_OK
 
@@ -521,11 +539,11 @@ def _executor_factory(args: argparse.Namespace) -> Callable[[str | None], Execut
 
 def _report(args: argparse.Namespace) -> int:
     from tradeoff_bench.bench.report import write_report
-    from tradeoff_bench.bench.report.bundle import is_bundle
+    from tradeoff_bench.bench.report.bundle import bundles_under
 
     if args.to is None and len(args.runs) > 1:
         raise StoreError("several run directories need --to: where their joint report goes")
-    if args.to is None and is_bundle(args.runs[0]):
+    if args.to is None and not (args.runs[0] / "cells").is_dir() and bundles_under(args.runs[0]):
         raise StoreError(f"{args.runs[0]} is a published board: say with --to where its report goes")
     out = args.to if args.to is not None else args.runs[0] / "report"
     if out.exists() and not out.is_dir():
@@ -587,23 +605,25 @@ def _read_runs(runs: Sequence[Path]) -> tuple[list[Any], dict[str, Path], Any]:
     replicates of the records read from published boards (a task folder of `results/`)."""
     from tradeoff_bench.bench.latency import attach_latency
     from tradeoff_bench.bench.report.bootstrap import Replicates
-    from tradeoff_bench.bench.report.bundle import is_bundle, read_bundle
+    from tradeoff_bench.bench.report.bundle import bundles_under, read_bundle
     from tradeoff_bench.bench.store import Store
 
     records, run_dirs, published = [], {}, Replicates()
     for run_dir in runs:
         if not run_dir.exists():
             raise StoreError(f"{run_dir} does not exist")
-        if is_bundle(run_dir):
-            found, replicates = read_bundle(run_dir)
+        boards = [] if (run_dir / "cells").is_dir() else bundles_under(run_dir)
+        for board in boards:  # a published task folder, or a whole published report
+            found, replicates = read_bundle(board)
             records += found
             published.values.update(replicates.values)
             published.notes.update(replicates.notes)
+        if boards:
             continue
         if not (run_dir / "cells").is_dir():
             raise StoreError(
                 f"{run_dir} is neither a run directory (no cells/ folder: run `tradeoff-bench run` first) "
-                "nor a published board (no records.jsonl.gz)"
+                "nor a published board (no records.jsonl.gz in it or in its task folders)"
             )
         found = attach_latency(Store(run_dir).records(), run_dir)
         run_dirs.update({record.record_id: run_dir for record in found})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
@@ -36,6 +36,8 @@ class GridSummary:
     """Finished cells of an earlier run that failed and were not run again."""
     stale: int = 0
     """Finished cells kept although their records were made by other code."""
+    published: int = 0
+    """Cells not run because a published report holds them (`run --continue-from`)."""
 
     @property
     def failed_cells(self) -> int:
@@ -49,6 +51,8 @@ class GridSummary:
             parts = [f"ran {self.ran} of {self.total} cells in {self.seconds:.0f} s"]
             if self.finished_before:
                 parts.append(f"{self.finished_before} finished earlier")
+            if self.published:
+                parts.append(f"{self.published} of them held by the published report")
             if self.held_elsewhere:
                 parts.append(f"{self.held_elsewhere} left to another runner")
             text = "; ".join(parts) + "."
@@ -80,6 +84,7 @@ def run_grid(
     rerun_stale: bool = False,
     progress: bool = True,
     after_cells: Callable[[], object] | None = None,
+    published: Mapping[str, str] | None = None,
 ) -> GridSummary:
     """Run every unfinished cell of `cells`, writing records to `store` as each cell completes.
 
@@ -92,11 +97,21 @@ def run_grid(
 
     `after_cells` (the latency phase) runs once every cell's future is done and the executor is
     closed, so nothing trains beside it; it runs too when nothing was left to run.
+
+    `published` (cell id -> "ok" / "failed", `bundle.published_cells`) holds the cells a published
+    report already has, e.g. the part of a board an earlier session committed: they count as
+    finished and are not run here (a failed one only runs again with `retry_failed`).
     """
     summary = GridSummary(total=len(cells))
     store.schema_version()  # a run folder of a newer suite is refused before anything is read or written
     seen = {c.cell_id: store.marker_state(c) for c in cells}  # first: a cell finished after this is noticed
-    todo = deque(c for c in cells if _wanted(store, c, summary, retry_failed, rerun_stale))
+    published = published or {}
+    todo = deque(
+        c
+        for c in cells
+        if _wanted_beside(published.get(c.cell_id), summary, retry_failed)
+        and _wanted(store, c, summary, retry_failed, rerun_stale)
+    )
     summary.finished_before = len(cells) - len(todo)
     if not todo:
         store.open()
@@ -189,6 +204,15 @@ def _claim(store: Store, cell: Cell, seen: tuple[int, int] | None) -> bool:
         store.unlock(cell)
         return False
     return True
+
+
+def _wanted_beside(status: str | None, summary: GridSummary, retry_failed: bool) -> bool:
+    """Whether a cell that a published report holds with `status` (None: it does not) is to be run."""
+    if status is None or (status == "failed" and retry_failed):
+        return True
+    summary.published += 1
+    summary.failed_earlier += status == "failed"
+    return False
 
 
 def _wanted(store: Store, cell: Cell, summary: GridSummary, retry_failed: bool, rerun_stale: bool) -> bool:

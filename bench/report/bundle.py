@@ -52,6 +52,29 @@ def is_bundle(folder: Path) -> bool:
     return (folder / RECORDS_FILE).is_file()
 
 
+def bundles_under(path: Path) -> list[Path]:
+    """The published boards at `path`: the folder itself if it is one, else its task folders that are
+    (a whole report, e.g. `results/paper`); empty when there are none."""
+    if is_bundle(path):
+        return [path]
+    return sorted(folder for folder in path.iterdir() if is_bundle(folder)) if path.is_dir() else []
+
+
+def published_cells(paths: Iterable[Path]) -> dict[str, str]:
+    """cell id -> "ok" or "failed" for every cell whose records the published boards at `paths`
+    hold: what `run --continue-from` counts as finished. A path without a board is an error."""
+    cells: dict[str, str] = {}
+    for path in paths:
+        boards = bundles_under(path)
+        if not boards:
+            raise StoreError(f"{path} holds no published board ({RECORDS_FILE} in it or in its task folders)")
+        for board in boards:
+            for record in read_bundle(board)[0]:
+                failed = record.status != "ok" or cells.get(record.cell_id) == "failed"
+                cells[record.cell_id] = "failed" if failed else "ok"
+    return cells
+
+
 def read_bundle(folder: Path) -> tuple[list[Record], Replicates]:
     """The records and replicates of a published board; a malformed file is a one-line error naming it."""
     records = []

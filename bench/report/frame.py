@@ -118,6 +118,7 @@ def records_frame(records: Iterable[Record | Mapping[str, Any]], axis: str = DEF
     for name in _FLOATS:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     frame["higher_is_better"] = frame["higher_is_better"].astype(bool)
+    frame = _model_families_apart(frame)
     frame = frame.sort_values(ROW_ORDER, kind="mergesort", na_position="last")
     return frame.reset_index(drop=True)
 
@@ -212,6 +213,18 @@ def board_corpus(record: Record) -> str:
     trained = record.train_task_settings or {}
     changed = ", ".join(f"{k}={v}" for k, v in sorted(record.task_settings.items()) if trained.get(k) != v)
     return f"{record.corpus} ({changed + '; ' if changed else ''}models trained on {record.train_corpus})"
+
+
+def _model_families_apart(frame: pd.DataFrame) -> pd.DataFrame:
+    """A task whose records run several model families (task setting `model`, e.g. vad's
+    `paper-crnn` and `paper-transformer` in the paper grid) gets one board per family: its
+    `corpus` reads `<corpus>, model=<family>`, so a front, a budget or a verdict never compares
+    candidates of different models against one full model."""
+    models = frame["task_settings"].map(lambda settings: (settings or {}).get("model"))
+    several = models.groupby(frame["task"]).transform(lambda m: m.dropna().nunique() > 1)
+    split = several & models.notna()
+    frame.loc[split, "corpus"] = frame.loc[split, "corpus"] + ", model=" + models[split].astype(str)
+    return frame
 
 
 def axis_cost(record: Record, axis: CostAxis) -> tuple[float | None, str, float | None]:

@@ -1,14 +1,23 @@
-"""The paper-versus-suite table: Gómez & Bäckström's published rows beside the suite's own runs.
+"""The paper-versus-suite report: Gómez & Bäckström's published rows beside the suite's own runs.
 
 The published rows live in `paper_results.csv` (with their source). The paper states its cost in
 "MFLOP/s" or "GFLOP/s" without saying what it normalises by, so each side is compared with its own
-full model: the cost as a fraction of that model's, the EER as a difference in points. A row's
-`match` (`key=value;...`) picks the suite's records of the same experiment by method, label and
-method settings (`knobs=mels` matches the setting `["mels"]`; an empty value matches an unset one);
-rows are matched within one task configuration (task, its settings, corpus), whose full model is
-its `dense` record labelled `x1`, and seeds are paired: each seed's candidate against the same
-seed's full model. For every DCL row the table also shows `dense` built at the widths the DCL
-reached (the control the paper lacks), when the run has it.
+full model: the cost as a fraction of that model's, the EER as a difference in points. A suite
+configuration (task, its settings, corpus) takes the published rows of the paper's model it runs
+or stands in for (`FAMILIES`: vad's `paper-crnn` and `paper-transformer`, asvspoof2019's
+`resnet34`; the suite's own `crnn` and `transformer` are other models and get no rows), and names
+what it runs (`model_name`). A row's `match` (`key=value;...`) picks the suite's records of the same
+experiment by method, label and method settings (`knobs=mels` matches the setting `["mels"]`; an
+empty value matches an unset one). Seeds are paired: each seed's candidate against the same seed's
+full model (its `dense` record labelled `x1`). Intervals are 95 % bootstrap intervals over seeds
+and test items, the same resampled test sets on both sides of a difference
+(`bench.report.verdicts.paired_interval`). For every DCL row the table also shows `dense` built at
+the widths the DCL reached (the control the paper lacks), when the run has it.
+
+`paper_claims` tests the paper's three headline claims on the suite's runs (`CLAIMS`): each is
+confirmed or refuted when the interval lies wholly on one side of its bound, else not resolved.
+`alpha_fronts` lists each DCL's own front: one row per α (penalty mode), the widths it stopped at,
+its cost and its EER difference from the full model.
 """
 
 from __future__ import annotations
@@ -16,16 +25,65 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from tradeoff_bench.bench.report.bootstrap import Replicates
 from tradeoff_bench.bench.report.format import markdown_table
 from tradeoff_bench.bench.report.frame import ok_rows
+from tradeoff_bench.bench.report.verdicts import ITEMS_AND_SEEDS, paired_interval, seed_interval
 
 PUBLISHED = Path(__file__).with_name("paper_results.csv")
 COLUMNS = ["configuration", "system", "source", "seeds", "widths", "params", "cost fraction", "Δ eer (pt)", "eer"]
+CLAIM_COLUMNS = ["claim", "configuration", "comparison", "paper (pt)", "suite (pt)", "seeds", "verdict"]
+FRONT_COLUMNS = ["configuration", "α", "κ_min", "seeds", "widths", "cost fraction", "Δ eer (pt)"]
+FAMILIES = {"paper-crnn": "crnn", "paper-transformer": "transformer", "resnet34": "resnet34"}
+"""Suite model family -> the paper's model (`paper_results.csv`'s `model`) it runs or stands in for."""
+RESNET34_BLOCKS = (3, 4, 6, 3)
+"""The paper's ResNet34 layout (arXiv 2601.13704, anti-spoofing case study) at width ×1."""
+CONFIRMED, REFUTED, UNRESOLVED = "confirmed", "refuted", "not resolved"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper: `mine - theirs` (EER points, paired by seed) is at most `bound`."""
+
+    text: str
+    task: str
+    mine: str
+    """`match` of the suite records on the left of the difference."""
+    theirs: str
+    """`match` of the records it is compared with (`method=dense;label=x1`: the full model)."""
+    bound: float
+    strict: bool
+    """True: the difference must be below `bound` (a "beats"); False: at most `bound`."""
+
+
+FULL = "method=dense;label=x1"
+DCL_MELS = "method=dcl;mode=penalty;alpha=1;knobs=mels;kappa_min="
+CLAIMS = (
+    Claim("DCL on the mels costs at most +0.4 pt EER at 40 bands", "vad", DCL_MELS + "0.5", FULL, 0.4, False),
+    Claim("DCL on the mels costs at most +0.4 pt EER at 20 bands", "vad", DCL_MELS + "0.25", FULL, 0.4, False),
+    Claim(
+        "DCL beats SG at matched cost (both near 20 bands)",
+        "vad",
+        DCL_MELS + "0.25",
+        "method=noisy-gates;mode=budget;budget=0.375",
+        0.0,
+        True,
+    ),
+    Claim(
+        "the ResNet DCL beats its baseline",
+        "asvspoof2019",
+        "method=dcl;mode=penalty;alpha=1;kappa_min=0.125;knobs=",
+        FULL,
+        0.0,
+        True,
+    ),
+)
 
 
 def published_rows() -> list[dict[str, str]]:
@@ -34,72 +92,161 @@ def published_rows() -> list[dict[str, str]]:
     return list(csv.DictReader(lines))
 
 
-def paper_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Published and suite rows for every task configuration of `frame` that has a published row
-    and a full dense model; empty when none does."""
-    rows: list[dict[str, Any]] = []
+def configurations(frame: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame, list[dict[str, str]]]]:
+    """(task, configuration name, its ok records, its published rows) for every configuration of
+    `frame` that runs one of the paper's models and has a full dense model."""
+    found = []
     ok = ok_rows(frame)
     published = published_rows()
-    configurations = ok.assign(_config=ok["task_settings"].map(lambda s: json.dumps(s, sort_keys=True)))
-    for (task, corpus, config), group in configurations.groupby(["task", "corpus", "_config"], sort=True):
-        model = json.loads(config).get("model", "")
-        mine = [row for row in published if row["task"] == task and row["model"] == model]
-        full = _full_models(group)
-        if not mine or not full:
-            continue
-        name = f"{task} {_model_name(model, json.loads(config))} ({corpus})"
-        baseline = next(row for row in mine if row["match"] == "method=dense;label=x1")
+    keyed = ok.assign(_config=ok["task_settings"].map(lambda s: json.dumps(s, sort_keys=True)))
+    for (task, corpus, config), group in keyed.groupby(["task", "corpus", "_config"], sort=True):
+        settings = json.loads(config)
+        family = FAMILIES.get(settings.get("model", ""))
+        mine = [row for row in published if row["task"] == task and row["model"] == family]
+        if mine and len(_matching(group, FULL)):
+            found.append((str(task), f"{task}: {model_name(settings)} ({corpus})", group, mine))
+    return found
+
+
+def paper_table(frame: pd.DataFrame, reps: Replicates | None = None) -> pd.DataFrame:
+    """Published and suite rows for every configuration of `frame` that runs one of the paper's
+    experiments beside its full model; empty when none does."""
+    reps = reps or Replicates()
+    rows: list[dict[str, Any]] = []
+    for _, name, group, mine in configurations(frame):
+        baseline = next(row for row in mine if row["match"] == FULL)
         if not any(len(_matching(group, row["match"])) for row in mine if row is not baseline):
             continue  # only the full model: none of the paper's experiments ran here
+        full = _matching(group, FULL)
         for row in mine:
             rows.append(_published_row(name, row, baseline))
             matched = _matching(group, row["match"])
             if len(matched):
-                rows.append(_suite_row(name, row["system"], matched, full))
+                rows.append(_suite_row(name, row["system"], matched, full, reps))
             if len(matched) and row["match"].startswith("method=dcl"):
                 control = _dense_at(group, matched)
                 if len(control):
-                    rows.append(_suite_row(name, "dense at the widths the DCL reached", control, full))
+                    rows.append(_suite_row(name, "dense at the widths the DCL reached", control, full, reps))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def paper_markdown(table: pd.DataFrame) -> str:
-    """`paper.md`: how the table is built, then the table."""
-    return "\n".join(
-        [
-            "# Paper versus suite",
+def paper_claims(frame: pd.DataFrame, reps: Replicates | None = None) -> pd.DataFrame:
+    """One row per claim and configuration where both sides ran: the paper's difference, the
+    suite's with its interval, and the verdict."""
+    reps = reps or Replicates()
+    rows = []
+    for task, name, group, mine in configurations(frame):
+        published = {row["match"]: row for row in mine}
+        for claim in (c for c in CLAIMS if c.task == task):
+            left, right = _paired(_matching(group, claim.mine), _matching(group, claim.theirs))
+            if left.empty:
+                continue
+            diff, low, high, over = paired_interval(left, right, reps)
+            paper = _published_difference(published, claim)
+            rows.append(
+                {
+                    "claim": claim.text,
+                    "configuration": name,
+                    "comparison": f"{_describe(claim.mine)} − {_describe(claim.theirs)}",
+                    "paper (pt)": "" if paper is None else f"{paper:+.2f}",
+                    "suite (pt)": _with_interval(diff, low, high, over),
+                    "seeds": len(left),
+                    "verdict": _claim_verdict(claim, low, high, over),
+                }
+            )
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def alpha_fronts(frame: pd.DataFrame, reps: Replicates | None = None) -> pd.DataFrame:
+    """Each configuration's DCL front: one row per (α, κ_min) of its penalty-mode DCL on the knobs
+    of the paper's DCL rows, cheapest last."""
+    reps = reps or Replicates()
+    rows = []
+    for _, name, group, mine in configurations(frame):
+        knobs = {_knobs_of(row["match"]) for row in mine if row["match"].startswith("method=dcl")}
+        dcl = group[
+            (group["method"] == "dcl")
+            & group["settings"].map(lambda s: s.get("mode") == "penalty" and ",".join(s.get("knobs") or ()) in knobs)
+        ]
+        if dcl.empty:
+            continue
+        full = _matching(group, FULL)
+        key = dcl["settings"].map(lambda s: (float(s.get("alpha", 1.0)), float(s.get("kappa_min", 0.125))))
+        front = []
+        for (alpha, kappa_min), runs in dcl.groupby(key, sort=True):
+            left, right = _paired(runs, full)
+            diff, low, high, over = paired_interval(left, right, reps)
+            fractions = (left["macs"].to_numpy(float) / right["macs"].to_numpy(float)).tolist()
+            front.append(
+                {
+                    "configuration": name,
+                    "α": f"{alpha:g}",
+                    "κ_min": f"{kappa_min:g}",
+                    "seeds": len(left),
+                    "widths": _mean_widths(left, sorted(knobs)),
+                    "cost fraction": _spread(fractions, ".3f"),
+                    "Δ eer (pt)": _with_interval(diff, low, high, over),
+                    "_cost": sum(fractions) / len(fractions),
+                }
+            )
+        rows += sorted(front, key=lambda r: -r["_cost"])
+    return pd.DataFrame(rows, columns=[*FRONT_COLUMNS, "_cost"]).drop(columns="_cost")
+
+
+def paper_markdown(table: pd.DataFrame, claims: pd.DataFrame, fronts: pd.DataFrame) -> str:
+    """`paper.md`: how the tables are built, the claims, the side-by-side table and the α-fronts."""
+    parts = [
+        "# Paper versus suite",
+        "",
+        "Published rows: Gómez & Bäckström (2026), arXiv 2601.13704 (see `bench/report/paper_results.csv`), "
+        "in the paper's own units; suite rows: this run, mean over seeds with its 95 % bootstrap interval over "
+        "seeds and test items in brackets (cost fraction: mean ± sample std). Each side is compared with its "
+        "own full model: cost as a fraction of it (the paper's FLOP/s, the suite's fvcore MACs), EER as a "
+        "difference in points (suite: paired by seed and test item). A configuration is named by the model it "
+        "runs: the paper's model, or the CPU stand-in for it. The suite runs on its offline corpora unless the "
+        "configuration names a real one.",
+        "",
+    ]
+    if len(claims):
+        parts += [
+            "## The paper's claims",
             "",
-            "Published rows: Gómez & Bäckström (2026), arXiv 2601.13704 (see `bench/report/paper_results.csv`), "
-            "in the paper's own units; suite rows: this run, mean ± sample std over seeds. Each side is compared "
-            "with its own full model: cost as a fraction of it (the paper's FLOP/s, the suite's fvcore MACs), EER "
-            "as a difference in points (suite: paired by seed). The suite runs on its offline corpora unless the "
-            "configuration names a real one.",
+            "Confirmed or refuted when the suite's 95 % interval lies wholly within or beyond the claim's bound; "
+            "otherwise not resolved (an interval over seeds only never resolves).",
             "",
-            markdown_table(list(table.columns), table.astype(str).values.tolist()),
+            markdown_table(list(claims.columns), claims.astype(str).values.tolist()),
             "",
         ]
-    )
+    parts += ["## Side by side", "", markdown_table(list(table.columns), table.astype(str).values.tolist()), ""]
+    if len(fronts):
+        parts += [
+            "## The DCLs' own fronts",
+            "",
+            "Penalty mode at each α (κ_min is only the floor): where the DCL stopped, what it costs and what it "
+            "lost against the same seed's full model. Widths: the mean over seeds of each learned knob.",
+            "",
+            markdown_table(list(fronts.columns), fronts.astype(str).values.tolist()),
+            "",
+        ]
+    return "\n".join(parts)
 
 
-RESNET34_BLOCKS = (3, 4, 6, 3)
-"""The paper's ResNet34 layout (arXiv 2601.13704, anti-spoofing case study) at width ×1."""
-
-
-def _model_name(model: str, settings: dict[str, Any]) -> str:
-    """The model family a configuration runs, named for what it is: a ResNet other than the paper's
-    ResNet34 layout at full width is labelled as the stand-in it is."""
+def model_name(settings: dict[str, Any]) -> str:
+    """The model a configuration runs, named for what it is: the paper's model, or a stand-in."""
+    model = settings.get("model", "")
+    if model == "paper-crnn":
+        width = settings.get("paper_width", 1.0)
+        return "the paper's CRNN" if width == 1 else f"paper-crnn ×{width:g}, the CPU stand-in for the paper's CRNN"
+    if model == "paper-transformer":
+        layers = settings.get("layers", 2)
+        return "the paper's Transformer" if layers == 2 else f"paper-transformer with {layers} layers, a stand-in"
     blocks, width = settings.get("blocks"), settings.get("width_multiplier")
     if model != "resnet34" or blocks is None or width is None:
         return model
     if tuple(blocks) == RESNET34_BLOCKS and width == 1:
         return "ResNet34"
     layout = ",".join(str(b) for b in blocks)
-    return f"ResNet ({layout}) ×{width:g}: the CPU stand-in for ResNet34"
-
-
-def _full_models(group: pd.DataFrame) -> dict[int, pd.Series]:
-    dense = group[(group["method"] == "dense") & (group["label"] == "x1")]
-    return {int(row["seed"]): row for _, row in dense.iterrows()}
+    return f"ResNet ({layout}) ×{width:g}, the CPU stand-in for ResNet34"
 
 
 def _matching(group: pd.DataFrame, match: str) -> pd.DataFrame:
@@ -121,6 +268,19 @@ def _setting_is(setting: Any, wanted: str) -> bool:
     if isinstance(setting, (int, float)) and not isinstance(setting, bool):
         return math.isclose(float(setting), float(wanted))
     return str(setting) == wanted
+
+
+def _knobs_of(match: str) -> str:
+    """The `knobs` value a `match` asks for ("" for every knob)."""
+    return next((c.partition("=")[2] for c in match.split(";") if c.startswith("knobs=")), "")
+
+
+def _paired(mine: pd.DataFrame, theirs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of `mine` and `theirs` of the seeds both have, aligned by seed (one row per seed)."""
+    left = mine.drop_duplicates("seed").set_index("seed")
+    right = theirs.drop_duplicates("seed").set_index("seed")
+    seeds = sorted(set(left.index) & set(right.index))
+    return left.loc[seeds].reset_index(), right.loc[seeds].reset_index()
 
 
 def _dense_at(group: pd.DataFrame, learned: pd.DataFrame) -> pd.DataFrame:
@@ -149,27 +309,77 @@ def _published_row(name: str, row: dict[str, str], baseline: dict[str, str]) -> 
     }
 
 
-def _suite_row(name: str, system: str, rows: pd.DataFrame, full: dict[int, pd.Series]) -> dict[str, Any]:
-    paired = [(row, full[int(row["seed"])]) for _, row in rows.iterrows() if int(row["seed"]) in full]
-    fractions = [row["macs"] / ref["macs"] for row, ref in paired]
-    deltas = [row["metric"] - ref["metric"] for row, ref in paired]
+def _suite_row(name: str, system: str, rows: pd.DataFrame, full: pd.DataFrame, reps: Replicates) -> dict[str, Any]:
+    """Each seed's candidate of `rows` against the same seed's full model; `widths` lists the
+    distinct widths the seeds have where they differ from the full model's."""
+    left, right = _paired(rows, full)
+    diff, low, high, over = paired_interval(left, right, reps)
+    eer_low, eer_high, eer_over = seed_interval(left, reps)
+    fractions = (left["macs"].to_numpy(float) / right["macs"].to_numpy(float)).tolist()
     widths = sorted(
         {
-            ", ".join(f"{k}={v}" for k, v in sorted(row["widths"].items()) if v != ref["widths"].get(k)) or "full"
-            for row, ref in paired
+            ", ".join(f"{k}={v}" for k, v in sorted(mine_w.items()) if v != full_w.get(k)) or "full"
+            for mine_w, full_w in zip(left["widths"], right["widths"])
         }
     )
     return {
         "configuration": name,
         "system": system,
         "source": "suite (fvcore MACs)",
-        "seeds": len(paired),
+        "seeds": len(left),
         "widths": "; ".join(widths),
-        "params": _spread([r["params"] for r, _ in paired], ",.0f"),
+        "params": _spread(left["params"].tolist(), ",.0f"),
         "cost fraction": _spread(fractions, ".3f"),
-        "Δ eer (pt)": _spread(deltas, "+.2f"),
-        "eer": _spread([r["metric"] for r, _ in paired], ".2f"),
+        "Δ eer (pt)": _with_interval(diff, low, high, over),
+        "eer": _with_interval(float(left["metric"].mean()), eer_low, eer_high, eer_over, sign=""),
     }
+
+
+def _published_difference(published: dict[str, dict[str, str]], claim: Claim) -> float | None:
+    mine, theirs = published.get(_published_match(claim.mine)), published.get(_published_match(claim.theirs))
+    if mine is None or theirs is None:
+        return None
+    return float(mine["eer"]) - float(theirs["eer"])
+
+
+def _published_match(match: str) -> str:
+    """A claim's `match` as `paper_results.csv` spells it (settings in the CSV's order)."""
+    for row in published_rows():
+        if set(row["match"].split(";")) == set(match.split(";")):
+            return row["match"]
+    return match
+
+
+def _describe(match: str) -> str:
+    """A short name for a `match`: `dense x1`, `dcl κ_min 0.25`, `noisy-gates budget 0.375`."""
+    if match == FULL:
+        return "full model"
+    settings = dict(c.partition("=")[::2] for c in match.split(";"))
+    name = settings.pop("method")
+    if "kappa_min" in settings:
+        return f"{name} κ_min {settings['kappa_min']}"
+    if "budget" in settings:
+        return f"{name} budget {settings['budget']}"
+    return name
+
+
+def _claim_verdict(claim: Claim, low: float, high: float, over: str) -> str:
+    if over != ITEMS_AND_SEEDS or not (math.isfinite(low) and math.isfinite(high)):
+        return UNRESOLVED
+    within = high < claim.bound if claim.strict else high <= claim.bound
+    beyond = low >= claim.bound if claim.strict else low > claim.bound
+    return CONFIRMED if within else REFUTED if beyond else UNRESOLVED
+
+
+def _mean_widths(rows: pd.DataFrame, knobs: list[str]) -> str:
+    names = knobs if knobs != [""] else sorted({k for w in rows["widths"] for k in w})
+    return ", ".join(f"{k} {sum(w[k] for w in rows['widths']) / len(rows):.1f}" for k in names)
+
+
+def _with_interval(value: float, low: float, high: float, over: str, sign: str = "+") -> str:
+    spec = f"{sign}.2f"
+    text = f"{format(value, spec)} [{format(low, spec)}, {format(high, spec)}]"
+    return text if over == ITEMS_AND_SEEDS else f"{text} (seeds only)"
 
 
 def _spread(values: list[float], spec: str) -> str:

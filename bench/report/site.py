@@ -94,6 +94,7 @@ def site_html(
 
 def _board(b: SiteBoard, styles: dict[str, MethodStyle], budgets: Sequence[float], breakdown_budget: float) -> str:
     from tradeoff_bench.bench.report.interactive import board_figure_json
+    from tradeoff_bench.bench.report.widths_plot import widths_figure_json
 
     anchor, info = _anchor(b.folder), b.info
     seeds = sorted({int(s) for s in ok_rows(method_rows(b.board))["seed"]})
@@ -118,6 +119,17 @@ def _board(b: SiteBoard, styles: dict[str, MethodStyle], budgets: Sequence[float
         "<h3>Leaderboard</h3>",
         _table(*display_table(b.table, info, budgets)),
     ]
+    widths = widths_figure_json(b.board)
+    if widths is not None:
+        widths = widths.replace("</", "<\\/")
+        parts += [
+            "<h3>Learned widths over training</h3>",
+            '<p class="note">Each candidate that learns its widths (dcl: K; noisy-gates: the expected number of '
+            "open gates E[K]) per knob at the end of every epoch, one line per seed; the large marker is the "
+            "epoch whose parameters the candidate keeps (best dev epoch at its final widths).</p>",
+            f'<div class="plot" id="widths-{anchor}" data-figure="widths-figure-{anchor}"></div>',
+            f'<script type="application/json" id="widths-figure-{anchor}">{widths}</script>',
+        ]
     if b.table.get("cost_kind", pd.Series(dtype=str)).isin(["theoretical", "mixed"]).any():
         parts.append(f'<p class="note">{_code(THEORETICAL_NOTE)}</p>')
     if len(b.peers):

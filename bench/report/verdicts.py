@@ -70,19 +70,35 @@ def dense_verdicts(
         paired = chosen.merge(control[control["budget"] == budget], on="seed", suffixes=("", "_dense"))
         if paired.empty:
             continue
-        mine, over_mine = _replicate_matrix(paired, reps)
-        theirs, over_theirs = _replicate_matrix(
-            paired.assign(record_id=paired["record_id_dense"], metric=paired["metric_dense"]), reps
-        )
-        diff = float((paired["metric"] - paired["metric_dense"]).mean())
-        low, high = percentile_interval(_resample_seeds(mine - theirs).mean(axis=1), level)
-        over = over_mine if over_mine == over_theirs else "seeds; items for some candidates"
+        theirs = paired.assign(record_id=paired["record_id_dense"], metric=paired["metric_dense"])
+        diff, low, high, over = paired_interval(paired, theirs, reps, level)
         verdict = _verdict(low, high, higher_is_better) if over == ITEMS_AND_SEEDS else UNRESOLVED
         dense = control.loc[control["budget"] == budget, "metric"]
         p_better = probability_of_improvement(chosen["metric"], dense, higher_is_better)
         rows.append((method, budget, diff, low, high, len(paired), over, verdict, p_better))
     columns = ["method", "budget", "diff", "ci_low", "ci_high", "pairs", "over", "verdict", "p_better"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def paired_interval(
+    mine: pd.DataFrame, theirs: pd.DataFrame, reps: Replicates, level: float = LEVEL
+) -> tuple[float, float, float, str]:
+    """(mean difference, ci_low, ci_high, over) of `mine - theirs`, two frames of `record_id` and
+    `metric` whose rows are pairs (the same seed): replicates resample the pairs, and each pair's
+    difference is taken on the same resampled test items."""
+    mine_matrix, over_mine = _replicate_matrix(mine, reps)
+    theirs_matrix, over_theirs = _replicate_matrix(theirs, reps)
+    diff = float(np.mean(mine["metric"].to_numpy(float) - theirs["metric"].to_numpy(float)))
+    low, high = percentile_interval(_resample_seeds(mine_matrix - theirs_matrix).mean(axis=1), level)
+    over = over_mine if over_mine == over_theirs else "seeds; items for some candidates"
+    return diff, low, high, over
+
+
+def seed_interval(chosen: pd.DataFrame, reps: Replicates, level: float = LEVEL) -> tuple[float, float, str]:
+    """(ci_low, ci_high, over) of the mean metric of `chosen` (one candidate per seed), over seeds and items."""
+    matrix, over = _replicate_matrix(chosen, reps)
+    low, high = percentile_interval(_resample_seeds(matrix).mean(axis=1), level)
+    return low, high, over
 
 
 def probability_of_improvement(mine: Sequence[float], theirs: Sequence[float], higher_is_better: bool) -> float:

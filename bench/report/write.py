@@ -55,7 +55,7 @@ from tradeoff_bench.bench.report.bundle import RECORDS_FILE, REPLICATES_FILE, re
 from tradeoff_bench.bench.report.format import leaderboard_markdown
 from tradeoff_bench.bench.report.frame import boards, candidates_table, method_rows, ok_rows, records_frame
 from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info, failed_cells, leaderboard
-from tradeoff_bench.bench.report.paper import paper_markdown, paper_table
+from tradeoff_bench.bench.report.paper import alpha_fronts, paper_claims, paper_markdown, paper_table
 from tradeoff_bench.bench.report.pareto import DEFAULT_BUDGETS
 from tradeoff_bench.bench.report.peers import peer_table, peers_markdown
 from tradeoff_bench.bench.report.real_cost import cost_vs_latency_markdown
@@ -111,11 +111,14 @@ def write_report(
     stale: list[Path] = []
     sections: list[str] = []
     site: list[SiteBoard] = []
+    every_replicate = Replicates()  # of every board: the paper table pairs within a configuration
     for task, corpus, board in boards(frame):
         folder = task if several[task] == 1 else f"{task}__{slug(corpus)}"
         info = board_info(board)
         ids = set(board["record_id"])
         replicates = board_replicates(ok_rows(method_rows(board)), run_dirs or {}, known=published)
+        every_replicate.values.update(replicates.values)
+        every_replicate.notes.update(replicates.notes)
         board = with_intervals(board, replicates)
         table = leaderboard(board, budgets, replicates)
         failed = failed_cells(board)
@@ -176,9 +179,10 @@ def write_report(
                 extra=_extra_markdown(peers, breakdown, info, breakdown_budget, 2),
             )
         )
-    paper = paper_table(frame)
+    paper = paper_table(frame, every_replicate)
     if len(paper):
-        written[out_dir / "paper.md"] = paper_markdown(paper)
+        claims, fronts = paper_claims(frame, every_replicate), alpha_fronts(frame, every_replicate)
+        written[out_dir / "paper.md"] = paper_markdown(paper, claims, fronts)
         written[out_dir / "paper.csv"] = _csv(paper)
         sections.insert(0, "- [Paper versus suite](paper.md)")
     else:  # a report rewritten from records without the paper's experiments keeps no stale table

@@ -39,6 +39,25 @@ def test_adhoc_run_then_rerun_trains_nothing(tmp_path: Path, capsys: pytest.Capt
     assert {p: p.stat().st_mtime_ns for p in (out_dir / "records").iterdir()} == stamp
 
 
+def test_a_board_goes_on_from_its_published_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Seed 0 published by one session; the next runs only seed 1, and one report holds both."""
+    first, second, report = tmp_path / "first", tmp_path / "second", tmp_path / "results"
+    assert run(["run", *TINY, "--seeds", "0", "--out", str(first), "--no-progress"], capsys)[0] == 0
+    assert run(["report", str(first), "--to", str(report)], capsys)[0] == 0
+    code, out, _ = run(
+        ["run", *TINY, "--seeds", "0,1", "--out", str(second), "--continue-from", str(report), "--no-progress"],
+        capsys,
+    )
+    assert code == 0 and "ran 1 of 2 cells" in out and "1 of them held by the published report" in out
+    assert {r.seed for r in Store(second).records()} == {1}
+    assert f"report {report} {second} --to {report}" in out
+    assert run(["report", str(report), str(second), "--to", str(report)], capsys)[0] == 0
+    board = next(p.parent for p in report.rglob("records.jsonl.gz"))
+    assert "| dense | 2 |" in (board / "leaderboard.md").read_text()  # both seeds on one board
+    code, _, err = run(["run", *TINY, "--out", str(second), "--continue-from", str(first / "records")], capsys)
+    assert code == 2 and "holds no published board" in err
+
+
 def test_record_carries_spec_figures_and_provenance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(["run", *TINY, "--out", str(tmp_path), "--no-progress"], capsys)
     path = next((tmp_path / "records").glob("*.json"))

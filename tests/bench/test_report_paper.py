@@ -1,22 +1,27 @@
-"""The paper-versus-suite table: published rows as ratios to their baseline, suite rows paired by seed."""
+"""The paper-versus-suite report: published rows as ratios to their baseline, suite rows paired by seed
+and test item, the paper's claims with verdicts, and each DCL's α-front."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tradeoff_bench.bench.grid import load_grid
 from tradeoff_bench.bench.report import records_frame
-from tradeoff_bench.bench.report.paper import paper_table, published_rows
+from tradeoff_bench.bench.report.bootstrap import Replicates
+from tradeoff_bench.bench.report.paper import alpha_fronts, paper_claims, paper_table, published_rows
 from tradeoff_bench.bench.report.write import write_report
 from tradeoff_bench.core.records import Record
 
 REPO = Path(__file__).resolve().parents[2]
-CRNN = {"model": "crnn", "epochs": 6}
+CRNN = {"model": "paper-crnn", "paper_width": 0.0625, "epochs": 6}
 
 
-def record(method: str, seed: int, label: str, macs: int, eer: float, settings: dict, widths: dict) -> Record:
+def record(
+    method: str, seed: int, label: str, macs: int, eer: float, settings: dict, widths: dict, task_settings=CRNN
+) -> Record:
     return Record(
         cell_id=f"{method}-{label}-{seed}",
         task="vad",
@@ -33,7 +38,7 @@ def record(method: str, seed: int, label: str, macs: int, eer: float, settings: 
         higher_is_better=False,
         reference_metric=50.0,
         settings=settings,
-        task_settings=CRNN,
+        task_settings=task_settings,
         widths=widths,
     )
 
@@ -50,7 +55,7 @@ def records() -> list[Record]:
                 "dcl-mels",
                 600,
                 9.5 + shift,
-                {"mode": "penalty", "kappa_min": 0.5, "knobs": ["mels"]},
+                {"mode": "penalty", "alpha": 1.0, "kappa_min": 0.5, "knobs": ["mels"]},
                 {**full, "mels": 40},
             )
         )
@@ -66,7 +71,7 @@ def records() -> list[Record]:
             )
         )
         found.append(
-            record("dcl", seed, "dcl", 300, 20.0, {"mode": "penalty", "kappa_min": 0.5, "knobs": None}, full)
+            record("dcl", seed, "dcl", 300, 20.0, {"mode": "penalty", "alpha": 1.0, "kappa_min": 0.5, "knobs": None}, full)
         )  # all knobs
     return found
 
@@ -83,9 +88,10 @@ def test_suite_rows_are_paired_by_seed_beside_the_published_ratios() -> None:
     assert published["cost fraction"] == f"{1.18 / 2.25:.3f}" and published["Δ eer (pt)"] == "+0.11"
     suite = table.loc[("CRNN + DCL, κ_min 0.5", "suite (fvcore MACs)")]
     assert suite["seeds"] == 2 and suite["widths"] == "mels=40"
-    assert suite["cost fraction"] == "0.600 ± 0.000" and suite["Δ eer (pt)"] == "+0.50 ± 0.00"
+    assert suite["cost fraction"] == "0.600 ± 0.000"
+    assert suite["Δ eer (pt)"] == "+0.50 [+0.50, +0.50] (seeds only)"  # no per-item replicates here
     control = table.loc[("dense at the widths the DCL reached", "suite (fvcore MACs)")]
-    assert control["Δ eer (pt)"] == "+0.25 ± 0.00"
+    assert control["Δ eer (pt)"] == "+0.25 [+0.25, +0.25] (seeds only)"
     assert ("CRNN + DCL, κ_min 0.25", "suite (fvcore MACs)") not in table.index  # no such run
 
 
@@ -99,8 +105,73 @@ def test_no_table_without_the_papers_experiments(tmp_path: Path) -> None:
 
 def test_report_writes_the_table_and_links_it(tmp_path: Path) -> None:
     write_report(records(), tmp_path)
-    assert "| vad crnn (vctk-mini+esc50-mini) | CRNN baseline |" in (tmp_path / "paper.md").read_text()
+    text = (tmp_path / "paper.md").read_text()
+    name = "vad: paper-crnn ×0.0625, the CPU stand-in for the paper's CRNN (vctk-mini+esc50-mini)"
+    assert f"| {name} | CRNN baseline |" in text
     assert "[Paper versus suite](paper.md)" in (tmp_path / "README.md").read_text()
+
+
+def replicates(found: list[Record], own: float) -> Replicates:
+    """Per-item replicates: each record's EER plus noise common to every record (the same resampled test
+    sets, which pairing cancels) and noise of its own (what pairing leaves), of std `own`."""
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0.0, 1.0, 200)
+    return Replicates(values={r.record_id: r.metrics["eer"] + shared + rng.normal(0.0, own, 200) for r in found})
+
+
+def claims_records() -> list[Record]:
+    """Five seeds: the full model, DCL at κ_min 0.5 (+0.2 pt) and 0.25 (+1.0 pt), SG (+2.0 pt)."""
+    full = {"mels": 80, "conv": 8, "gru": 22}
+    dcl = {"mode": "penalty", "alpha": 1.0, "knobs": ["mels"]}
+    found = []
+    for seed in range(5):
+        base = 15.0 + 0.3 * seed
+        found.append(record("dense", seed, "x1", 1000, base, {"multipliers": [1.0], "widths": {}}, full))
+        found.append(record("dcl", seed, "k05", 510, base + 0.2, {**dcl, "kappa_min": 0.5}, {**full, "mels": 40}))
+        found.append(record("dcl", seed, "k025", 270, base + 1.0, {**dcl, "kappa_min": 0.25}, {**full, "mels": 20}))
+        sg = {"mode": "budget", "budget": 0.375, "knobs": ["mels"]}
+        found.append(record("noisy-gates", seed, "sg", 370, base + 2.0, sg, {**full, "mels": 29}))
+    return found
+
+
+def test_claims_are_judged_on_intervals_over_seeds_and_items() -> None:
+    found = claims_records()
+    claims = paper_claims(records_frame(found), replicates(found, own=0.05)).set_index("claim")
+    at_40 = claims.loc["DCL on the mels costs at most +0.4 pt EER at 40 bands"]
+    assert at_40["verdict"] == "confirmed" and at_40["paper (pt)"] == "+0.11" and at_40["seeds"] == 5
+    assert claims.loc["DCL on the mels costs at most +0.4 pt EER at 20 bands", "verdict"] == "refuted"
+    versus_sg = claims.loc["DCL beats SG at matched cost (both near 20 bands)"]
+    assert versus_sg["verdict"] == "confirmed" and versus_sg["suite (pt)"].startswith("-1.00 [")
+    assert versus_sg["paper (pt)"] == f"{9.42 - 10.17:+.2f}"
+    seeds_only = paper_claims(records_frame(found)).set_index("claim")  # no per-item scores: never resolved
+    assert set(seeds_only["verdict"]) == {"not resolved"}
+
+
+def test_a_wide_interval_leaves_a_claim_unresolved() -> None:
+    found = claims_records()
+    claims = paper_claims(records_frame(found), replicates(found, own=3.0)).set_index("claim")
+    assert claims.loc["DCL on the mels costs at most +0.4 pt EER at 40 bands", "verdict"] == "not resolved"
+
+
+def test_the_suites_own_families_are_not_set_beside_the_papers() -> None:
+    own = [
+        record(r.method, r.seed, r.label, r.macs, r.metrics["eer"], r.settings, r.widths, {"model": "crnn"})
+        for r in claims_records()
+    ]
+    assert paper_table(records_frame(own)).empty and paper_claims(records_frame(own)).empty
+
+
+def test_alpha_fronts_list_each_alpha_cheapest_last() -> None:
+    found = claims_records()
+    full = {"mels": 80, "conv": 8, "gru": 22}
+    for seed in range(5):
+        for alpha, mels in ((0.1, 70), (0.35, 33)):
+            settings = {"mode": "penalty", "alpha": alpha, "kappa_min": 0.125, "knobs": ["mels"]}
+            found.append(record("dcl", seed, f"a{alpha}", mels * 12, 15.5, settings, {**full, "mels": mels + seed}))
+    fronts = alpha_fronts(records_frame(found))
+    assert fronts["α"].tolist() == ["0.1", "1", "0.35", "1"]  # by cost: 840, 510 (κ_min 0.5), 396, 270 MACs
+    assert fronts["κ_min"].tolist() == ["0.125", "0.5", "0.125", "0.25"]
+    assert fronts.iloc[0]["widths"] == "mels 72.0" and fronts.iloc[0]["seeds"] == 5
 
 
 @pytest.mark.parametrize("grid", ["paper.toml", "paper-full.toml"])
@@ -112,13 +183,16 @@ def test_the_paper_grids_plan_every_published_experiment(grid: str) -> None:
             c.task_settings.get("model"),
             c.method,
             c.method_settings.get("kappa_min"),
+            c.method_settings.get("alpha"),
             tuple(c.method_settings.get("knobs") or ()),
         )
         for c in cells
     }
-    for kappa in (0.5, 0.25, 0.125):
-        for model in ("crnn", "transformer"):
-            assert ("vad", model, "dcl", kappa, ("mels",)) in planned
-    assert ("asvspoof2019", "resnet34", "dcl", 0.125, ()) in planned
-    for stage in range(1, 5):
-        assert any(p[0] == "asvspoof2019" and p[4] == (f"stage{stage}",) for p in planned)
+    for model in ("paper-crnn", "paper-transformer"):
+        for kappa in (0.5, 0.25, 0.125):
+            assert ("vad", model, "dcl", kappa, 1.0, ("mels",)) in planned
+        alphas = {p[4] for p in planned if p[:3] == ("vad", model, "dcl") and p[3] == 0.125}
+        assert len(alphas) >= 4  # the DCL's own front
+        assert ("vad", model, "noisy-gates", None, 1.0, ("mels",)) in planned  # the paper's SG: mels only
+    assert ("asvspoof2019", "resnet34", "dcl", 0.125, 1.0, ()) in planned
+    assert len({p[4] for p in planned if p[:3] == ("asvspoof2019", "resnet34", "dcl")}) >= 4

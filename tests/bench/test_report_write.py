@@ -132,6 +132,28 @@ def test_a_task_with_two_corpora_gets_one_folder_per_corpus(tmp_path: Path):
     assert {p.parent.name for p in written if p.name == "leaderboard.md"} == {"mse__mse_corpus", "mse__other"}
 
 
+def test_a_task_with_two_model_families_gets_one_board_per_family(tmp_path: Path):
+    recs = [
+        record("mse", method, seed, macs, 0.4, cell_id=f"{model}-{method}-{seed}-{macs}", task_settings={"model": model})
+        for model in ("small", "big")
+        for method in ("dense", "slimmable")
+        for seed in (0, 1)
+        for macs in (500_000, 1_000_000)
+    ]
+    written = write_report(recs, tmp_path)
+    boards = {p.parent.name for p in written if p.name == "leaderboard.md"}
+    assert boards == {"mse__mse_corpus__model=big", "mse__mse_corpus__model=small"}
+    for board in boards:
+        candidates = pd.read_csv(tmp_path / board / "candidates.csv")
+        assert len(candidates) == 8 and candidates["cell_id"].str.startswith(board.rsplit("=", 1)[1]).all()
+
+
+def test_one_model_family_keeps_the_corpus_name(tmp_path: Path):
+    recs = [record("mse", "dense", 0, 500_000, 0.4, task_settings={"model": "small"})]
+    written = write_report(recs, tmp_path)
+    assert {p.parent.name for p in written if p.name == "leaderboard.md"} == {"mse"}
+
+
 def test_atomic_write_leaves_old_file_whole_when_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     target = tmp_path / "leaderboard.md"
     atomic_write(target, "old")
