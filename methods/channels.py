@@ -151,6 +151,16 @@ def fold_gate(model: nn.Module, axes: KnobAxes, knob: str, score: torch.Tensor, 
     return order
 
 
+def narrowest_fraction(task: Task) -> float:
+    """fvcore MACs of the model with one channel per knob, as a fraction of the full model's: the
+    lowest MAC target that narrowing the knobs can reach."""
+    from tradeoff_bench.core.flops import count_macs
+
+    example = task.example_input()
+    full = count_macs(task.build_model().eval(), example)
+    return count_macs(task.build_model({knob: 1 for knob in task.knobs}).eval(), example) / full
+
+
 def threshold_widths(scores: dict[str, torch.Tensor], complexity: ComplexityModel, target: float) -> dict[str, int]:
     """Widths of the lowest global score threshold whose complexity-model MACs fit `target` · full.
 

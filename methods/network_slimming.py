@@ -22,7 +22,14 @@ from torch import nn
 
 from tradeoff_bench.core.registry import Count, Epochs
 from tradeoff_bench.methods.base import METHODS, Candidate, RunContext
-from tradeoff_bench.methods.channels import KnobAxes, along, fold_gate, knob_axes, threshold_widths
+from tradeoff_bench.methods.channels import (
+    KnobAxes,
+    along,
+    fold_gate,
+    knob_axes,
+    narrowest_fraction,
+    threshold_widths,
+)
 from tradeoff_bench.methods.compress import CompressFinetune, Dense, Work
 from tradeoff_bench.methods.dcl.complexity import ComplexityModel, fit_complexity
 from tradeoff_bench.methods.slicing import extract
@@ -99,6 +106,12 @@ class NetworkSlimming(CompressFinetune):
     def check(self, task: Task) -> None:
         if not task.knobs:
             raise ValueError(f"task {task.name!r} has no width knobs: network-slimming prunes a knob's channels")
+        floor = narrowest_fraction(task)
+        if min(self.targets) < floor:
+            raise ValueError(
+                f"MAC target {min(self.targets):g} is below {floor:.4g}, the fraction of the model with one "
+                "channel per knob: its knobs cannot reach it"
+            )
         super().check(task)
 
     def compress_targets(self) -> tuple[float, ...]:

@@ -47,6 +47,15 @@ def output_layers(model: nn.Module, example: torch.Tensor) -> list[nn.Module]:
     return order[-1:]
 
 
+def dependency_graph(model: nn.Module, example: torch.Tensor) -> tp.DependencyGraph:
+    """Torch-Pruning's dependency graph of `model` (with the suite's RNN pruners), traced on a positive
+    random batch of two shaped like `example`: a batch of one zero input makes the graph mis-read shapes."""
+    trace = torch.rand((2, *example.shape[1:]), generator=torch.Generator().manual_seed(0))
+    return tp.DependencyGraph().build_dependency(
+        model, example_inputs=trace, customized_pruners=rnn_pruners(), verbose=False
+    )
+
+
 def layer_widths(model: nn.Module) -> dict[str, int]:
     """Module name -> output channels of every Linear, convolution and RNN."""
     widths = {}
@@ -90,8 +99,6 @@ class Pruner:
             raise ValueError(f"max_ratio must be in (0, 1], got {self.max_ratio}")
         if self.normalizer not in NORMALIZERS:
             raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {self.normalizer!r}")
-        # a positive random batch of two: a batch of one zero input makes the graph mis-read shapes
-        self.trace_input = torch.rand((2, *self.example.shape[1:]), generator=torch.Generator().manual_seed(0))
         self.ignored = output_layers(self.model, self.example)
         self.unsafe = self._unsafe_roots()
         normalizer = None if self.normalizer == "none" else self.normalizer
@@ -118,12 +125,7 @@ class Pruner:
         return self.keep.get(self._root(group), self.floor)
 
     def _graph(self, model: nn.Module, ignored: list[nn.Module]) -> tp.DependencyGraph:
-        return tp.DependencyGraph().build_dependency(
-            model,
-            example_inputs=self.trace_input,
-            customized_pruners=rnn_pruners(),
-            verbose=False,
-        )
+        return dependency_graph(model, self.example)
 
     def _groups(self, graph: tp.DependencyGraph, ignored: list[nn.Module]) -> list[tp.Group]:
         """One group per root layer (in module order), skipping roots the graph cannot group."""

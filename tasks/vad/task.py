@@ -47,11 +47,13 @@ from tradeoff_bench.tasks.base import (
     Task,
     TrainRecipe,
     model_device,
+    no_gate,
 )
 from tradeoff_bench.tasks.feature_cache import FOLDER as FEATURES_FOLDER
 from tradeoff_bench.tasks.feature_cache import cached_features, feature_key
 from tradeoff_bench.tasks.metrics import ItemScores
 from tradeoff_bench.tasks.targets import QualityTarget
+from tradeoff_bench.tasks.user_model import UserFamily, is_builder
 from tradeoff_bench.tasks.vad import features, mini, mixing, realtest
 from tradeoff_bench.tasks.vad.features import HOP, N_FFT, N_FREQ, N_MELS, SAMPLE_RATE, power_spectrogram
 from tradeoff_bench.tasks.vad.layout import read_esc50, read_marker, read_vctk
@@ -105,14 +107,20 @@ class _Split:
     """(mixtures, samples) float32 waveforms; kept for the test split only (the peers need them)."""
 
 
+FAMILIES = ("crnn", "transformer", "paper-crnn", "paper-transformer")
+"""The built-in model families; any other `model` names a user's builder (`tasks.user_model`)."""
+
+
 @TASKS.register("vad")
 @dataclass
 class VadTask(Task):
     """Voice activity detection: a CRNN or a small Transformer on log-mel bands, frame-level EER."""
 
-    model: Literal["crnn", "transformer", "paper-crnn", "paper-transformer"] = "crnn"
+    model: str = "crnn"
     """`crnn` / `transformer`: the suite's CPU-sized families (tasks/vad/models.py); `paper-crnn` /
-    `paper-transformer`: the paper's, as its parameter counts imply (tasks/vad/paper_models.py)."""
+    `paper-transformer`: the paper's, as its parameter counts imply (tasks/vad/paper_models.py); or
+    a builder of your own, `FILE.py:FUNCTION` / `MODULE:FUNCTION` / an entry point (README, "Bring
+    your own model"): power spectrogram (batch, 201, frames) -> one logit per frame (batch, frames)."""
     speech_root: str | None = None
     """A VCTK 0.92 root; None: the generated vctk-mini under data_dir."""
     noise_root: str | None = None
@@ -192,6 +200,8 @@ class VadTask(Task):
             raise ValueError(f"mels must be in [1, {N_MELS}], got {self.mels}")
         if min(self.conv, self.gru, self.d_model, self.ffn, self.layers, self.epochs, self.batch_size) < 1:
             raise ValueError("widths, layers, epochs and batch_size must be positive")
+        if self.model not in FAMILIES and not self.model.strip():
+            raise SettingError(f"model must be one of {', '.join(FAMILIES)} or a builder")
         if self.paper_width <= 0:
             raise ValueError(f"paper_width must be positive, got {self.paper_width}")
         if min(self.n_train, self.n_val, self.n_test, self.n_real) < 1 or self.mixture_seconds <= 0:
@@ -277,8 +287,18 @@ class VadTask(Task):
         return TrainRecipe(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr)
 
     # --- model ---------------------------------------------------------------------------
+    @cached_property
+    def user_family(self) -> UserFamily | None:
+        """The user's model when `model` names a builder (its knobs found automatically), else None."""
+        if not is_builder(self.model, FAMILIES):
+            return None
+        reference = replace(self, model="crnn", conv=1, gru=1, mels=1).build_model()
+        return UserFamily(self.model, self.example_input(), reference)
+
     @property
     def knobs(self) -> dict[str, int]:
+        if self.user_family is not None:
+            return {name: knob.width for name, knob in self.user_family.knobs.items()}
         if self.model == "crnn":
             return {"mels": self.mels, "conv": self.conv, "gru": self.gru}
         if self.model == "paper-crnn":
@@ -293,6 +313,8 @@ class VadTask(Task):
         return frozenset({"mels"}) if self.model == "paper-crnn" else frozenset()
 
     def _build(self, widths: dict[str, int], gate: GateFactory) -> nn.Module:
+        if self.user_family is not None:
+            return self.user_family.build(widths, None if gate is no_gate else gate)
         if self.model == "crnn":
             return CRNN(widths, gate)
         if self.model == "paper-crnn":

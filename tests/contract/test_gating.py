@@ -12,13 +12,14 @@ from torch import nn
 from tradeoff_bench.core.registry import configure
 from tradeoff_bench.methods.dcl.layer import DCLGates
 from tradeoff_bench.methods.slicing import copy_leading_channels
+from tests.contract.variants import task_variants
 from tradeoff_bench.tasks import TASKS, Task
 
 TOLERANCE = 1e-5
 CASES = [
-    pytest.param(name, variant, knob, id=f"{name}-{i}-{knob}")
+    pytest.param(name, variant, knob, id=f"{ident}-{knob}")
     for name in TASKS.names()
-    for i, variant in enumerate(TASKS.get(name).tiny_variants)
+    for ident, variant in task_variants(name)
     for knob in configure(TASKS.get(name), variant, name).knobs
 ]
 

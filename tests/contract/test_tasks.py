@@ -10,14 +10,11 @@ from torch import nn
 
 from tradeoff_bench.core.flops import count_macs
 from tradeoff_bench.core.registry import configure
+from tests.contract.variants import task_variants
 from tradeoff_bench.tasks import TASKS, Task, metric_spec
 from tradeoff_bench.tasks.metrics import ItemScores
 
-VARIANTS = [
-    pytest.param(name, variant, id=f"{name}-{i}")
-    for name in TASKS.names()
-    for i, variant in enumerate(TASKS.get(name).tiny_variants)
-]
+VARIANTS = [pytest.param(name, variant, id=ident) for name in TASKS.names() for ident, variant in task_variants(name)]
 
 
 def make(name: str, variant: dict) -> Task:

@@ -1,0 +1,293 @@
+"""Bring your own model: a plain `nn.Module` from a user's builder, its width knobs found automatically.
+
+A task's `model` setting may name a *builder* instead of a built-in family: `path/to/file.py:build`,
+`package.module:build`, or the name of an entry point in the `tradeoff_bench.models` group. The
+builder takes no arguments and returns a fresh `nn.Module` that maps the task's model input to its
+model output (the README's model contracts); the suite never imports itself into the user's code.
+
+Knobs. Torch-Pruning's dependency graph of the full model (`methods.pruning_graph.Pruner`, which
+also leaves out the output layer and any group whose removal breaks the forward pass) gives every
+group of coupled channels: a layer's outputs with their norms, residual partners and consumers.
+A group becomes a knob, named after its first layer (its root's module name) with the root's
+output channels as its full width, when a gate at its consumers is exact: every layer that reads
+the group's channels (a `prune_in_channels` dependency: a convolution, a Linear, an RNN's input)
+sees them whole on one axis (1 for a convolution, the last for a Linear or RNN), and no
+normalisation over channels (LayerNorm, GroupNorm) sits between. Other groups are named in
+`notes` and kept at full width by every method that learns or sets widths: an RNN's hidden size (a
+gate would have to act inside the recurrence), a group flattened into a Linear, a normalisation
+over channels.
+
+Widths. The model at widths is the freshly built full model with each knob's trailing channels
+removed by Torch-Pruning (every coupled tensor at once), so its tensors are the full model's
+leading slices under the same names, the contract `methods.slicing` extracts by.
+
+Gates. `gate(knob, width, axis)` is made once per knob and applied, by a forward pre-hook, to the
+input of every layer that reads the knob's channels: a channel gated to 0 there is a channel
+removed, whatever ran between the producer and its readers (a BatchNorm's shift, an activation).
+The gate modules live in the model under `knob_gates` (a slot of their own: the user's parameter
+names do not change) and the hooks are module-level objects, so the model deep-copies and pickles.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tradeoff_bench.core.registry import SettingError
+
+ENTRY_POINT_GROUP = "tradeoff_bench.models"
+GATES_SLOT = "knob_gates"
+CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
+
+Builder = Callable[[], nn.Module]
+
+
+def is_builder(model: str, families: tuple[str, ...]) -> bool:
+    """Whether a task's `model` setting names a user's builder rather than one of its `families`."""
+    return model not in families
+
+
+def load_builder(spec: str) -> Builder:
+    """The builder named by `spec` (`FILE.py:NAME`, `MODULE:NAME` or an entry point's name); a
+    SettingError in one line when it cannot be had."""
+    path, colon, name = spec.rpartition(":")
+    if not colon:
+        found = [e for e in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if e.name == spec]
+        if not found:
+            raise SettingError(
+                f"model {spec!r} is neither a built-in family nor a builder: give FILE.py:FUNCTION, "
+                f"MODULE:FUNCTION or an entry point of the {ENTRY_POINT_GROUP!r} group"
+            )
+        builder = found[0].load()
+    else:
+        module = _import_file(Path(path)) if path.endswith(".py") else _import_module(path)
+        builder = getattr(module, name, None)
+        if builder is None:
+            raise SettingError(f"model {spec!r}: {path} has no {name!r}")
+    if not callable(builder):
+        raise SettingError(f"model {spec!r} is not callable")
+    return builder
+
+
+def _import_file(path: Path) -> object:
+    if not path.is_file():
+        raise SettingError(f"model builder file {path} does not exist")
+    resolved = path.resolve()
+    name = f"tradeoff_bench_user_model_{hashlib.sha1(str(resolved).encode()).hexdigest()[:12]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise SettingError(f"model builder file {path} cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        del sys.modules[name]
+        raise SettingError(f"model builder file {path} failed to import: {type(err).__name__}: {err}") from None
+    return module
+
+
+def _import_module(name: str) -> object:
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise SettingError(f"model builder module {name!r} cannot be imported: {err}") from None
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One group of coupled channels that a method may narrow."""
+
+    name: str
+    """Its root layer's module name."""
+    width: int
+    axis: int
+    """The channel axis of the tensor its readers see (1: convolutions, -1: Linear, RNN input)."""
+    readers: tuple[str, ...]
+    """Module names of the layers that read its channels (where its gate is applied)."""
+
+
+@dataclass
+class UserFamily:
+    """A user's model builder, checked against the task's model contract (`reference`: a built-in
+    model of the task, whose output on the same input is what the user's must look like), with the
+    width knobs found on its full model."""
+
+    spec: str
+    example: torch.Tensor
+    reference: nn.Module
+    builder: Builder = field(init=False)
+    knobs: dict[str, Knob] = field(init=False)
+    notes: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.builder = load_builder(self.spec)
+        model = self.fresh()
+        check_contract(self.spec, model, self.reference, self.example)
+        self.knobs, self.notes = find_knobs(model, self.example)
+
+    def fresh(self) -> nn.Module:
+        """A freshly built full model (initialised from the global generators, which callers seed)."""
+        model = self.builder()
+        if not isinstance(model, nn.Module):
+            raise SettingError(f"model {self.spec!r} returned {type(model).__name__}, not a torch.nn.Module")
+        return model
+
+    def build(self, widths: Mapping[str, int], gate: Callable[[str, int, int], nn.Module] | None) -> nn.Module:
+        """The model at `widths` (knob -> width; every knob given), with `gate`'s modules at its knobs."""
+        model = self.fresh()
+        narrower = {k: w for k, w in widths.items() if w < self.knobs[k].width}
+        if narrower:
+            _shrink(model, self.example, narrower)
+        if gate is not None:
+            attach_gates(model, {k: gate(k, widths[k], self.knobs[k].axis) for k in self.knobs}, self.knobs)
+        return model
+
+
+def check_contract(spec: str, model: nn.Module, reference: nn.Module, example: torch.Tensor) -> None:
+    """A SettingError in one line unless `model` maps a batch of two inputs to an output of the
+    shape and dtype that the task's `reference` model gives."""
+    batch = torch.cat([example, example])
+    with torch.no_grad():
+        wanted = reference.eval()(batch)
+        try:
+            got = model.eval()(batch)
+        except Exception as err:
+            raise SettingError(
+                f"model {spec!r} fails on the task's input {_shape(batch)}: {type(err).__name__}: {err}"
+            ) from None
+    if not torch.is_tensor(got) or got.shape != wanted.shape or got.dtype != wanted.dtype:
+        found = _shape(got) if torch.is_tensor(got) else type(got).__name__
+        raise SettingError(
+            f"model {spec!r}: on the task's input {_shape(batch)} it returned {found}; "
+            f"the task needs {_shape(wanted)} (README, the model contracts)"
+        )
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return f"{tuple(tensor.shape)} {str(tensor.dtype).removeprefix('torch.')}"
+
+
+def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob], list[str]]:
+    """The knobs of `model` (name -> Knob, in module order) and a note per group that is not one."""
+    from tradeoff_bench.methods.pruning_graph import Pruner
+
+    pruner = Pruner(copy.deepcopy(model), example)
+    names = pruner.names
+    seen = _reader_inputs(pruner.model, example)
+    knobs: dict[str, Knob] = {}
+    notes = [f"{name}: not a knob (removing a channel breaks the forward pass)" for name in sorted(pruner.unsafe)]
+    for group in pruner.groups:
+        root = group[0].dep.target.module
+        name, width = names[root], len(group[0][1])
+        handlers = [(getattr(dep.handler, "__name__", ""), dep.target.module) for dep, _ in group]
+        readers = tuple(dict.fromkeys(names[m] for h, m in handlers if h == "prune_in_channels" and m in names))
+        members = [m for _, m in handlers if m in names]  # layers; the graph's operator nodes have no name
+        reason = _not_gateable(root, members, readers, width, seen, names)
+        if reason:
+            notes.append(f"{name}: not a knob ({reason})")
+            continue
+        axes = {_axis(dict(pruner.model.named_modules())[r]) for r in readers}
+        knobs[name] = Knob(name, width, axes.pop(), readers)
+    return knobs, notes
+
+
+def _not_gateable(
+    root: nn.Module,
+    members: list[nn.Module],
+    readers: tuple[str, ...],
+    width: int,
+    seen: Mapping[str, tuple[int, ...]],
+    names: Mapping[nn.Module, str],
+) -> str:
+    """Why a gate at the group's readers would not be exact ("" when it would)."""
+    if isinstance(root, nn.RNNBase):
+        return "an RNN's hidden size: a gate would have to act inside the recurrence"
+    norms = sorted({names[m] for m in members if isinstance(m, CHANNEL_NORMS)})
+    if norms:
+        return f"normalised over channels by {', '.join(norms)}"
+    if not readers:
+        return "no layer reads its channels"
+    modules = {names[m]: m for m in members}
+    axes = set()
+    for reader in readers:
+        module, shape = modules.get(reader), seen.get(reader)
+        if module is None or shape is None:
+            return f"{reader} reads it where the trace cannot follow"
+        axis = _axis(module)
+        if shape[axis] != width:
+            return f"{reader} reads it reshaped ({shape[axis]} features for {width} channels)"
+        axes.add(axis)
+    return "" if len(axes) == 1 else "its readers see its channels on different axes"
+
+
+def _axis(module: nn.Module) -> int:
+    return 1 if isinstance(module, nn.modules.conv._ConvNd) else -1
+
+
+def _reader_inputs(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[int, ...]]:
+    """Module name -> the shape of its first input on `example`, for every module that ran."""
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def record(name: str) -> Callable[[nn.Module, tuple[object, ...]], None]:
+        def hook(module: nn.Module, args: tuple[object, ...]) -> None:
+            if args and torch.is_tensor(args[0]):
+                shapes.setdefault(name, tuple(args[0].shape))
+
+        return hook
+
+    hooks = [module.register_forward_pre_hook(record(name)) for name, module in model.named_modules()]
+    try:
+        with torch.no_grad():
+            model.eval()(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return shapes
+
+
+def _shrink(model: nn.Module, example: torch.Tensor, widths: Mapping[str, int]) -> None:
+    """Remove each named root layer's trailing channels (and every coupled tensor's) down to its width."""
+    from tradeoff_bench.methods.pruning_graph import dependency_graph
+
+    graph = dependency_graph(model, example)
+    modules = dict(model.named_modules())
+    pruning = []
+    for name, width in widths.items():
+        root = modules[name]
+        handler = graph.get_pruner_of_module(root).prune_out_channels
+        pruning.append(graph.get_pruning_group(root, handler, list(range(width, graph.get_out_channels(root)))))
+    for group in pruning:
+        group.prune()
+
+
+class GateInput:
+    """A forward pre-hook that passes a layer's first input through a knob's gate."""
+
+    def __init__(self, gate: nn.Module) -> None:
+        self.gate = gate
+
+    def __call__(self, module: nn.Module, args: tuple[object, ...]) -> tuple[object, ...]:
+        return (self.gate(args[0]), *args[1:])
+
+
+def attach_gates(model: nn.Module, gates: Mapping[str, nn.Module], knobs: Mapping[str, Knob]) -> None:
+    """Put each knob's gate module in `model.knob_gates` and before every layer that reads its channels."""
+    slot = nn.ModuleList(gates[k] for k in knobs)
+    model.add_module(GATES_SLOT, slot)
+    modules = dict(model.named_modules())
+    for gate, knob in zip(slot, knobs.values()):
+        for reader in knob.readers:
+            modules[reader].register_forward_pre_hook(GateInput(gate))
