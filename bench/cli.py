@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", parents=[plugins], help="list registered tasks, methods and metrics")
     listing.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern")
     listing.add_argument("--kind", choices=("tasks", "methods", "metrics", "all"), default="all")
+    listing.add_argument("--task", help="list this task's width knobs instead: full widths and the MACs each controls")
+    listing.add_argument(
+        "--task-set", action="append", default=[], metavar="KEY=VALUE", help="with --task: a task setting (e.g. model=)"
+    )
     listing.set_defaults(command=_list)
 
     run = sub.add_parser("run", parents=[plugins], help="run a grid file, or one task x method ad hoc")
@@ -297,6 +301,10 @@ def _list(args: argparse.Namespace) -> int:
     from tradeoff_bench.tasks import METRICS, TASKS
 
     load_plugins(args.plugin)
+    if args.task:
+        return _list_knobs(args.task, _parse_settings(args.task_set))
+    if args.task_set:
+        raise GridError("--task-set needs --task: the task whose knobs to list")
     kinds = ("tasks", "methods", "metrics") if args.kind == "all" else (args.kind,)
     rows: list[tuple[str, str, str]] = []
     if "tasks" in kinds:
@@ -317,6 +325,33 @@ def _list(args: argparse.Namespace) -> int:
     exact = [(kind, name) for kind, name, _ in rows if name == args.pattern and kind in ("task", "method")]
     for kind, name in exact:  # `list dcl`: the one named entry, with every setting it takes
         _print_settings(kind, TASKS.get(name) if kind == "task" else METHODS.get(name))
+    return EXIT_OK
+
+
+def _list_knobs(task_name: str, settings: dict[str, Any]) -> int:
+    """`list --task T`: each width knob, its full width and the fvcore MACs that depend on it (the
+    full model's less the model's with that knob at one channel), then what is not a knob."""
+    from tradeoff_bench.core.flops import count_macs
+    from tradeoff_bench.core.registry import configure
+    from tradeoff_bench.tasks import TASKS
+
+    try:
+        task_obj = configure(TASKS.get(task_name), settings, f"task {task_name!r}")
+    except (TypeError, ValueError) as err:
+        raise GridError(str(err)) from None
+    example = task_obj.example_input()
+    full = count_macs(task_obj.build_model().eval(), example)
+    print(f"{task_name} ({task_obj.settings().get('model', 'its model')}): {full:,} MACs per {task_obj.cost_unit}")
+    if not task_obj.knobs:
+        print("no width knobs")
+    width = max((len(k) for k in task_obj.knobs), default=0)
+    for knob, channels in task_obj.knobs.items():
+        narrow = count_macs(task_obj.build_model({knob: 1}).eval(), example)
+        share = (full - narrow) / full if full else 0.0
+        print(f"  {knob:<{width}}  {channels:>5} channels  {full - narrow:>14,} MACs ({share:.1%})")
+    family = getattr(task_obj, "user_family", None)
+    for note in family.notes if family is not None else []:
+        print(f"  note: {note}")
     return EXIT_OK
 
 

@@ -106,11 +106,17 @@ class Cell:
 
     @property
     def plugin_code(self) -> dict[str, str]:
-        """Digests of the plugins (code outside the suite) that define this cell's task and method."""
+        """Digests of the plugins (code outside the suite) that define this cell's task and method, and
+        of the user's model builder its `model` setting names (`tasks.user_model`)."""
         from tradeoff_bench.bench.provenance import plugin_code
+        from tradeoff_bench.tasks.user_model import load_builder
 
-        classes = [TASKS.get(self.task)] + ([] if self.is_peers else [METHODS.get(self.method)])
-        return plugin_code(*classes)
+        task = TASKS.get(self.task)
+        code: list[object] = [task] + ([] if self.is_peers else [METHODS.get(self.method)])
+        model = self.task_settings.get("model")
+        if task.model_families and isinstance(model, str) and model not in task.model_families:
+            code.append(load_builder(model))
+        return plugin_code(*code)
 
 
 def peers_cell(cell: Cell) -> Cell | None:

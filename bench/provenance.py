@@ -67,14 +67,15 @@ def code_versions(items: Iterable[tuple[dict[str, Any], str]]) -> dict[str, set[
     }
 
 
-def plugin_code(*classes: type) -> dict[str, str]:
-    """Per plugin that defines one of `classes` (a module outside the suite's packages), a digest of its
-    source: the file of a file plugin or a lone module, every .py file of an installed package. An
-    edit of a plugin then changes the code identity of exactly the cells that use it."""
+def plugin_code(*classes: object) -> dict[str, str]:
+    """Per plugin that defines one of `classes` (classes or functions, e.g. a user's model builder, of
+    a module outside the suite's packages), a digest of its source: the file of a file plugin or a
+    lone module, every .py file of an installed package. An edit of a plugin then changes the code
+    identity of exactly the cells that use it."""
     found: dict[str, str] = {}
     suite = [REPO / package for package in CODE_PACKAGES]
     for cls in classes:
-        source = inspect.getsourcefile(cls)
+        source = inspect.getsourcefile(cls)  # type: ignore[arg-type]
         path = Path(source).resolve() if source else None
         if path is None or any(path.is_relative_to(root) for root in suite):
             continue

@@ -20,6 +20,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -30,6 +31,7 @@ from tradeoff_bench.core.registry import SettingError, did_you_mean
 from tradeoff_bench.tasks import TASKS as TASKS  # re-exported: tasks register through this module
 from tradeoff_bench.tasks.metrics import ItemScores, metric_spec
 from tradeoff_bench.tasks.targets import DEFAULT_TARGET, QualityTarget
+from tradeoff_bench.tasks.user_model import UserFamily
 
 GateFactory = Callable[[str, int, int], nn.Module]
 """(knob name, width of the knob, channel axis of the tensor it sees) -> module applied there.
@@ -112,6 +114,9 @@ class Task(ABC):
     description: ClassVar[str] = ""
     tiny_variants: ClassVar[tuple[dict[str, Any], ...]] = ({},)
     """Settings of small variants (seconds to run) that the contract tests exercise."""
+    model_families: ClassVar[tuple[str, ...]] = ()
+    """The built-in values of the task's `model` setting (the first is the default); any other value
+    names a user's builder (`tasks.user_model`). Empty: the task takes no model of a user's."""
     quality_target: ClassVar[QualityTarget] = DEFAULT_TARGET
     """How close to the full dense model's primary metric a candidate must stay (`target.md`)."""
 
@@ -154,7 +159,25 @@ class Task(ABC):
 
     def build_model(self, widths: Mapping[str, int] | None = None, gate: GateFactory | None = None) -> nn.Module:
         """A freshly initialised model; unspecified knobs take their full width."""
+        if self.user_family is not None:
+            return self.user_family.build(self.resolve_widths(widths), gate)
         return self._build(self.resolve_widths(widths), gate or no_gate)
+
+    @cached_property
+    def user_family(self) -> UserFamily | None:
+        """The user's model when the task's `model` setting names a builder rather than one of its
+        `model_families` (`tasks.user_model`: knobs found automatically), else None."""
+        model = getattr(self, "model", None)
+        if not self.model_families or not isinstance(model, str) or model in self.model_families:
+            return None
+        reference = dataclasses.replace(self, model=self.model_families[0]).build_model()  # type: ignore[call-arg]
+        return UserFamily(model, self.example_input(), reference)
+
+    def user_knobs(self) -> dict[str, int] | None:
+        """The knobs of the user's model (name -> full width), or None for a built-in family: a
+        task's `knobs` starts with it."""
+        family = self.user_family
+        return None if family is None else {name: knob.width for name, knob in family.knobs.items()}
 
     @property
     def ordered_knobs(self) -> frozenset[str]:

@@ -52,11 +52,6 @@ CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 Builder = Callable[[], nn.Module]
 
 
-def is_builder(model: str, families: tuple[str, ...]) -> bool:
-    """Whether a task's `model` setting names a user's builder rather than one of its `families`."""
-    return model not in families
-
-
 def load_builder(spec: str) -> Builder:
     """The builder named by `spec` (`FILE.py:NAME`, `MODULE:NAME` or an entry point's name); a
     SettingError in one line when it cannot be had."""

@@ -47,8 +47,10 @@ generator version (so that checkouts of other versions never share it)."""
 class ASVspoofTask(Task):
     """ASVspoof 2019 LA countermeasure: bona fide vs spoofed speech, EER on unseen attacks."""
 
-    model: Literal["resnet34", "lcnn"] = "resnet34"
-    """The family: the paper's ResNet34-style CNN (its depth is `blocks`) or an LCNN."""
+    model: str = "resnet34"
+    """The family: the paper's ResNet34-style CNN (its depth is `blocks`) or an LCNN; or a builder of
+    your own, `FILE.py:FUNCTION` / `MODULE:FUNCTION` / an entry point (README, "Bring your own
+    model"): features (batch, features, frames) -> logits (spoof, bona fide) per utterance (batch, 2)."""
     root: str | None = None
     """The corpus (the folder holding LA/); None: the generated mini corpus, generated if missing."""
     mini_size: Literal["default", "tiny"] = "default"
@@ -77,6 +79,7 @@ class ASVspoofTask(Task):
 
     name = "asvspoof2019"
     primary_metric = "eer"
+    model_families = ("resnet34", "lcnn")
     quality_target = QualityTarget(1.0)  # within +1 pt EER of the full dense model
     description = "ASVspoof 2019 LA anti-spoofing (EER %, min t-DCF on the real corpus); offline: asvspoof2019-mini"
     tiny_variants = (
@@ -152,6 +155,8 @@ class ASVspoofTask(Task):
     # --- model --------------------------------------------------------------------------------
     @property
     def knobs(self) -> dict[str, int]:
+        if (user := self.user_knobs()) is not None:
+            return user
         if self.model == "lcnn":
             return models.lcnn_knobs(self.width_multiplier)
         return models.resnet_knobs(self.blocks, self.width_multiplier)

@@ -47,13 +47,11 @@ from tradeoff_bench.tasks.base import (
     Task,
     TrainRecipe,
     model_device,
-    no_gate,
 )
 from tradeoff_bench.tasks.feature_cache import FOLDER as FEATURES_FOLDER
 from tradeoff_bench.tasks.feature_cache import cached_features, feature_key
 from tradeoff_bench.tasks.metrics import ItemScores
 from tradeoff_bench.tasks.targets import QualityTarget
-from tradeoff_bench.tasks.user_model import UserFamily, is_builder
 from tradeoff_bench.tasks.vad import features, mini, mixing, realtest
 from tradeoff_bench.tasks.vad.features import HOP, N_FFT, N_FREQ, N_MELS, SAMPLE_RATE, power_spectrogram
 from tradeoff_bench.tasks.vad.layout import read_esc50, read_marker, read_vctk
@@ -107,10 +105,6 @@ class _Split:
     """(mixtures, samples) float32 waveforms; kept for the test split only (the peers need them)."""
 
 
-FAMILIES = ("crnn", "transformer", "paper-crnn", "paper-transformer")
-"""The built-in model families; any other `model` names a user's builder (`tasks.user_model`)."""
-
-
 @TASKS.register("vad")
 @dataclass
 class VadTask(Task):
@@ -162,6 +156,7 @@ class VadTask(Task):
 
     name = "vad"
     primary_metric = "eer"
+    model_families = ("crnn", "transformer", "paper-crnn", "paper-transformer")
     quality_target = QualityTarget(1.0)  # within +1 pt EER of the full dense model
     description = "voice activity detection on speech + noise mixtures (frame EER %, per SNR bin)"
     tiny_variants = (
@@ -200,8 +195,8 @@ class VadTask(Task):
             raise ValueError(f"mels must be in [1, {N_MELS}], got {self.mels}")
         if min(self.conv, self.gru, self.d_model, self.ffn, self.layers, self.epochs, self.batch_size) < 1:
             raise ValueError("widths, layers, epochs and batch_size must be positive")
-        if self.model not in FAMILIES and not self.model.strip():
-            raise SettingError(f"model must be one of {', '.join(FAMILIES)} or a builder")
+        if not self.model.strip():
+            raise SettingError(f"model must be one of {', '.join(self.model_families)} or a builder")
         if self.paper_width <= 0:
             raise ValueError(f"paper_width must be positive, got {self.paper_width}")
         if min(self.n_train, self.n_val, self.n_test, self.n_real) < 1 or self.mixture_seconds <= 0:
@@ -287,18 +282,10 @@ class VadTask(Task):
         return TrainRecipe(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr)
 
     # --- model ---------------------------------------------------------------------------
-    @cached_property
-    def user_family(self) -> UserFamily | None:
-        """The user's model when `model` names a builder (its knobs found automatically), else None."""
-        if not is_builder(self.model, FAMILIES):
-            return None
-        reference = replace(self, model="crnn", conv=1, gru=1, mels=1).build_model()
-        return UserFamily(self.model, self.example_input(), reference)
-
     @property
     def knobs(self) -> dict[str, int]:
-        if self.user_family is not None:
-            return {name: knob.width for name, knob in self.user_family.knobs.items()}
+        if (user := self.user_knobs()) is not None:
+            return user
         if self.model == "crnn":
             return {"mels": self.mels, "conv": self.conv, "gru": self.gru}
         if self.model == "paper-crnn":
@@ -313,8 +300,6 @@ class VadTask(Task):
         return frozenset({"mels"}) if self.model == "paper-crnn" else frozenset()
 
     def _build(self, widths: dict[str, int], gate: GateFactory) -> nn.Module:
-        if self.user_family is not None:
-            return self.user_family.build(widths, None if gate is no_gate else gate)
         if self.model == "crnn":
             return CRNN(widths, gate)
         if self.model == "paper-crnn":

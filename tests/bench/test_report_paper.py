@@ -11,7 +11,7 @@ import pytest
 from tradeoff_bench.bench.grid import load_grid
 from tradeoff_bench.bench.report import records_frame
 from tradeoff_bench.bench.report.bootstrap import Replicates
-from tradeoff_bench.bench.report.paper import alpha_fronts, paper_claims, paper_table, published_rows
+from tradeoff_bench.bench.report.paper import CLAIMS, alpha_fronts, paper_claims, paper_table, published_rows
 from tradeoff_bench.bench.report.write import write_report
 from tradeoff_bench.core.records import Record
 
@@ -71,7 +71,9 @@ def records() -> list[Record]:
             )
         )
         found.append(
-            record("dcl", seed, "dcl", 300, 20.0, {"mode": "penalty", "alpha": 1.0, "kappa_min": 0.5, "knobs": None}, full)
+            record(
+                "dcl", seed, "dcl", 300, 20.0, {"mode": "penalty", "alpha": 1.0, "kappa_min": 0.5, "knobs": None}, full
+            )
         )  # all knobs
     return found
 
@@ -137,10 +139,10 @@ def claims_records() -> list[Record]:
 def test_claims_are_judged_on_intervals_over_seeds_and_items() -> None:
     found = claims_records()
     claims = paper_claims(records_frame(found), replicates(found, own=0.05)).set_index("claim")
-    at_40 = claims.loc["DCL on the mels costs at most +0.4 pt EER at 40 bands"]
+    at_40 = claims.loc[CLAIMS[0].text]
     assert at_40["verdict"] == "confirmed" and at_40["paper (pt)"] == "+0.11" and at_40["seeds"] == 5
-    assert claims.loc["DCL on the mels costs at most +0.4 pt EER at 20 bands", "verdict"] == "refuted"
-    versus_sg = claims.loc["DCL beats SG at matched cost (both near 20 bands)"]
+    assert claims.loc[CLAIMS[1].text, "verdict"] == "refuted"
+    versus_sg = claims.loc[CLAIMS[2].text]
     assert versus_sg["verdict"] == "confirmed" and versus_sg["suite (pt)"].startswith("-1.00 [")
     assert versus_sg["paper (pt)"] == f"{9.42 - 10.17:+.2f}"
     seeds_only = paper_claims(records_frame(found)).set_index("claim")  # no per-item scores: never resolved
@@ -150,7 +152,7 @@ def test_claims_are_judged_on_intervals_over_seeds_and_items() -> None:
 def test_a_wide_interval_leaves_a_claim_unresolved() -> None:
     found = claims_records()
     claims = paper_claims(records_frame(found), replicates(found, own=3.0)).set_index("claim")
-    assert claims.loc["DCL on the mels costs at most +0.4 pt EER at 40 bands", "verdict"] == "not resolved"
+    assert claims.loc[CLAIMS[0].text, "verdict"] == "not resolved"
 
 
 def test_the_suites_own_families_are_not_set_beside_the_papers() -> None:

@@ -134,7 +134,9 @@ def test_a_task_with_two_corpora_gets_one_folder_per_corpus(tmp_path: Path):
 
 def test_a_task_with_two_model_families_gets_one_board_per_family(tmp_path: Path):
     recs = [
-        record("mse", method, seed, macs, 0.4, cell_id=f"{model}-{method}-{seed}-{macs}", task_settings={"model": model})
+        record(
+            "mse", method, seed, macs, 0.4, cell_id=f"{model}-{method}-{seed}-{macs}", task_settings={"model": model}
+        )
         for model in ("small", "big")
         for method in ("dense", "slimmable")
         for seed in (0, 1)

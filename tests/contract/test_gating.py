@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from tests.contract.variants import task_variants
 from tradeoff_bench.core.registry import configure
 from tradeoff_bench.methods.dcl.layer import DCLGates
 from tradeoff_bench.methods.slicing import copy_leading_channels
-from tests.contract.variants import task_variants
 from tradeoff_bench.tasks import TASKS, Task
 
 TOLERANCE = 1e-5

@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+from tests.contract.variants import task_variants
 from tradeoff_bench.core.flops import count_macs
 from tradeoff_bench.core.registry import configure
-from tests.contract.variants import task_variants
 from tradeoff_bench.tasks import TASKS, Task, metric_spec
 from tradeoff_bench.tasks.metrics import ItemScores
 

@@ -1,5 +1,5 @@
-"""The task variants every contract test runs on: each task's tiny variants, and on vad the models
-of `tests/user_models` given as builders (`model=MODULE:build`), knobs found automatically."""
+"""The task variants every contract test runs on: each task's tiny variants, and the models of
+`tests/user_models` given as builders (`model=MODULE:build`), their knobs found automatically."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from typing import Any
 
 from tradeoff_bench.tasks import TASKS
 
-USER_MODELS = ("frame_conv", "conformer", "deepspeech")
-"""Builders in tests/user_models: a user's own model and two of torchaudio's, behind thin wrappers."""
+USER_MODELS = {"vad": ("frame_conv", "conformer", "deepspeech"), "asvspoof2019": ("spoof_cnn",)}
+"""Builders in tests/user_models per task: users' own models and two of torchaudio's, behind thin wrappers."""
 
 
 def task_variants(name: str) -> list[tuple[str, dict[str, Any]]]:
     """(test id, settings) of every variant of task `name` the contract tests exercise."""
     tiny = TASKS.get(name).tiny_variants
     found = [(f"{name}-{i}", dict(variant)) for i, variant in enumerate(tiny)]
-    if name == "vad":
-        found += [(f"vad-{m}", {**tiny[0], "model": f"tests.user_models.{m}:build"}) for m in USER_MODELS]
+    found += [(f"{name}-{m}", {**tiny[0], "model": f"tests.user_models.{m}:build"}) for m in USER_MODELS.get(name, ())]
     return found
