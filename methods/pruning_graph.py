@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch_pruning as tp
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from tradeoff_bench.methods.pruning_rnn import rnn_pruners
 
@@ -38,13 +39,19 @@ def output_layers(model: nn.Module, example: torch.Tensor) -> list[nn.Module]:
     hooks = [
         m.register_forward_hook(lambda mod, i, o: order.append(mod)) for m in model.modules() if isinstance(m, PRUNABLE)
     ]
+    run_hooked(model, example, hooks)
+    return order[-1:]
+
+
+def run_hooked(model: nn.Module, example: torch.Tensor, hooks: list[RemovableHandle]) -> None:
+    """One forward pass of `model` on `example` (eval mode, no gradients) for its `hooks` to see; they
+    are removed afterwards, whatever happens."""
     try:
         with torch.no_grad():
             model.eval()(example)
     finally:
         for hook in hooks:
             hook.remove()
-    return order[-1:]
 
 
 def dependency_graph(model: nn.Module, example: torch.Tensor) -> tp.DependencyGraph:

@@ -234,6 +234,8 @@ def _axis(module: nn.Module) -> int:
 
 def _reader_inputs(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[int, ...]]:
     """Module name -> the shape of its first input on `example`, for every module that ran."""
+    from tradeoff_bench.methods.pruning_graph import run_hooked
+
     shapes: dict[str, tuple[int, ...]] = {}
 
     def record(name: str) -> Callable[[nn.Module, tuple[object, ...]], None]:
@@ -243,13 +245,9 @@ def _reader_inputs(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[i
 
         return hook
 
-    hooks = [module.register_forward_pre_hook(record(name)) for name, module in model.named_modules()]
-    try:
-        with torch.no_grad():
-            model.eval()(example)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    run_hooked(
+        model, example, [module.register_forward_pre_hook(record(name)) for name, module in model.named_modules()]
+    )
     return shapes
 
 

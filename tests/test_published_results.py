@@ -10,9 +10,6 @@ from tradeoff_bench.bench.cli import main
 from tradeoff_bench.bench.report.bundle import RECORDS_FILE, REPLICATES_FILE
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-BEFORE_RECORDS = {"paper"}
-"""Published reports older than the records beside the tables (results/paper: commit 72c8350); the
-paper grid's re-run (README, "The paper's experiments") publishes its records, and then leaves here."""
 REPORTS = sorted({board.parent.parent for board in RESULTS.rglob(RECORDS_FILE)})
 """Every published report with its records: a folder whose task folders hold them."""
 
@@ -20,9 +17,8 @@ REPORTS = sorted({board.parent.parent for board in RESULTS.rglob(RECORDS_FILE)})
 def test_every_published_table_has_its_records():
     boards = sorted(board.parent for board in RESULTS.rglob("leaderboard.md"))
     assert RESULTS / "vad" in boards, "results/ does not publish the default board"
-    lacking = {b.parent.relative_to(RESULTS).as_posix() for b in boards if not (b / RECORDS_FILE).is_file()}
-    assert lacking <= BEFORE_RECORDS, f"published boards without {RECORDS_FILE}: {sorted(lacking)}"
-    assert not BEFORE_RECORDS - lacking, f"{sorted(BEFORE_RECORDS - lacking)} now carry records: drop the exception"
+    lacking = sorted(b.relative_to(RESULTS).as_posix() for b in boards if not (b / RECORDS_FILE).is_file())
+    assert not lacking, f"published boards without {RECORDS_FILE}: {lacking}"
     assert all((b / REPLICATES_FILE).is_file() for b in boards if (b / RECORDS_FILE).is_file())
 
 

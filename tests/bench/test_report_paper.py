@@ -142,9 +142,11 @@ def test_claims_are_judged_on_intervals_over_seeds_and_items() -> None:
     at_40 = claims.loc[CLAIMS[0].text]
     assert at_40["verdict"] == "confirmed" and at_40["paper (pt)"] == "+0.11" and at_40["seeds"] == 5
     assert claims.loc[CLAIMS[1].text, "verdict"] == "refuted"
-    versus_sg = claims.loc[CLAIMS[2].text]
+    versus_sg = claims.loc[CLAIMS[2].text]  # SG costs 370: DCL κ_min 0.25 (270) is the costliest no costlier
     assert versus_sg["verdict"] == "confirmed" and versus_sg["suite (pt)"].startswith("-1.00 [")
-    assert versus_sg["paper (pt)"] == f"{9.42 - 10.17:+.2f}"
+    assert (
+        versus_sg["comparison"].startswith("dcl α 1, κ_min 0.25") and versus_sg["paper (pt)"] == f"{9.42 - 10.17:+.2f}"
+    )
     seeds_only = paper_claims(records_frame(found)).set_index("claim")  # no per-item scores: never resolved
     assert set(seeds_only["verdict"]) == {"not resolved"}
 
