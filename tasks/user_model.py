@@ -52,12 +52,27 @@ CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 Builder = Callable[[], nn.Module]
 
 
+def check_model_name(model: str, families: tuple[str, ...]) -> None:
+    """A SettingError, at once, for a `model` that is neither one of `families` nor names a builder
+    (`FILE.py:FUNCTION`, `MODULE:FUNCTION`, an installed entry point): a typo is not run as a model."""
+    if model in families or (":" in model and model.strip(":")) or _entry_points(model):
+        return
+    raise SettingError(
+        f"model {model!r} is not one of {', '.join(families)}, nor a builder: FILE.py:FUNCTION, "
+        f"MODULE:FUNCTION or an entry point of the {ENTRY_POINT_GROUP!r} group"
+    )
+
+
+def _entry_points(name: str) -> list[importlib.metadata.EntryPoint]:
+    return [e for e in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if e.name == name]
+
+
 def load_builder(spec: str) -> Builder:
     """The builder named by `spec` (`FILE.py:NAME`, `MODULE:NAME` or an entry point's name); a
     SettingError in one line when it cannot be had."""
     path, colon, name = spec.rpartition(":")
     if not colon:
-        found = [e for e in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if e.name == spec]
+        found = _entry_points(spec)
         if not found:
             raise SettingError(
                 f"model {spec!r} is neither a built-in family nor a builder: give FILE.py:FUNCTION, "

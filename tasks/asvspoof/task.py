@@ -36,6 +36,7 @@ from tradeoff_bench.tasks.asvspoof.scorefile import ScoredTrial, format_score_fi
 from tradeoff_bench.tasks.base import TASKS, Batch, GateFactory, LastOutputs, Peer, Task, TrainRecipe, model_device
 from tradeoff_bench.tasks.metrics import ItemScores
 from tradeoff_bench.tasks.targets import QualityTarget
+from tradeoff_bench.tasks.user_model import check_model_name
 
 TINY_ROOT = Path(tempfile.gettempdir()) / f"tradeoff-bench-{os.getuid()}" / f"tiny-v{mini.GENERATOR_VERSION}"
 """Where the tiny corpus of the contract tests is generated: outside any repository, per user and
@@ -88,6 +89,7 @@ class ASVspoofTask(Task):
     )
 
     def __post_init__(self) -> None:
+        check_model_name(self.model, self.model_families)
         if self.width_multiplier <= 0 or self.stem_stride < 1 or self.n_lfcc < 1 or self.epochs < 1:
             raise ValueError("width_multiplier, stem_stride, n_lfcc and epochs must be positive")
         if self.max_utterances is not None and self.max_utterances < 2:

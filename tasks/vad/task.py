@@ -52,6 +52,7 @@ from tradeoff_bench.tasks.feature_cache import FOLDER as FEATURES_FOLDER
 from tradeoff_bench.tasks.feature_cache import cached_features, feature_key
 from tradeoff_bench.tasks.metrics import ItemScores
 from tradeoff_bench.tasks.targets import QualityTarget
+from tradeoff_bench.tasks.user_model import check_model_name
 from tradeoff_bench.tasks.vad import features, mini, mixing, realtest
 from tradeoff_bench.tasks.vad.features import HOP, N_FFT, N_FREQ, N_MELS, SAMPLE_RATE, power_spectrogram
 from tradeoff_bench.tasks.vad.layout import read_esc50, read_marker, read_vctk
@@ -195,8 +196,7 @@ class VadTask(Task):
             raise ValueError(f"mels must be in [1, {N_MELS}], got {self.mels}")
         if min(self.conv, self.gru, self.d_model, self.ffn, self.layers, self.epochs, self.batch_size) < 1:
             raise ValueError("widths, layers, epochs and batch_size must be positive")
-        if not self.model.strip():
-            raise SettingError(f"model must be one of {', '.join(self.model_families)} or a builder")
+        check_model_name(self.model, self.model_families)
         if self.paper_width <= 0:
             raise ValueError(f"paper_width must be positive, got {self.paper_width}")
         if min(self.n_train, self.n_val, self.n_test, self.n_real) < 1 or self.mixture_seconds <= 0:

@@ -81,7 +81,7 @@ def test_the_model_at_widths_is_the_full_model_sliced(model_file: Path) -> None:
         ("{file}:not_a_module", "returned int, not a torch.nn.Module"),
         ("/no/such/file.py:build", "does not exist"),
         ("no_such_module:build", "cannot be imported"),
-        ("no-such-entry-point", "neither a built-in family nor a builder"),
+        ("no-such-entry-point", "is not one of crnn, transformer, paper-crnn, paper-transformer, nor a builder"),
     ],
 )
 def test_a_bad_builder_is_one_line_that_says_what_is_wrong(model_file: Path, spec: str, message: str) -> None:
