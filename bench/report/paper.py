@@ -39,7 +39,7 @@ from tradeoff_bench.bench.report.verdicts import ITEMS_AND_SEEDS, paired_interva
 PUBLISHED = Path(__file__).with_name("paper_results.csv")
 COLUMNS = ["configuration", "system", "source", "seeds", "widths", "params", "cost fraction", "Δ eer (pt)", "eer"]
 CLAIM_COLUMNS = ["claim", "configuration", "comparison", "paper (pt)", "suite (pt)", "seeds", "verdict"]
-FRONT_COLUMNS = ["configuration", "α", "κ_min", "seeds", "widths", "cost fraction", "Δ eer (pt)"]
+FRONT_COLUMNS = ["configuration", "run", "α", "κ_min", "seeds", "widths", "cost fraction", "Δ eer (pt)"]
 FAMILIES = {"paper-crnn": "crnn", "paper-transformer": "transformer", "resnet34": "resnet34"}
 """Suite model family -> the paper's model (`paper_results.csv`'s `model`) it runs or stands in for."""
 RESNET34_BLOCKS = (3, 4, 6, 3)
@@ -184,7 +184,8 @@ def paper_claims(frame: pd.DataFrame, reps: Replicates | None = None) -> pd.Data
 
 def alpha_fronts(frame: pd.DataFrame, reps: Replicates | None = None) -> pd.DataFrame:
     """Each configuration's DCL front: one row per (α, κ_min) of its penalty-mode DCL on the knobs
-    of the paper's DCL rows, cheapest last."""
+    of the paper's DCL rows, and one per `dense` model built at fixed widths (the controls), in
+    order of cost, costliest first."""
     reps = reps or Replicates()
     rows = []
     for _, name, group, mine in configurations(frame):
@@ -192,18 +193,21 @@ def alpha_fronts(frame: pd.DataFrame, reps: Replicates | None = None) -> pd.Data
         dcl = group[(group["method"] == "dcl") & group["settings"].map(lambda s, k=knobs: _penalty_on(s, k))]
         if dcl.empty:
             continue
+        dense = group[(group["method"] == "dense") & group["settings"].map(lambda s: bool(s.get("widths")))]
         full = _matching(group, FULL)
-        key = dcl["settings"].map(lambda s: (float(s.get("alpha", 1.0)), float(s.get("kappa_min", 0.125))))
+        runs = pd.concat([dcl, dense])
+        key = runs.apply(_front_key, axis=1)
         front = []
-        for (alpha, kappa_min), runs in dcl.groupby(key, sort=True):
-            left, right = _paired(runs, full)
+        for (run, alpha, kappa_min), chosen in runs.groupby(key, sort=True):
+            left, right = _paired(chosen, full)
             diff, low, high, over = paired_interval(left, right, reps)
             fractions = (left["macs"].to_numpy(float) / right["macs"].to_numpy(float)).tolist()
             front.append(
                 {
                     "configuration": name,
-                    "α": f"{alpha:g}",
-                    "κ_min": f"{kappa_min:g}",
+                    "run": run,
+                    "α": alpha,
+                    "κ_min": kappa_min,
                     "seeds": len(left),
                     "widths": _mean_widths(left, sorted(knobs)),
                     "cost fraction": _spread(fractions, ".3f"),
@@ -213,6 +217,14 @@ def alpha_fronts(frame: pd.DataFrame, reps: Replicates | None = None) -> pd.Data
             )
         rows += sorted(front, key=lambda r: -r["_cost"])
     return pd.DataFrame(rows, columns=[*FRONT_COLUMNS, "_cost"]).drop(columns="_cost")
+
+
+def _front_key(row: pd.Series) -> tuple[str, str, str]:
+    """(run, α, κ_min) of a front row: a DCL's settings, or `dense` at its fixed widths."""
+    settings = row["settings"]
+    if row["method"] == "dense":
+        return "dense at " + ", ".join(f"{k}={v}" for k, v in sorted(settings["widths"].items())), "", ""
+    return "dcl", f"{float(settings.get('alpha', 1.0)):g}", f"{float(settings.get('kappa_min', 0.125)):g}"
 
 
 def paper_markdown(table: pd.DataFrame, claims: pd.DataFrame, fronts: pd.DataFrame) -> str:
@@ -245,7 +257,8 @@ def paper_markdown(table: pd.DataFrame, claims: pd.DataFrame, fronts: pd.DataFra
             "## The DCLs' own fronts",
             "",
             "Penalty mode at each α (κ_min is only the floor): where the DCL stopped, what it costs and what it "
-            "lost against the same seed's full model. Widths: the mean over seeds of each learned knob.",
+            "lost against the same seed's full model; beside it, `dense` built at fixed widths, the controls. "
+            "Widths: the mean over seeds of each learned knob.",
             "",
             markdown_table(list(fronts.columns), fronts.astype(str).values.tolist()),
             "",

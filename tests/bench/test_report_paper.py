@@ -172,9 +172,13 @@ def test_alpha_fronts_list_each_alpha_cheapest_last() -> None:
         for alpha, mels in ((0.1, 70), (0.35, 33)):
             settings = {"mode": "penalty", "alpha": alpha, "kappa_min": 0.125, "knobs": ["mels"]}
             found.append(record("dcl", seed, f"a{alpha}", mels * 12, 15.5, settings, {**full, "mels": mels + seed}))
+    control = {"multipliers": [1.0], "widths": {"mels": 40}}
+    found += [record("dense", seed, "x1-mels40", 600, 15.3, control, {**full, "mels": 40}) for seed in range(5)]
     fronts = alpha_fronts(records_frame(found))
-    assert fronts["α"].tolist() == ["0.1", "1", "0.35", "1"]  # by cost: 840, 510 (κ_min 0.5), 396, 270 MACs
-    assert fronts["κ_min"].tolist() == ["0.125", "0.5", "0.125", "0.25"]
+    # by cost: 840, 600 (dense at 40 bands), 510 (κ_min 0.5), 396, 270 MACs
+    assert fronts["α"].tolist() == ["0.1", "", "1", "0.35", "1"]
+    assert fronts["κ_min"].tolist() == ["0.125", "", "0.5", "0.125", "0.25"]
+    assert fronts["run"].tolist() == ["dcl", "dense at mels=40", "dcl", "dcl", "dcl"]
     assert fronts.iloc[0]["widths"] == "mels 72.0" and fronts.iloc[0]["seeds"] == 5
 
 
