@@ -32,7 +32,7 @@ from tradeoff_bench.methods.training import StepLoss
 from tradeoff_bench.tasks.base import Task
 
 if TYPE_CHECKING:
-    from tradeoff_bench.methods.pruning_graph import Pruner
+    from tradeoff_bench.core.pruning_graph import Pruner
 
 Normalizer = Literal["mean", "max", "sum", "standarization", "none"]
 """Torch-Pruning's group-score normalisations (`pruning_graph.NORMALIZERS`; its own spelling)."""
@@ -80,13 +80,13 @@ class Magnitude(CompressFinetune):
         return self.pretrain_epochs, self.finetune_epochs, self.steps
 
     def dense_model(self, task: Task, ctx: RunContext) -> tuple[nn.Module, StepLoss | None, Any]:
-        from tradeoff_bench.methods.pruning_graph import Pruner  # torch_pruning: a heavy import
+        from tradeoff_bench.core.pruning_graph import Pruner  # torch_pruning: a heavy import
 
         self._check_reachable(task, ctx, Pruner)
         return super().dense_model(task, ctx)
 
     def begin(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> None:
-        from tradeoff_bench.methods.pruning_graph import Pruner
+        from tradeoff_bench.core.pruning_graph import Pruner
 
         pruner = Pruner(
             work.model,
@@ -108,7 +108,7 @@ class Magnitude(CompressFinetune):
         ctx.log(f"target {work.target:g} stage {stage}: {pruning.macs / dense.macs:.3f} of full MACs")
 
     def candidate(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> Candidate:
-        from tradeoff_bench.methods.pruning_graph import layer_widths
+        from tradeoff_bench.core.pruning_graph import layer_widths
 
         macs = ctx.count_macs(work.model.eval(), dense.example)
         return Candidate(
@@ -130,7 +130,7 @@ class Magnitude(CompressFinetune):
     def build_candidate(self, task: Task, widths: Mapping[str, int], facts: Mapping[str, Any]) -> nn.Module:
         """The full model pruned to the candidate's per-layer widths (`facts["layer_widths"]`): its
         layers need not match the knob widths, as the dependency graph prunes each group on its own."""
-        from tradeoff_bench.methods.pruning_graph import Pruner
+        from tradeoff_bench.core.pruning_graph import Pruner
 
         model = task.build_model().eval()
         Pruner(model, task.example_input(), scope=self.scope, step_fraction=self.step_fraction).shrink_to(
@@ -144,7 +144,7 @@ class Magnitude(CompressFinetune):
         shrink). Where the dependency graph cannot take every layer to its floor at once (the LCNN's
         channel pairs), nothing is refused here and the candidate's `target_met` says whether
         pruning reached the target."""
-        from tradeoff_bench.methods.pruning_graph import LayerCollapseError
+        from tradeoff_bench.core.pruning_graph import LayerCollapseError
 
         example = task.example_input()
         with torch.random.fork_rng(devices=[]):
@@ -185,7 +185,7 @@ def prune_to(
     convolution's on a small model) is undone and that layer frozen at its width for this target,
     so a cheaper channel is taken instead; only when no layer is left to take one from is the
     ceiling met below the floor. Returns the pruner (a restored copy after an undo) and the MACs."""
-    from tradeoff_bench.methods.pruning_graph import layer_widths
+    from tradeoff_bench.core.pruning_graph import layer_widths
 
     per_channel: float | None = None
     frozen_from = dict(pruner.keep)

@@ -5,7 +5,7 @@ A task's `model` setting may name a *builder* instead of a built-in family: `pat
 builder takes no arguments and returns a fresh `nn.Module` that maps the task's model input to its
 model output (the README's model contracts); the suite never imports itself into the user's code.
 
-Knobs. Torch-Pruning's dependency graph of the full model (`methods.pruning_graph.Pruner`, which
+Knobs. Torch-Pruning's dependency graph of the full model (`core.pruning_graph.Pruner`, which
 also leaves out the output layer and any group whose removal breaks the forward pass) gives every
 group of coupled channels: a layer's outputs with their norms, residual partners and consumers.
 A group becomes a knob, named after its first layer (its root's module name) with the root's
@@ -192,7 +192,7 @@ def _shape(tensor: torch.Tensor) -> str:
 
 def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob], list[str]]:
     """The knobs of `model` (name -> Knob, in module order) and a note per group that is not one."""
-    from tradeoff_bench.methods.pruning_graph import Pruner
+    from tradeoff_bench.core.pruning_graph import Pruner
 
     pruner = Pruner(copy.deepcopy(model), example)
     names = pruner.names
@@ -249,7 +249,7 @@ def _axis(module: nn.Module) -> int:
 
 def _reader_inputs(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[int, ...]]:
     """Module name -> the shape of its first input on `example`, for every module that ran."""
-    from tradeoff_bench.methods.pruning_graph import run_hooked
+    from tradeoff_bench.core.pruning_graph import run_hooked
 
     shapes: dict[str, tuple[int, ...]] = {}
 
@@ -268,7 +268,7 @@ def _reader_inputs(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[i
 
 def _shrink(model: nn.Module, example: torch.Tensor, widths: Mapping[str, int]) -> None:
     """Remove each named root layer's trailing channels (and every coupled tensor's) down to its width."""
-    from tradeoff_bench.methods.pruning_graph import dependency_graph
+    from tradeoff_bench.core.pruning_graph import dependency_graph
 
     graph = dependency_graph(model, example)
     modules = dict(model.named_modules())

@@ -8,12 +8,12 @@ import torch_pruning as tp
 from torch import nn
 
 from tradeoff_bench.core.flops import count_macs
+from tradeoff_bench.core.pruning_graph import NORMALIZERS, LayerCollapseError, Pruner, check_widths, layer_widths
+from tradeoff_bench.core.pruning_rnn import rnn_pruners
 from tradeoff_bench.core.registry import SettingError, configure
 from tradeoff_bench.methods import RunContext
 from tradeoff_bench.methods.compress import EpochBudget
 from tradeoff_bench.methods.magnitude import Magnitude, Normalizer
-from tradeoff_bench.methods.pruning_graph import NORMALIZERS, LayerCollapseError, Pruner, check_widths, layer_widths
-from tradeoff_bench.methods.pruning_rnn import rnn_pruners
 from tradeoff_bench.tasks.synthetic import SyntheticTask
 
 TINY = {"n_train": 256, "n_val": 64, "n_test": 128, "epochs": 2, "max_width": 16, "teacher_width": 4}

@@ -15,7 +15,7 @@ PACKAGES = ("tradeoff_bench.core", "tradeoff_bench.tasks", "tradeoff_bench.metho
 INTERNAL = {
     "tradeoff_bench.bench.executors.WorkerDiedError": "a cell's outcome: recorded as its failed record",
     "tradeoff_bench.methods.training.NonFiniteLossError": "a cell's outcome: recorded as its failed record",
-    "tradeoff_bench.methods.pruning_graph.LayerCollapseError": "an invariant of pruning: raised only by a bug",
+    "tradeoff_bench.core.pruning_graph.LayerCollapseError": "an invariant of pruning: raised only by a bug",
 }
 """Exception classes that never mean the user did something wrong, with the reason."""
 COMPATIBLE = {

@@ -21,7 +21,7 @@ import torch_pruning as tp
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from tradeoff_bench.methods.pruning_rnn import rnn_pruners
+from tradeoff_bench.core.pruning_rnn import rnn_pruners
 
 PRUNABLE = (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase)
 NORMALIZERS = ("mean", "max", "sum", "standarization", "none")
