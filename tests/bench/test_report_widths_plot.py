@@ -35,13 +35,12 @@ def test_each_seed_of_a_learning_candidate_gets_its_knobs_history():
 
 def test_the_figure_draws_them_and_marks_the_kept_epoch():
     figure = json.loads(widths_figure_json(records_frame(records())))
-    traces = figure["data"]
-    assert [t["meta"] for t in traces] == [
-        {"label": "x0.5", "seed": 0, "knob": "mels"},
-        {"label": "x0.5", "seed": 1, "knob": "mels"},
-    ]
-    assert traces[0]["y"] == [79.5, 60.2, 41.0] and traces[0]["marker"]["size"] == [4, 4, 9]
-    assert [t["showlegend"] for t in traces] == [True, False]  # one legend entry per label
+    history, kept = figure["data"]
+    assert history["meta"] == {"label": "x0.5", "knob": "mels", "role": "history", "seeds": [0, 1]}
+    assert history["y"] == [79.5, 60.2, 41.0, None, 79.5, 60.2, 41.0, None]  # every seed's line, apart
+    assert history["customdata"][:4] == [0, 0, 0, 0] and history["customdata"][4] == 1
+    assert kept["meta"]["role"] == "kept" and kept["x"] == [3, 2] and kept["y"] == [41.0, 60.2]
+    assert history["showlegend"] and not kept["showlegend"]  # one legend entry per label
 
 
 def test_no_plot_where_nothing_learned_widths(tmp_path: Path):
