@@ -113,9 +113,9 @@ class Cell:
 
         task = TASKS.get(self.task)
         code: list[object] = [task] + ([] if self.is_peers else [METHODS.get(self.method)])
-        model = self.task_settings.get("model")
-        if task.model_families and isinstance(model, str) and model not in task.model_families:
-            code.append(load_builder(model))
+        builder = task.builder_of(self.task_settings)
+        if builder is not None:
+            code.append(load_builder(builder))
         return plugin_code(*code)
 
 

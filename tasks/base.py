@@ -167,11 +167,18 @@ class Task(ABC):
     def user_family(self) -> UserFamily | None:
         """The user's model when the task's `model` setting names a builder rather than one of its
         `model_families` (`tasks.user_model`: knobs found automatically), else None."""
-        model = getattr(self, "model", None)
-        if not self.model_families or not isinstance(model, str) or model in self.model_families:
+        model = self.builder_of({"model": getattr(self, "model", None)})
+        if model is None:
             return None
         reference = dataclasses.replace(self, model=self.model_families[0]).build_model()  # type: ignore[call-arg]
         return UserFamily(model, self.example_input(), reference)
+
+    @classmethod
+    def builder_of(cls, settings: Mapping[str, Any]) -> str | None:
+        """The user's builder that the `model` of task `settings` names, or None where it names one of
+        the task's `model_families` (or the task takes no model of a user's)."""
+        model = settings.get("model")
+        return model if cls.model_families and isinstance(model, str) and model not in cls.model_families else None
 
     def user_knobs(self) -> dict[str, int] | None:
         """The knobs of the user's model (name -> full width), or None for a built-in family: a

@@ -224,7 +224,14 @@ def _front_key(row: pd.Series) -> tuple[str, str, str]:
     settings = row["settings"]
     if row["method"] == "dense":
         return "dense at " + ", ".join(f"{k}={v}" for k, v in sorted(settings["widths"].items())), "", ""
-    return "dcl", f"{float(settings.get('alpha', 1.0)):g}", f"{float(settings.get('kappa_min', 0.125)):g}"
+    alpha, kappa_min = _dcl_point(settings)
+    return "dcl", f"{alpha:g}", f"{kappa_min:g}"
+
+
+def _dcl_point(settings: dict[str, Any]) -> tuple[float, float]:
+    """(α, κ_min) of a `dcl` run; a record carries every setting, and `dcl`'s defaults (1, 0.125) fill
+    in for hand-made ones."""
+    return float(settings.get("alpha", 1.0)), float(settings.get("kappa_min", 0.125))
 
 
 def paper_markdown(table: pd.DataFrame, claims: pd.DataFrame, fronts: pd.DataFrame) -> str:
@@ -381,7 +388,7 @@ def _no_costlier(runs: pd.DataFrame, theirs: pd.DataFrame) -> tuple[pd.DataFrame
     if runs.empty or theirs.empty:
         return runs.iloc[:0], ""
     ceiling = float(theirs["macs"].mean())
-    key = runs["settings"].map(lambda s: (float(s.get("alpha", 1.0)), float(s.get("kappa_min", 0.125))))
+    key = runs["settings"].map(_dcl_point)
     costs = runs.groupby(key)["macs"].mean()
     cheap = costs[costs <= ceiling]
     if cheap.empty:
