@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -78,13 +79,19 @@ def fetch(name: str, cache: Path | None = None) -> Package:
     return Package(name, version, target)
 
 
-def read_16k(path: Path) -> np.ndarray:
-    """A recording as 16 kHz mono float32."""
+def read_16k(source: Path | BinaryIO, raw: tuple[int, str] | None = None) -> np.ndarray:
+    """A recording (a file, or headerless samples of `raw` = (rate, soundfile subtype)) as 16 kHz mono float32."""
     import soundfile as sf
     import torch
     import torchaudio.functional as AF
 
-    samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    where = str(source) if isinstance(source, Path) else source
+    if raw is None:
+        samples, rate = sf.read(where, dtype="float32", always_2d=True)
+    else:
+        samples, rate = sf.read(
+            where, dtype="float32", always_2d=True, format="RAW", samplerate=raw[0], channels=1, subtype=raw[1]
+        )
     mono = torch.from_numpy(np.ascontiguousarray(samples.mean(axis=1)))
     if rate != RATE:
         mono = AF.resample(mono, rate, RATE)

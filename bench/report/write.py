@@ -58,6 +58,7 @@ from tradeoff_bench.bench.report.leaderboard import BoardInfo, board_info, faile
 from tradeoff_bench.bench.report.paper import alpha_fronts, paper_claims, paper_markdown, paper_table
 from tradeoff_bench.bench.report.pareto import DEFAULT_BUDGETS
 from tradeoff_bench.bench.report.peers import peer_table, peers_markdown
+from tradeoff_bench.bench.report.rank_agreement import agreement_markdown, rank_agreement
 from tradeoff_bench.bench.report.real_cost import cost_vs_latency_markdown
 from tradeoff_bench.bench.report.site import SiteBoard, site_html
 from tradeoff_bench.bench.report.style import method_styles
@@ -69,7 +70,15 @@ from tradeoff_bench.core.registry import natural_key
 from tradeoff_bench.tasks.targets import QualityTarget
 
 CSV_FLOAT_FORMAT = "%.10g"
-OPTIONAL_FILES = ("peers.csv", "breakdown.csv", "thresholds.md", "thresholds.csv", "table.tex", "table-wide.tex")
+OPTIONAL_FILES = (
+    "peers.csv",
+    "breakdown.csv",
+    "rank_agreement.csv",
+    "thresholds.md",
+    "thresholds.csv",
+    "table.tex",
+    "table-wide.tex",
+)
 RETIRED_FILES = ("leaderboard.tex",)
 """Files an older version of `report` wrote: removed, so they do not outlive the data they came from."""
 
@@ -124,9 +133,14 @@ def write_report(
         failed = failed_cells(board)
         peers = peer_table(board, breakdown_metrics(board))
         breakdown = breakdown_table(board, breakdown_budget)
+        agreement = rank_agreement(board)
         files: dict[str, str | bytes] = {
             "leaderboard.md": leaderboard_markdown(
-                table, info, failed, budgets, extra=_extra_markdown(peers, breakdown, info, breakdown_budget, 1)
+                table,
+                info,
+                failed,
+                budgets,
+                extra=_extra_markdown(agreement, peers, breakdown, info, breakdown_budget, 1),
             ),
             "leaderboard.csv": _csv(table),
             "candidates.csv": _csv(candidates_table(board)),
@@ -155,6 +169,8 @@ def write_report(
         if len(thresholds):
             files["thresholds.md"] = threshold_markdown(thresholds, info)
             files["thresholds.csv"] = _csv(thresholds)
+        if len(agreement):
+            files["rank_agreement.csv"] = _csv(agreement)
         if len(peers):
             files["peers.csv"] = _csv(peers)
         if len(breakdown):
@@ -176,7 +192,7 @@ def write_report(
                 budgets,
                 image=f"{folder}/pareto.png",
                 level=2,
-                extra=_extra_markdown(peers, breakdown, info, breakdown_budget, 2),
+                extra=_extra_markdown(agreement, peers, breakdown, info, breakdown_budget, 2),
             )
         )
     paper = paper_table(frame, every_replicate)
@@ -210,10 +226,15 @@ def write_report(
 
 
 def _extra_markdown(
-    peers: pd.DataFrame, breakdown: pd.DataFrame, info: BoardInfo, budget: float, level: int
+    agreement: pd.DataFrame, peers: pd.DataFrame, breakdown: pd.DataFrame, info: BoardInfo, budget: float, level: int
 ) -> list[str]:
-    """The peers and breakdown sections under a leaderboard at heading `level`, those not empty."""
-    blocks = [peers_markdown(peers, info, level), breakdown_markdown(breakdown, info, budget, level)]
+    """The proxy-versus-real, peers and breakdown sections under a leaderboard at heading `level`,
+    those not empty."""
+    blocks = [
+        agreement_markdown(agreement, info.metric, info.axis_label, level),
+        peers_markdown(peers, info, level),
+        breakdown_markdown(breakdown, info, budget, level),
+    ]
     return [block for block in blocks if block]
 
 

@@ -8,9 +8,10 @@ corpus.json says so (and names the corpus), and the readers hold every file to i
 
 Recorded (the default where Debian's registry or the package cache is reachable): words spoken by
 20 native speakers of 20 languages (of 26 language folders: 3 Serbian variants of one voice and 3
-too-noisy voices left out) over game music, crowd ambiences, machines and sound effects, from Debian
-packages (tasks/vad/recorded.py; package, version and licence in each root's README.md,
-corpus.json and licences/). Fallback (offline, and always at the tiny scale used by tests):
+too-noisy voices left out) and continuous speech, whole dialogue lines of Fish Fillets' Czech and
+Dutch voice-overs (two lead actors and each level's side characters per language), over game music,
+crowd ambiences, machines and sound effects, from Debian packages (tasks/vad/recorded.py; package,
+version and licence in each root's README.md, corpus.json and licences/). Fallback (offline, and always at the tiny scale used by tests):
 `vctk-mini (espeak)` in ROOT/vctk-mini-espeak, sentences of common English words synthesised by
 espeak-ng (22.05 kHz, resampled to 16 kHz, silence-trimmed with a short margin as in VCTK 0.92; a
 speaker is one voice variant with its own accent, pitch, pitch range and rate), and
@@ -46,7 +47,7 @@ from tradeoff_bench.tasks.debian import SourceUnavailable
 from tradeoff_bench.tasks.vad import noises, recorded
 from tradeoff_bench.tasks.vad.layout import ESC50_CSV, MARKER, VCTK_AUDIO, VCTK_INFO, CorpusError
 
-VERSION = 7
+VERSION = 8
 SPEECH_NAME, NOISE_NAME = "vctk-mini", "esc50-mini"
 FALLBACK_NAMES = {SPEECH_NAME: "vctk-mini (espeak)", NOISE_NAME: "esc50-mini (synthetic)"}
 FALLBACK_FOLDERS = {SPEECH_NAME: "vctk-mini-espeak", NOISE_NAME: "esc50-mini-synthetic"}
@@ -86,7 +87,7 @@ Writer = Callable[[Path], dict[str, object]]
 
 @register_corpus(
     "vad-mini",
-    f"{SPEECH_NAME} (recorded words, 20 voices, Debian packages; espeak-ng fallback) "
+    f"{SPEECH_NAME} (recorded words and continuous speech, Debian packages; espeak-ng fallback) "
     f"+ {NOISE_NAME} (recorded music, crowds, machines; synthetic fallback)",
 )
 def generate(root: Path, seed: int) -> None:

@@ -7,14 +7,19 @@ change with the training-set size, and the manifest stores every decision (files
 SNR, level) with paths relative to the corpus roots: the same corpora give the same manifest, and
 the same mixtures, on every machine (`Manifest.digest`).
 
-A mixture of `seconds` starts and ends with noise only, holds utterances separated by noise-only
-gaps (all offsets on the 10 ms frame grid), and noise throughout: random stretches of clips of the
+A mixture of `seconds` starts and ends with noise only, holds whole utterances separated by
+noise-only gaps (all offsets on the 10 ms frame grid; an utterance is cropped only when none of
+`FIT_TRIES` draws fits an empty mixture), and noise throughout: random stretches of clips of the
 split's folds, scaled so that speech power (over its speech frames) / noise power = the SNR, drawn
-uniformly in `snr_db`. The mixture is then set to an RMS level drawn in `level_dbfs`, and scaled
-down if it would clip.
+uniformly in `snr_db`. Before the noise is added, a share `bandlimit_share` of the mixtures pass
+their speech through a low-pass filter at a cutoff drawn in `cutoff_hz` (telephone and low-rate
+recordings: deployed audio is often band-limited), and a share `reverb_share` put the talker in a
+simulated room (tasks/vad/rooms.py: one of `ROOMS` rooms per split, drawn from the seed).
+The mixture is then set to an RMS level drawn in `level_dbfs`, and scaled down if it would clip.
 
-Labels come from each clean utterance on its own: a 10 ms frame is speech when its power is within
-`ACTIVITY_DB` of the utterance's loudest frame; pauses of at most `MAX_GAP_FRAMES` inside speech
+Labels come from each clean, dry utterance on its own (a room's response starts at its direct
+sound, so they stay aligned): a 10 ms frame is speech when its power is within `ACTIVITY_DB` of the
+utterance's loudest frame; pauses of at most `MAX_GAP_FRAMES` inside speech
 (stop closures, short breaks between words) count as speech.
 """
 
@@ -32,6 +37,7 @@ import numpy as np
 
 from tradeoff_bench.tasks.vad.features import HOP, MIN_SAMPLES, SAMPLE_RATE
 from tradeoff_bench.tasks.vad.layout import Clip, CorpusError, NoiseCorpus, Skip, SpeechCorpus, Utterance, load_audio
+from tradeoff_bench.tasks.vad.rooms import Room, draw_room, reverberate
 
 T = TypeVar("T", Utterance, Clip)
 SPLITS = ("train", "val", "test")
@@ -40,6 +46,8 @@ SPEAKER_SHARE = {"test": 0.2, "val": 0.1}
 ACTIVITY_DB = -40.0
 MAX_GAP_FRAMES = 10
 NOISE_REDRAWS = 20
+FIT_TRIES = 8
+ROOMS = 24
 SNR_BINS = (("snr<5", -np.inf, 5.0), ("snr5-15", 5.0, 15.0), ("snr15-25", 15.0, 25.0), ("snr>=25", 25.0, np.inf))
 """(name, low, high): a mixture is in a bin when low ≤ SNR < high (dB)."""
 
@@ -56,6 +64,9 @@ class MixSpec:
     gap_s: tuple[float, float] = (0.3, 1.5)
     edge_s: tuple[float, float] = (0.2, 1.0)
     level_dbfs: tuple[float, float] = (-35.0, -15.0)
+    reverb_share: float = 0.3
+    bandlimit_share: float = 0.3
+    cutoff_hz: tuple[float, float] = (3400.0, 7000.0)
     seed: int = 0
 
     def count(self, split: str) -> int:
@@ -141,7 +152,7 @@ def build_manifest(speech: SpeechCorpus, noise: NoiseCorpus, spec: MixSpec, cach
         clips = [c for c in noise.clips if c.fold in NOISE_FOLDS[split]]
         if not clips:
             raise CorpusError(f"{noise.root}: no clips in fold(s) {NOISE_FOLDS[split]} for the {split} split")
-        drawer = _Drawer(np.random.default_rng([spec.seed, index]), cache, manifest, split)
+        drawer = _Drawer(np.random.default_rng([spec.seed, index]), cache, manifest, split, index)
         manifest.mixtures[split] = [
             drawer.mixture(spec, utterances, clips, f"{split}-{i:05d}") for i in range(spec.count(split))
         ]
@@ -159,7 +170,7 @@ def build_test_set(speech: SpeechCorpus, noise: NoiseCorpus, spec: MixSpec, cach
         skipped=list(speech.skipped) + list(noise.skipped),
     )
     utterances = [u for spk in sorted(speech.speakers) for u in speech.speakers[spk]]
-    drawer = _Drawer(np.random.default_rng([spec.seed, len(SPLITS)]), cache, manifest, name)
+    drawer = _Drawer(np.random.default_rng([spec.seed, len(SPLITS)]), cache, manifest, name, len(SPLITS))
     manifest.mixtures[name] = [
         drawer.mixture(spec, utterances, list(noise.clips), f"{name}-{i:05d}") for i in range(spec.n_test)
     ]
@@ -195,6 +206,10 @@ def render(entry: dict, cache: AudioCache) -> tuple[np.ndarray, np.ndarray]:
     for part in entry["noise"]:
         audio = _usable(cache.noise(part["file"]))
         noise[part["offset"] : part["offset"] + part["length"]] = audio[part["start"] : part["start"] + part["length"]]
+    if entry.get("cutoff_hz"):
+        speech = _low_passed(speech, float(entry["cutoff_hz"]))
+    if entry.get("room"):
+        speech = reverberate(speech, Room.from_dict(entry["room"]))
     speech_power = np.square(speech.reshape(-1, HOP)[labels.astype(bool)]).mean() if labels.any() else 0.0
     noise_power = np.square(noise).mean()
     mixture = speech + noise * np.sqrt(speech_power / (noise_power * 10 ** (entry["snr_db"] / 10)))
@@ -208,8 +223,10 @@ def render(entry: dict, cache: AudioCache) -> tuple[np.ndarray, np.ndarray]:
 class _Drawer:
     """The random choices of one split, skipping (and recording) unusable files as it meets them."""
 
-    def __init__(self, rng: np.random.Generator, cache: AudioCache, manifest: Manifest, split: str) -> None:
-        self.rng, self.cache, self.manifest, self.split = rng, cache, manifest, split
+    def __init__(
+        self, rng: np.random.Generator, cache: AudioCache, manifest: Manifest, split: str, stream: int
+    ) -> None:
+        self.rng, self.cache, self.manifest, self.split, self.stream = rng, cache, manifest, split, stream
 
     def mixture(self, spec: MixSpec, utterances: list[Utterance], clips: list[Clip], name: str) -> dict:
         length = spec.samples
@@ -221,13 +238,13 @@ class _Drawer:
         }
         tail = _frames(spec.edge_s[0]) * HOP
         pos, parts = _frames(self.rng.uniform(*spec.edge_s)) * HOP, list[dict[str, object]]()
-        while (room := length - tail - pos) >= MIN_SAMPLES:
-            utterance, audio = self._draw(utterances, self.cache.speech, "speech")
+        while (space := length - tail - pos) >= MIN_SAMPLES:
+            utterance, audio = self._utterance(utterances, space)
             start, n = 0, audio.size
-            if n > room:
+            if n > space:
                 if parts:
                     break
-                start, n = int(self.rng.integers(0, (n - room) // HOP + 1)) * HOP, room
+                start, n = int(self.rng.integers(0, (n - space) // HOP + 1)) * HOP, space
             parts.append(
                 {"file": utterance.path, "speaker": utterance.speaker, "offset": pos, "start": start, "length": n}
             )
@@ -235,8 +252,21 @@ class _Drawer:
         if not parts:
             raise CorpusError(f"a {spec.seconds} s mixture has no room for speech; use longer mixtures")
         entry["speech"] = parts
+        if spec.bandlimit_share > 0 and self.rng.uniform() < spec.bandlimit_share:
+            entry["cutoff_hz"] = round(float(self.rng.uniform(*spec.cutoff_hz)))
+        if spec.reverb_share > 0 and self.rng.uniform() < spec.reverb_share:
+            index = int(self.rng.integers(ROOMS))
+            entry["room"] = draw_room(np.random.default_rng([spec.seed, 99, self.stream, index])).to_dict()
         entry["noise"] = self._noise(clips, length)
         return entry
+
+    def _utterance(self, utterances: list[Utterance], space: int) -> tuple[Utterance, np.ndarray]:
+        """A drawn utterance that fits `space` samples, else the last of `FIT_TRIES` draws."""
+        for _ in range(FIT_TRIES):
+            utterance, audio = self._draw(utterances, self.cache.speech, "speech")
+            if audio.size <= space:
+                break
+        return utterance, audio
 
     def _noise(self, clips: list[Clip], length: int) -> list[dict]:
         for _ in range(NOISE_REDRAWS):
@@ -263,6 +293,13 @@ class _Drawer:
             self.manifest.skipped.append(audio)
             pool.remove(item)
         raise CorpusError(f"no usable {kind} files left for the {self.split} split (see the manifest's skips)")
+
+
+def _low_passed(audio: np.ndarray, cutoff_hz: float) -> np.ndarray:
+    """`audio` through an 8th-order Butterworth low-pass, forwards and backwards (no delay: labels stay put)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    return sosfiltfilt(butter(8, cutoff_hz, fs=SAMPLE_RATE, output="sos"), audio)
 
 
 def _usable(audio: np.ndarray | Skip) -> np.ndarray:

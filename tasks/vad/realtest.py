@@ -1,12 +1,13 @@
-"""The real-audio test set: recorded voices and non-speech that no `vad-mini` corpus trains on.
+"""The real-audio test set: continuous speech by voices, over music and sounds, that no `vad-mini` corpus trains on.
 
-ROOT/vctk-real-test (the `recorded.TEST` voices: KLettres letters and syllables in 9 languages that
-ktuberling-data has no speaker for, and the ALSA channel announcer) and ROOT/esc50-real-test
-(Wesnoth's orchestral soundtrack and GNOME desktop sounds), in the VCTK / ESC-50 layouts, fetched
-from Debian's registry on first use like `vad-mini`. The vad task mixes all of them into `n_real`
-test mixtures (same mixer, SNR range and bins as its test split) and reports `eer@real`,
-`eer@real/snr<5`, ... and `auc@real` beside its own test metrics, for its models and its peers.
-Where the packages cannot be had, there is no real-audio test (`ensure_real_test` returns None).
+ROOT/vctk-real-test (the `recorded.TEST` voices: Drascula's English and Spanish voice-overs, whole
+dialogue lines by about ten actors per language) and ROOT/esc50-real-test (Wesnoth's orchestral
+soundtrack and GNOME desktop sounds), in the VCTK / ESC-50 layouts, fetched from Debian's registry on
+first use like `vad-mini`. The vad task mixes all of them into `n_real` test mixtures of `SECONDS`
+each (at least 10 minutes in all by default; the test split's mixer, SNR range and bins, no
+simulated room or band limit: the recordings keep their own) and reports `eer@real`, `eer@real/snr<5`, ... and
+`auc@real` beside its own test metrics, for its models and its peers. Where the packages cannot be
+had, there is no real-audio test (`ensure_real_test` returns None).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from tradeoff_bench.tasks.vad import mini, recorded
 
 SPEECH_NAME, NOISE_NAME = "vctk-real-test", "esc50-real-test"
 UTTERANCES, MUSIC_TRACKS, CLIPS_PER_FILE, CLIP_SECONDS = 6, 12, 2, 5.0
+SECONDS = 8.0
+"""Length of a real-test mixture: room for several whole dialogue lines."""
 TAG = "real"
 
 
@@ -33,7 +36,7 @@ def ensure_real_test(root: Path, seed: int = 0) -> tuple[Path, Path] | None:
     def speech(path: Path) -> dict[str, object]:
         info = recorded.write_speech(path, recorded.TEST, packages, UTTERANCES, seed)
         recorded.write_readme(
-            path, f"{SPEECH_NAME}: recorded test voices (VCTK 0.92 layout, 16 kHz)", recorded.TEST, packages
+            path, f"{SPEECH_NAME}: recorded continuous test speech (VCTK 0.92 layout, 16 kHz)", recorded.TEST, packages
         )
         return {**info, "sources": recorded.sources_manifest(recorded.TEST, packages)}
 

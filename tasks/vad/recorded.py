@@ -1,27 +1,38 @@
 """Recorded speech and non-speech from Debian packages, written in the VCTK 0.92 / ESC-50 layouts.
 
-Speech: KDE's educational games ship words and syllables spoken by native speakers, one voice per
-language folder. A speaker here is one (package, language) folder, drawing on up to
-`FILES_PER_SPEAKER` of its recordings; an utterance is 3–7 of them joined by pauses of 50–400 ms,
-words scaled by ±4 dB, the utterance's peak set to a random level from 0.1 to 0.9 (19 dB). Many
-recordings carry their own room noise, which energy labels would call speech, so each is cleaned
-first: its noise floor (the 10th percentile of its 10 ms frame powers) must be `FLOOR_DB` or more
-below its loudest frame (else the file is left out, and a speaker with fewer than 3 usable files),
-frames within 30 ms of one above max(`TRIM_DB`, floor + 10 dB) are kept, the rest gated to −60 dB,
-and the word cropped to the kept span. The clean speech the labels are drawn from is then silent
-between words. Non-speech: game soundtracks (music), crowd ambiences (speech-like
-babble with no intelligible speaker), machines and places, game sound effects; long files are cut
-into clips, short ones placed at a random offset in a clip, and every clip gets a room-tone floor
-(pink noise 45–60 dB below its peak), so pauses are never digital silence.
+Speech comes in two kinds.
+- **Words** (`SpeechSource(sentences=False)`): KDE's educational games ship words and syllables
+  spoken by native speakers, one voice per language folder; an utterance is 3–7 of a speaker's
+  recordings (up to `FILES_PER_SPEAKER` of them) joined by pauses of 50–400 ms, words scaled by ±4 dB.
+- **Continuous speech** (`sentences=True`): dialogue lines of games' voice-overs, whole spoken
+  sentences with their natural pauses; an utterance is one recording, never cut (the mixer keeps it
+  whole), and a speaker is one voice (or one level's side characters), named by the source's
+  `voice` pattern.
 
-Training (`vad-mini`) and the real-audio test set use disjoint packages and languages, so no
-speaker or recording of the test set is ever trained on (`TRAIN` and `TEST`).
+Every utterance's peak is set to a random level from 0.1 to 0.9 (19 dB). Many recordings carry
+their own room noise, which energy labels would call speech, so each is cleaned first: its noise
+floor (the 10th percentile of its 10 ms frame powers) must be `FLOOR_DB` or more below its loudest
+frame (else the file is left out, and a speaker with fewer than 3 usable files), frames within
+30 ms of one above max(`TRIM_DB`, floor + 10 dB) are kept, the rest gated to −60 dB, and the
+recording cropped to the kept span. The clean speech the labels are drawn from is then silent in its
+pauses. Some voice-overs are 11 kHz recordings (nothing above 5.5 kHz): the training sources mix
+full-band and band-limited voices, so the bandwidth alone does not tell speech from noise.
+
+Non-speech: game soundtracks (music), crowd ambiences (speech-like babble with no intelligible
+speaker), machines and places, game sound effects; long files are cut into clips, short ones placed
+at a random offset in a clip, and every clip gets a room-tone floor (pink noise 45–60 dB below its
+peak), so pauses are never digital silence.
+
+Training (`vad-mini`) and the real-audio test set use disjoint packages and voices, so no speaker or
+recording of the test set is ever trained on (`TRAIN` and `TEST`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +61,16 @@ class SpeechSource:
     """Only these language folders (None: all but `skip`)."""
     skip: frozenset[str] = frozenset()
     prefix: str = ""
+    sentences: bool = False
+    """Each recording is a whole utterance (continuous speech), not a word to join with others."""
+    voice: str | None = None
+    """A regular expression searched in a recording's path: its first matching group names the
+    voice (the speaker is `prefix-voice`); None: the language folder is the voice."""
+    exclude: str | None = None
+    """A regular expression: recordings whose path matches are left out (sound effects, not speech)."""
+    encoding: str = "file"
+    """"file": a sound file soundfile reads; "als": Drascula's raw unsigned 8-bit 11,025 Hz speech
+    (`_read_als`)."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +102,44 @@ _KTUBERLING = "usr/share/ktuberling/sounds/*/*"
 _LINCITY = "usr/share/games/lincity-ng/sounds/*.wav"
 _CROWDS = ("SportsCroud*", "Market*", "School*")
 _SERBIAN_VARIANTS = frozenset({"sr@ijekavian", "sr@ijekavianlatin", "sr@latin"})  # the sr speaker again
+_FISH = r"^(?:.*/[^/-]+-([mv])-|.*sound/([^/]+)/)"
+"""Fish Fillets' two fish (m, v: one actor each, in every level), else a level's side characters."""
+_DRASCULA = r"/([A-Z]*)\d+\.ALS$"
+"""Drascula's characters by file prefix (D, VB, BJ, I, ...); files with none are the hero's lines."""
+
+
+def _fillets(language: str) -> SpeechSource:
+    return SpeechSource(
+        f"fillets-ng-data-{language}",
+        "GPL-2+",
+        f"usr/share/games/fillets-ng/sound/*/{language}/*.ogg",
+        -2,
+        prefix=f"ff{language}",
+        sentences=True,
+        voice=_FISH,
+    )
+
+
+def _drascula(package: str, language: str) -> SpeechSource:
+    return SpeechSource(
+        package,
+        "Drascula licence (free redistribution; BSD-like)",
+        f"usr/share/scummvm/drascula/{language}/*.ALS",
+        -2,
+        prefix=f"dr{language}",
+        sentences=True,
+        voice=_DRASCULA,
+        exclude=r"/S\d+\.ALS$",
+        encoding="als",
+    )
+
+
 TRAIN = SourceSet(
-    speech=(SpeechSource("ktuberling-data", "GPL-2+", _KTUBERLING, -2, skip=_SERBIAN_VARIANTS, prefix="kt"),),
+    speech=(
+        SpeechSource("ktuberling-data", "GPL-2+", _KTUBERLING, -2, skip=_SERBIAN_VARIANTS, prefix="kt"),
+        _fillets("cs"),
+        _fillets("nl"),
+    ),
     noise=(
         NoiseSource("frozen-bubble-data", "GPL-2", "usr/share/games/frozen-bubble/snd/*zik*.ogg", 50, "music"),
         NoiseSource("tuxtype-data", "GPL-2", "usr/share/tuxtype/sounds/*.ogg", 50, "music"),
@@ -104,17 +161,7 @@ TRAIN = SourceSet(
     ),
 )
 TEST = SourceSet(
-    speech=(
-        SpeechSource(
-            "klettres-data",
-            "GPL-2+",
-            "usr/share/klettres/*/*/*.ogg",
-            -3,
-            prefix="kl",
-            languages=frozenset({"ar", "cs", "en_GB", "he", "hu", "ml", "nb", "pt_BR", "tn"}),
-        ),
-        SpeechSource("alsa-utils", "GPL-2", "usr/share/sounds/alsa/[FRS]*.wav", -2, prefix="au"),  # not Noise.wav
-    ),
+    speech=(_drascula("drascula", "en"), _drascula("drascula-spanish", "es")),
     noise=(
         NoiseSource(
             "wesnoth-1.16-music",
@@ -127,7 +174,8 @@ TEST = SourceSet(
         NoiseSource("gnome-audio", "CC-BY-SA-2.0 / CC-BY-3.0", "usr/share/sounds/**/*.wav", 53, "desktop_sounds"),
     ),
 )
-"""Languages of the test speakers are those ktuberling-data has no folder for (no shared voice)."""
+"""The test's continuous speech: Drascula's English and Spanish voice-overs (other actors, other
+packages and another game than any training voice), over other music and other sounds."""
 
 
 def fetch_all(sources: SourceSet) -> dict[str, Package]:
@@ -138,7 +186,8 @@ def fetch_all(sources: SourceSet) -> dict[str, Package]:
 def write_speech(
     root: Path, sources: SourceSet, packages: dict[str, Package], utterances: int, seed: int
 ) -> dict[str, object]:
-    """The speech corpus in the VCTK layout: `utterances` per speaker (16 kHz FLAC)."""
+    """The speech corpus in the VCTK layout (16 kHz FLAC): `utterances` of joined words per speaker of
+    words, one utterance per usable recording of continuous speech."""
 
     rng = np.random.default_rng([seed, 11])
     speakers, dropped = {}, []
@@ -146,42 +195,55 @@ def write_speech(
         picked = [
             files[i] for i in sorted(rng.choice(len(files), size=min(len(files), FILES_PER_SPEAKER), replace=False))
         ]
-        words = [w for w in (_cleaned(read_16k(path)) for path in picked) if w is not None]
-        if len(words) >= 3:
-            speakers[speaker] = (source, picked, words)
+        kept = [(path, w) for path in picked if (w := _cleaned(_read(path, source))) is not None]
+        if len(kept) >= 3:
+            speakers[speaker] = (source, kept)
         else:
             dropped.append(speaker)
     lines = ["ID  AGE  GENDER  ACCENTS  REGION  COMMENTS"]
-    total = 0.0
-    for speaker, (source, files, words) in progress(speakers.items(), len(speakers), "writing speakers"):
-        lines.append(
-            f"{speaker}  ?  ?  {speaker.split('-', 1)[1]}  {source.package}  recorded words, one voice per language"
-        )
+    total, written = 0.0, 0
+    for speaker, (source, kept) in progress(speakers.items(), len(speakers), "writing speakers"):
+        kind = "continuous speech, one voice" if source.sentences else "recorded words, one voice per language"
+        lines.append(f"{speaker}  ?  ?  {speaker.split('-', 1)[1]}  {source.package}  {kind}")
         (root / VCTK_AUDIO / speaker).mkdir(parents=True)
         (root / "txt" / speaker).mkdir(parents=True)
-        for utt in range(1, utterances + 1):
-            picks = rng.choice(len(words), size=int(rng.integers(3, 8)))
-            parts = []
-            for i in picks:
-                parts += [
-                    words[i] * 10 ** (rng.uniform(-4, 4) / 20),
-                    np.zeros(int(rng.uniform(0.05, 0.4) * RATE), dtype=np.float32),
-                ]
-            audio = np.concatenate(parts[:-1])
+        takes = _sentences(kept) if source.sentences else _joined_words(kept, utterances, rng)
+        for utt, (audio, text) in enumerate(takes, start=1):
             audio = (audio / max(np.abs(audio).max(), 1e-9) * rng.uniform(0.1, 0.9)).astype(np.float32)
             write_audio(root / VCTK_AUDIO / speaker / f"{speaker}_{utt:03d}_mic1.flac", audio, RATE, subtype="PCM_16")
-            (root / "txt" / speaker / f"{speaker}_{utt:03d}.txt").write_text(
-                " ".join(files[i].stem for i in picks) + "\n"
-            )
+            (root / "txt" / speaker / f"{speaker}_{utt:03d}.txt").write_text(text + "\n")
             total += audio.size / RATE
+            written += 1
     (root / VCTK_INFO).write_text("\n".join(lines) + "\n")
     return {
         "speakers": len(speakers),
-        "utterances": len(speakers) * utterances,
+        "utterances": written,
         "seconds": round(total, 1),
-        "recordings": sum(len(v[2]) for v in speakers.values()),
+        "recordings": sum(len(kept) for _, kept in speakers.values()),
         "dropped_speakers": dropped,
     }
+
+
+def _sentences(kept: list[tuple[Path, np.ndarray]]) -> list[tuple[np.ndarray, str]]:
+    """Continuous speech: each recording is an utterance, named after its file."""
+    return [(audio, path.stem) for path, audio in kept]
+
+
+def _joined_words(
+    kept: list[tuple[Path, np.ndarray]], utterances: int, rng: np.random.Generator
+) -> list[tuple[np.ndarray, str]]:
+    """`utterances` of 3–7 words each, joined by 50–400 ms pauses, each word scaled by ±4 dB."""
+    takes = []
+    for _ in range(utterances):
+        picks = rng.choice(len(kept), size=int(rng.integers(3, 8)))
+        parts = []
+        for i in picks:
+            parts += [
+                kept[i][1] * 10 ** (rng.uniform(-4, 4) / 20),
+                np.zeros(int(rng.uniform(0.05, 0.4) * RATE), dtype=np.float32),
+            ]
+        takes.append((np.concatenate(parts[:-1]), " ".join(kept[i][0].stem for i in picks)))
+    return takes
 
 
 def write_noise(
@@ -249,15 +311,39 @@ def write_readme(root: Path, title: str, sources: SourceSet, packages: dict[str,
 def _speakers(sources: SourceSet, packages: dict[str, Package]) -> dict[str, tuple[SpeechSource, list[Path]]]:
     speakers: dict[str, tuple[SpeechSource, list[Path]]] = {}
     for source in sources.speech:
-        for path in sorted(packages[source.package].root.glob(source.pattern)):
-            if path.suffix not in (".ogg", ".wav", ".opus", ".flac"):
+        root = packages[source.package].root
+        for path in sorted(root.glob(source.pattern)):
+            if path.suffix.lower() not in (".ogg", ".wav", ".opus", ".flac", ".als") or path.is_symlink():
+                continue  # a link points into another package (Drascula's shared lines)
+            relative = path.relative_to(root).as_posix()
+            if source.exclude and re.search(source.exclude, "/" + relative):
                 continue
             language = path.parts[source.lang_part]
             if language in source.skip or (source.languages is not None and language not in source.languages):
                 continue
-            name = f"{source.prefix}-{language.replace('_', '')}"
+            name = f"{source.prefix}-{_voice(source, relative, language)}"
             speakers.setdefault(name, (source, []))[1].append(path)
     return speakers
+
+
+def _voice(source: SpeechSource, relative: str, language: str) -> str:
+    if source.voice is None:
+        return language.replace("_", "")
+    match = re.search(source.voice, "/" + relative)
+    found = next((group for group in match.groups() if group), "") if match else ""
+    return found.lower().replace("_", "") or "main"
+
+
+def _read(path: Path, source: SpeechSource) -> np.ndarray:
+    """A recording of `source` as 16 kHz mono float32."""
+    if source.encoding == "als":
+        return _read_als(path)
+    return read_16k(path)
+
+
+def _read_als(path: Path) -> np.ndarray:
+    """Drascula's .ALS speech: a 32-byte header, unsigned 8-bit mono samples at 11,025 Hz, a 32-byte trailer."""
+    return read_16k(io.BytesIO(path.read_bytes()[32:-32]), raw=(11_025, "PCM_U8"))
 
 
 def _noise_files(

@@ -8,8 +8,8 @@ cache is reachable, else (and with `corpus_source="espeak"`) `vctk-mini (espeak)
 `esc50-mini (synthetic)`. Records carry the corpora's own names.
 
 With `real_test` (the default), models and peers are also scored on the real-audio test set
-(tasks/vad/realtest.py: recorded voices and sounds no training corpus holds), as `eer@real`,
-`eer@real/snr<5`, ... and `auc@real` in the same record.
+(tasks/vad/realtest.py: continuous speech by voices, over music and sounds, that no training corpus
+holds), as `eer@real`, `eer@real/snr<5`, ... and `auc@real` in the same record.
 
 Inputs are power spectrograms (25 ms window, 10 ms hop, 16 kHz), computed once per split and kept
 in memory; targets are 0/1 speech labels per frame; models output one logit per frame. The primary
@@ -127,8 +127,8 @@ class VadTask(Task):
     """Of the generated corpora: recorded (Debian packages), espeak (offline), auto (recorded if reachable)."""
     real_test: bool = True
     """Also score on the real-audio test set (where its packages can be had)."""
-    n_real: int = 120
-    """Mixtures of the real-audio test set."""
+    n_real: int = 90
+    """Mixtures of the real-audio test set (`realtest.SECONDS` each: 12 minutes)."""
     mixture_seconds: float = 4.0
     n_train: int = 400
     n_val: int = 200
@@ -263,7 +263,7 @@ class VadTask(Task):
         if roots is None:
             return None
         cache = AudioCache(read_vctk(roots[0]), read_esc50(roots[1]))
-        spec = MixSpec(self.mixture_seconds, n_test=self.n_real, seed=self.data_seed)
+        spec = MixSpec(realtest.SECONDS, n_test=self.n_real, reverb_share=0.0, bandlimit_share=0.0, seed=self.data_seed)
         manifest = build_test_set(cache.speech_corpus, cache.noise_corpus, spec, cache, realtest.TAG)
         return _render(manifest.mixtures[realtest.TAG], cache, keep_audio=True)
 

@@ -201,3 +201,29 @@ def test_an_unreadable_file_is_an_error_naming_it(corpora: tuple[Path, Path]) ->
         load_audio(corpora[1], "audio/2-1002-A-10.wav", 44_100)
     assert isinstance(load_audio(corpora[1], "audio/2-1002-A-16.wav", 44_100), np.ndarray)
     assert not isinstance(load_audio(corpora[1], "audio/2-1002-A-16.wav", 44_100), Skip)
+
+
+def test_a_share_of_mixtures_is_reverberant_with_its_room_on_record_and_the_dry_labels(
+    corpora: tuple[Path, Path],
+) -> None:
+    from tradeoff_bench.tasks.vad.rooms import Room, impulse_response
+
+    manifest, cache = _manifest(*corpora, n=40)
+    entries = [e for split in manifest.mixtures.values() for e in split]
+    rooms = [e for e in entries if e.get("room")]
+    assert 0.15 < len(rooms) / len(entries) < 0.45
+    again, _ = _manifest(*corpora, n=40)
+    assert again.digest() == manifest.digest()  # the rooms are drawn from the seed
+    entry = rooms[0]
+    wet, labels = render(entry, cache)
+    dry, dry_labels = render({k: v for k, v in entry.items() if k != "room"}, cache)
+    np.testing.assert_array_equal(labels, dry_labels)
+    assert not np.allclose(wet, dry, atol=1e-3)
+    response, rt60 = impulse_response(Room.from_dict(entry["room"]))
+    assert response[0] == 1.0 and np.abs(response[1:]).max() <= 1.0 and rt60 > 0.1
+
+
+def test_a_mixture_keeps_utterances_whole_when_one_fits(corpora: tuple[Path, Path]) -> None:
+    manifest, _ = _manifest(*corpora)
+    parts = [p for split in manifest.mixtures.values() for e in split for p in e["speech"]]
+    assert parts and all(p["start"] == 0 and p["length"] > 0 for p in parts)
