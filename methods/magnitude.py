@@ -222,6 +222,19 @@ class _Probe(nn.Module):
         return x
 
 
+def _with_gates(layer: nn.Module, probed: nn.Module, gates: dict[str, nn.Module]) -> nn.Module:
+    """`layer` as is, or, where the probe's layer holds a user model's gates (`tasks.user_model`: a
+    gate child, read by pre-hooks or, in a gated RNN, by its forward), a copy carrying them."""
+    if not gates:
+        return layer
+    layer = copy.deepcopy(layer)
+    for name, gate in gates.items():
+        layer.add_module(name, gate)
+    layer._forward_pre_hooks.update(probed._forward_pre_hooks)
+    layer.__class__ = type(probed)
+    return layer
+
+
 def knob_widths(task: Task, pruned: nn.Module) -> dict[str, int]:
     """The width each knob site has in `pruned`, found by running a probe-gated full model whose
     layers are swapped for the pruned ones (module names do not depend on gates: tasks/base.py)."""
@@ -230,11 +243,15 @@ def knob_widths(task: Task, pruned: nn.Module) -> dict[str, int]:
         probe = task.build_model(gate=lambda knob, width, dim: _Probe(knob, dim, seen))
     pruned_modules = dict(pruned.named_modules())
     for name, module in list(probe.named_modules()):
-        if name and name in pruned_modules and not isinstance(module, _Probe) and "." not in name.split(".")[-1]:
-            parent, _, leaf = name.rpartition(".")
-            holder = probe.get_submodule(parent) if parent else probe
-            if not isinstance(pruned_modules[name], (nn.Identity,)) and not list(module.children()):
-                setattr(holder, leaf, pruned_modules[name])
+        if not name or name not in pruned_modules or isinstance(module, (_Probe, nn.Identity)):
+            continue
+        gates = {child: gate for child, gate in module.named_children() if isinstance(gate, _Probe)}
+        if isinstance(pruned_modules[name], nn.Identity) or len(gates) < len(list(module.children())):
+            continue  # a container: its layers are swapped one by one
+        parent, _, leaf = name.rpartition(".")
+        setattr(
+            probe.get_submodule(parent) if parent else probe, leaf, _with_gates(pruned_modules[name], module, gates)
+        )
     with torch.no_grad():
         probe.eval()(task.example_input())
     full = task.knobs

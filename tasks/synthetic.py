@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
 
 import numpy as np
 import torch
@@ -29,6 +28,7 @@ from tradeoff_bench.tasks.base import (
 )
 from tradeoff_bench.tasks.metrics import ItemScores
 from tradeoff_bench.tasks.targets import QualityTarget
+from tradeoff_bench.tasks.user_model import check_model_name
 
 SPLITS = ("train", "val", "test")
 
@@ -38,7 +38,10 @@ SPLITS = ("train", "val", "test")
 class SyntheticTask(Task):
     """Teacher y = W2·relu(W1·x) + noise with r hidden units; students are MLPs or 1-D convnets."""
 
-    model: Literal["mlp", "conv"] = "mlp"
+    model: str = "mlp"
+    """`mlp` / `conv`: the suite's students; or a builder of your own, `FILE.py:FUNCTION` /
+    `MODULE:FUNCTION` / an entry point (README, "Bring your own model"), on the `mlp` data: vectors
+    (batch, in_features) -> targets (batch, out_features)."""
     teacher_width: int = 16
     max_width: int = 64
     depth: int = 1
@@ -57,6 +60,7 @@ class SyntheticTask(Task):
     lr: float = 3e-3
 
     name = "synthetic"
+    model_families = ("mlp", "conv")
     primary_metric = "mse"
     quality_target = QualityTarget(0.05, relative=True)  # MSE within 5 %
     description = "regression onto a random teacher with a known hidden width r (test MSE)"
@@ -76,6 +80,7 @@ class SyntheticTask(Task):
     )
 
     def __post_init__(self) -> None:
+        check_model_name(self.model, self.model_families)
         if not 1 <= self.teacher_width <= self.max_width:
             raise ValueError(f"teacher_width must be in [1, max_width={self.max_width}]")
         if self.depth < 1 or min(self.n_train, self.n_val, self.n_test) < 1:
@@ -83,8 +88,13 @@ class SyntheticTask(Task):
         self._outputs = LastOutputs()
 
     @property
+    def data_family(self) -> str:
+        """The family whose data and teacher the task uses: a user's model takes the `mlp` data."""
+        return self.model if self.model in self.model_families else "mlp"
+
+    @property
     def corpus(self) -> str:
-        return f"synthetic-{self.model}-r{self.teacher_width}-seed{self.data_seed}"
+        return f"synthetic-{self.data_family}-r{self.teacher_width}-seed{self.data_seed}"
 
     @property
     def recipe(self) -> TrainRecipe:
@@ -92,11 +102,13 @@ class SyntheticTask(Task):
 
     @property
     def knobs(self) -> dict[str, int]:
+        if (user := self.user_knobs()) is not None:
+            return user
         return {f"hidden{i + 1}": self.max_width for i in range(self.depth)}
 
     @property
     def cost_unit(self) -> str:
-        return "example" if self.model == "mlp" else f"sequence of {self.length} steps"
+        return "example" if self.data_family == "mlp" else f"sequence of {self.length} steps"
 
     # --- data -------------------------------------------------------------------------------
     @cached_property
@@ -114,7 +126,7 @@ class SyntheticTask(Task):
         return data
 
     def _input_shape(self) -> tuple[int, ...]:
-        if self.model == "mlp":
+        if self.data_family == "mlp":
             return (self.in_features,)
         return (self.in_features, self.length)
 
@@ -152,7 +164,7 @@ class SyntheticTask(Task):
         width_in = self.in_features
         for i in range(depth):
             knob = f"hidden{i + 1}"
-            channel_axis = -1 if self.model == "mlp" else 1
+            channel_axis = -1 if self.data_family == "mlp" else 1
             layers += [
                 self._layer(width_in, widths[knob], first=i == 0),
                 nn.ReLU(),
@@ -163,7 +175,7 @@ class SyntheticTask(Task):
         return nn.Sequential(*layers)
 
     def _layer(self, width_in: int, width_out: int, *, first: bool) -> nn.Module:
-        if self.model == "mlp":
+        if self.data_family == "mlp":
             return nn.Linear(width_in, width_out)
         kernel = self.kernel_size if first else 1
         return nn.Conv1d(width_in, width_out, kernel, padding=kernel // 2)

@@ -12,10 +12,11 @@ A group becomes a knob, named after its first layer (its root's module name) wit
 output channels as its full width, when a gate at its consumers is exact: every layer that reads
 the group's channels (a `prune_in_channels` dependency: a convolution, a Linear, an RNN's input)
 sees them whole on one axis (1 for a convolution, the last for a Linear or RNN), and no
-normalisation over channels (LayerNorm, GroupNorm) sits between. Other groups are named in
-`notes` and kept at full width by every method that learns or sets widths: an RNN's hidden size (a
-gate would have to act inside the recurrence), a group flattened into a Linear, a normalisation
-over channels.
+normalisation over channels (LayerNorm, GroupNorm) sits between. An RNN's hidden size is a knob
+too when the RNN is one batch-first, unidirectional GRU or LSTM layer without projection: its gate
+must act inside the recurrence (`tasks.rnn.gated_rnn`), which the RNN runs once gated (below).
+Other groups are named in `notes` and kept at full width by every method that learns or sets
+widths: another RNN's hidden size, a group flattened into a Linear, a normalisation over channels.
 
 Widths. The model at widths is the freshly built full model with each knob's trailing channels
 removed by Torch-Pruning (every coupled tensor at once), so its tensors are the full model's
@@ -24,8 +25,13 @@ leading slices under the same names, the contract `methods.slicing` extracts by.
 Gates. `gate(knob, width, axis)` is made once per knob and applied, by a forward pre-hook, to the
 input of every layer that reads the knob's channels: a channel gated to 0 there is a channel
 removed, whatever ran between the producer and its readers (a BatchNorm's shift, an activation).
-The gate modules live in the model under `knob_gates` (a slot of their own: the user's parameter
-names do not change) and the hooks are module-level objects, so the model deep-copies and pickles.
+An RNN knob's gate acts in the RNN instead: the RNN becomes its gated subclass (`GatedGRU`,
+`GatedLSTM`), whose forward runs `gated_rnn` from a zero state and returns what nn.GRU / nn.LSTM
+return, the final state being the gated last output (an LSTM's cell state is returned as NaN: a
+model that reads it cannot be gated exactly). Each gate module lives in the first layer that reads
+its knob (an RNN knob's: the RNN), as its child `knob_gate` (a slot of its own: the user's parameter
+names do not change, and a container that runs its children in turn, such as `nn.Sequential`, never
+runs a gate on its own), and the hooks are module-level objects, so the model deep-copies and pickles.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from torch import nn
 from tradeoff_bench.core.registry import SettingError
 
 ENTRY_POINT_GROUP = "tradeoff_bench.models"
-GATES_SLOT = "knob_gates"
+GATE_SLOT = "knob_gate"
 CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 
 Builder = Callable[[], nn.Module]
@@ -127,6 +133,8 @@ class Knob:
     """The channel axis of the tensor its readers see (1: convolutions, -1: Linear, RNN input)."""
     readers: tuple[str, ...]
     """Module names of the layers that read its channels (where its gate is applied)."""
+    recurrent: bool = False
+    """An RNN's hidden size: its gate acts inside the RNN (`readers` is the RNN alone)."""
 
 
 @dataclass
@@ -192,7 +200,7 @@ def _shape(tensor: torch.Tensor) -> str:
 
 def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob], list[str]]:
     """The knobs of `model` (name -> Knob, in module order) and a note per group that is not one."""
-    from tradeoff_bench.core.pruning_graph import Pruner
+    from tradeoff_bench.core.pruning_graph import PRUNABLE, Pruner
 
     pruner = Pruner(copy.deepcopy(model), example)
     names = pruner.names
@@ -209,9 +217,29 @@ def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob]
         if reason:
             notes.append(f"{name}: not a knob ({reason})")
             continue
+        if isinstance(root, nn.RNNBase):
+            knobs[name] = Knob(name, width, -1, (name,), recurrent=True)
+            continue
         axes = {_axis(dict(pruner.model.named_modules())[r]) for r in readers}
         knobs[name] = Knob(name, width, axes.pop(), readers)
+    grouped = {names[dep.target.module] for group in pruner.groups for dep, _ in group if dep.target.module in names}
+    settled = grouped | {names[m] for m in pruner.ignored} | pruner.unsafe
+    for layer, module in pruner.model.named_modules():
+        if isinstance(module, PRUNABLE) and layer not in settled and not _groupable(pruner.graph, module):
+            notes.append(f"{layer}: not a knob (Torch-Pruning's graph cannot follow its output channels)")
     return knobs, notes
+
+
+def _groupable(graph: object, module: nn.Module) -> bool:
+    """Whether Torch-Pruning's graph gives `module` a group of coupled output channels (it raises
+    where it cannot follow them, e.g. through an RNN's tuple output)."""
+    try:
+        handler = graph.get_pruner_of_module(module).prune_out_channels  # type: ignore[attr-defined]
+        channels = graph.get_out_channels(module)  # type: ignore[attr-defined]
+        graph.get_pruning_group(module, handler, list(range(channels)))  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return True
 
 
 def _not_gateable(
@@ -223,8 +251,11 @@ def _not_gateable(
     names: Mapping[nn.Module, str],
 ) -> str:
     """Why a gate at the group's readers would not be exact ("" when it would)."""
-    if isinstance(root, nn.RNNBase):
-        return "an RNN's hidden size: a gate would have to act inside the recurrence"
+    if isinstance(root, nn.RNNBase) and not _gated_in_recurrence(root):
+        return (
+            "an RNN's hidden size, gated inside its recurrence only for one batch-first, unidirectional "
+            "GRU or LSTM layer without projection"
+        )
     norms = sorted({names[m] for m in members if isinstance(m, CHANNEL_NORMS)})
     if norms:
         return f"normalised over channels by {', '.join(norms)}"
@@ -241,6 +272,16 @@ def _not_gateable(
             return f"{reader} reads it reshaped ({shape[axis]} features for {width} channels)"
         axes.add(axis)
     return "" if len(axes) == 1 else "its readers see its channels on different axes"
+
+
+def _gated_in_recurrence(rnn: nn.RNNBase) -> bool:
+    return (
+        type(rnn) in _GATED
+        and rnn.batch_first
+        and rnn.num_layers == 1
+        and not rnn.bidirectional
+        and not getattr(rnn, "proj_size", 0)
+    )
 
 
 def _axis(module: nn.Module) -> int:
@@ -292,10 +333,46 @@ class GateInput:
 
 
 def attach_gates(model: nn.Module, gates: Mapping[str, nn.Module], knobs: Mapping[str, Knob]) -> None:
-    """Put each knob's gate module in `model.knob_gates` and before every layer that reads its channels."""
-    slot = nn.ModuleList(gates[k] for k in knobs)
-    model.add_module(GATES_SLOT, slot)
+    """Put each knob's gate module in its first reader (as `knob_gate`) and before every layer that
+    reads its channels."""
     modules = dict(model.named_modules())
-    for gate, knob in zip(slot, knobs.values()):
+    for name, knob in knobs.items():
+        modules[knob.readers[0]].add_module(GATE_SLOT, gates[name])
+        if knob.recurrent:
+            modules[name].__class__ = _GATED[type(modules[name])]
+            continue
         for reader in knob.readers:
-            modules[reader].register_forward_pre_hook(GateInput(gate))
+            modules[reader].register_forward_pre_hook(GateInput(gates[name]))
+
+
+def _gated_forward(rnn: nn.GRU | nn.LSTM, inputs: torch.Tensor, hx: object) -> tuple[torch.Tensor, object]:
+    """What nn.GRU / nn.LSTM return, with the knob's gate inside the recurrence (module docstring)."""
+    from tradeoff_bench.tasks.rnn import gated_rnn
+
+    gate = rnn.get_submodule(GATE_SLOT)
+    base = next(cls for cls in type(rnn).__mro__ if cls in _GATED)
+    if isinstance(gate, nn.Identity):
+        return base.forward(rnn, inputs, hx)
+    if hx is not None:
+        raise NotImplementedError(f"{type(rnn).__name__} with a gated hidden size starts from a zero state")
+    output = gated_rnn(rnn, inputs, gate)
+    last = output[:, -1].unsqueeze(0)
+    return output, last if rnn.mode == "GRU" else (last, torch.full_like(last, float("nan")))
+
+
+class GatedGRU(nn.GRU):
+    """An nn.GRU whose hidden size is a gated knob (`attach_gates`)."""
+
+    def forward(self, input: torch.Tensor, hx: torch.Tensor | None = None):  # type: ignore[override]
+        return _gated_forward(self, input, hx)
+
+
+class GatedLSTM(nn.LSTM):
+    """An nn.LSTM whose hidden size is a gated knob (`attach_gates`)."""
+
+    def forward(self, input: torch.Tensor, hx: object = None):  # type: ignore[override]
+        return _gated_forward(self, input, hx)
+
+
+_GATED: dict[type[nn.Module], type[nn.Module]] = {nn.GRU: GatedGRU, nn.LSTM: GatedLSTM}
+"""An RNN type -> its gated subclass."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from tradeoff_bench.tasks import TASKS
 
-USER_MODELS = {"vad": ("frame_conv", "conformer", "deepspeech"), "asvspoof2019": ("spoof_cnn",)}
+USER_MODELS = {"vad": ("frame_conv", "frame_gru", "conformer", "deepspeech"), "asvspoof2019": ("spoof_cnn",)}
 """Builders in tests/user_models per task: users' own models and two of torchaudio's, behind thin wrappers."""
 
 

@@ -65,6 +65,47 @@ def test_knobs_are_found_with_their_widths_and_the_rest_is_named(model_file: Pat
     assert any(note.startswith("model.bi_rnn: not a knob") for note in deepspeech.user_family.notes)
 
 
+def test_a_grus_hidden_size_is_a_knob_gated_inside_its_recurrence() -> None:
+    import torch
+
+    from tradeoff_bench.tasks.user_model import GatedGRU
+
+    task = vad("tests.user_models.frame_gru:build")
+    assert task.knobs == {"gru": 10}
+    assert task.user_family.notes == ["front.0: not a knob (Torch-Pruning's graph cannot follow its output channels)"]
+
+    class Mask(torch.nn.Module):  # units from `width` on gated off, as a trained mask would
+        def __init__(self, knob: str, width: int, axis: int) -> None:
+            super().__init__()
+            self.scale = torch.arange(10) < 6
+
+        def channel_scale(self) -> torch.Tensor:
+            return self.scale.float()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * self.scale
+
+    torch.manual_seed(0)
+    gated = task.build_model(gate=Mask)
+    assert isinstance(gated.gru, GatedGRU) and list(gated.gru.knob_gate.parameters()) == []
+    narrow = task.build_model({"gru": 6}).eval()
+    full = dict(gated.named_parameters())
+    with torch.no_grad():
+        for name, tensor in narrow.named_parameters():
+            index = tuple(slice(0, n) for n in tensor.shape)
+            if name.startswith("gru.") and tensor.dim() >= 1:  # stacked gate blocks: each block's leading rows
+                blocks = full[name].shape[0] // 10
+                rows = torch.cat([torch.arange(6) + 10 * b for b in range(blocks)])
+                source = full[name][rows]
+                tensor.copy_(source[:, :6] if name.startswith("gru.weight_hh") else source)
+            else:
+                tensor.copy_(full[name][index])
+        for name, buffer in narrow.named_buffers():
+            buffer.copy_(dict(gated.named_buffers())[name][tuple(slice(0, n) for n in buffer.shape)])
+    x = next(task.batches("test", 2))[0]
+    torch.testing.assert_close(gated.eval()(x), narrow(x), rtol=1e-5, atol=1e-6)
+
+
 def test_the_model_at_widths_is_the_full_model_sliced(model_file: Path) -> None:
     task = vad(f"{model_file}:build")
     narrow = dict(task.build_model({"front.0": 5, "body.0": 7}).named_parameters())
@@ -156,3 +197,54 @@ def test_an_edit_of_the_model_file_changes_the_cells_code_identity(model_file: P
     assert len(before) == 1 and identity("crnn") == {}
     model_file.write_text(MODEL_FILE + "\n# tuned\n")
     assert identity(f"{model_file}:build") != before  # a finished cell of the old file is stale, not reused
+
+
+SYNTHETIC_MODEL = """
+from torch import nn
+
+
+def build():
+    return nn.Sequential(nn.Linear(20, 24), nn.ReLU(), nn.Linear(24, 12), nn.Tanh(), nn.Linear(12, 4))
+"""
+
+
+def test_synthetic_takes_a_model_of_yours_on_its_vector_data(tmp_path: Path) -> None:
+    from tradeoff_bench.tasks.synthetic import SyntheticTask
+
+    path = tmp_path / "my_mlp.py"
+    path.write_text(SYNTHETIC_MODEL)
+    task = SyntheticTask(model=f"{path}:build", n_train=64, n_val=16, n_test=32, epochs=1)
+    assert task.knobs == {"0": 24, "2": 12} and task.corpus == SyntheticTask().corpus  # the mlp data, its name
+    x, y = next(task.batches("test", 8))
+    narrow = task.build_model({"0": 10, "2": 6})
+    assert narrow(x).shape == y.shape and narrow[0].out_features == 10 and narrow[2].in_features == 10
+    wrong = tmp_path / "wrong_mlp.py"
+    wrong.write_text(SYNTHETIC_MODEL.replace("nn.Linear(12, 4)", "nn.Linear(12, 3)"))
+    with pytest.raises(SettingError, match=r"returned \(2, 3\) float32; the task needs \(2, 4\) float32"):
+        SyntheticTask(model=f"{wrong}:build").knobs  # noqa: B018
+    settings = task_settings(model=f"{path}:build", n_train=64, n_val=16, n_test=32, epochs=2)
+    out = tmp_path / "run"
+    args = ["run", "--task", "synthetic", *settings, "--method", "dense,dcl", "--set", "multipliers=[0.5, 1.0]"]
+    assert main([*args, "--out", str(out), "--no-progress", "--no-latency"]) == 0
+    records = [json.loads(p.read_text()) for p in (out / "records").glob("*.json")]
+    assert {r["method"] for r in records} == {"dense", "dcl"} and all(r["status"] == "ok" for r in records)
+
+
+def test_the_built_in_mlp_rebuilt_as_a_plain_module_has_the_same_knobs_and_macs(tmp_path: Path) -> None:
+    """synthetic's MLP family written as a user would (an nn.Sequential): one knob per hidden layer,
+    found automatically, and fvcore's MACs equal to the hand-declared family's at every width."""
+    from tradeoff_bench.core.flops import count_macs
+    from tradeoff_bench.tasks.synthetic import SyntheticTask
+
+    path = tmp_path / "plain_mlp.py"
+    path.write_text(
+        "from torch import nn\n\n\ndef build():\n"
+        "    return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 4))\n"
+    )
+    built_in, plain = SyntheticTask(depth=2), SyntheticTask(depth=2, model=f"{path}:build")
+    assert list(plain.knobs.values()) == list(built_in.knobs.values()) == [64, 64]
+    example = built_in.example_input()
+    for widths in ((64, 64), (40, 64), (64, 9), (3, 17), (1, 1)):
+        ours = built_in.build_model(dict(zip(built_in.knobs, widths)))
+        theirs = plain.build_model(dict(zip(plain.knobs, widths)))
+        assert count_macs(theirs, example) == count_macs(ours, example), widths
