@@ -222,7 +222,7 @@ class _Probe(nn.Module):
         return x
 
 
-def _with_gates(layer: nn.Module, probed: nn.Module, gates: dict[str, nn.Module]) -> nn.Module:
+def _with_gates(layer: nn.Module, probed: nn.Module, gates: Mapping[str, nn.Module]) -> nn.Module:
     """`layer` as is, or, where the probe's layer holds a user model's gates (`tasks.user_model`: a
     gate child, read by pre-hooks or, in a gated RNN, by its forward), a copy carrying them."""
     if not gates:

@@ -363,14 +363,14 @@ def _gated_forward(rnn: nn.GRU | nn.LSTM, inputs: torch.Tensor, hx: object) -> t
 class GatedGRU(nn.GRU):
     """An nn.GRU whose hidden size is a gated knob (`attach_gates`)."""
 
-    def forward(self, input: torch.Tensor, hx: torch.Tensor | None = None):  # type: ignore[override]
+    def forward(self, input: torch.Tensor, hx: torch.Tensor | None = None):
         return _gated_forward(self, input, hx)
 
 
 class GatedLSTM(nn.LSTM):
     """An nn.LSTM whose hidden size is a gated knob (`attach_gates`)."""
 
-    def forward(self, input: torch.Tensor, hx: object = None):  # type: ignore[override]
+    def forward(self, input: torch.Tensor, hx: object = None):
         return _gated_forward(self, input, hx)
 
 
