@@ -7,8 +7,11 @@ from typing import Any
 
 from tradeoff_bench.tasks import TASKS
 
-USER_MODELS = {"vad": ("frame_conv", "frame_gru", "conformer", "deepspeech"), "asvspoof2019": ("spoof_cnn",)}
-"""Builders in tests/user_models per task: users' own models and two of torchaudio's, behind thin wrappers."""
+USER_MODELS = {
+    "vad": ("frame_conv", "frame_gru", "conformer", "deepspeech", "emformer"),
+    "asvspoof2019": ("spoof_cnn",),
+}
+"""Builders in tests/user_models per task: users' own models and three of torchaudio's, behind thin wrappers."""
 
 
 def task_variants(name: str) -> list[tuple[str, dict[str, Any]]]:
