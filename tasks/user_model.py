@@ -155,6 +155,9 @@ class UserFamily:
         model = self.fresh()
         check_contract(self.spec, model, self.reference, self.example)
         self.knobs, self.notes = find_knobs(model, self.example)
+        if not self.knobs:
+            why = "; ".join(self.notes) if self.notes else "its only prunable layer is the output layer"
+            raise SettingError(f"model {self.spec!r} has no width knob, so no method can narrow it ({why})")
 
     def fresh(self) -> nn.Module:
         """A freshly built full model (initialised from the global generators, which callers seed)."""

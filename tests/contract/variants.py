@@ -10,8 +10,10 @@ from tradeoff_bench.tasks import TASKS
 USER_MODELS = {
     "vad": ("frame_conv", "frame_gru", "conformer", "deepspeech", "emformer"),
     "asvspoof2019": ("spoof_cnn",),
+    "synthetic": ("plain_mlp",),
 }
-"""Builders in tests/user_models per task: users' own models and three of torchaudio's, behind thin wrappers."""
+"""Builders in tests/user_models per task: users' own models, three of torchaudio's behind thin
+wrappers, and synthetic's built-in MLP rebuilt as a plain module."""
 
 
 def task_variants(name: str) -> list[tuple[str, dict[str, Any]]]:

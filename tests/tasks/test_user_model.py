@@ -41,6 +41,19 @@ def wrong_shape():
 
 def not_a_module():
     return 3
+
+
+class OutputOnly(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Conv1d(201, 1, 1)
+
+    def forward(self, power):
+        return self.head(torch.log1p(power)).squeeze(1)
+
+
+def output_only():
+    return OutputOnly()
 """
 
 
@@ -120,6 +133,7 @@ def test_the_model_at_widths_is_the_full_model_sliced(model_file: Path) -> None:
         ("{file}:nope", "has no 'nope'"),
         ("{file}:wrong_shape", "it returned (2, 1, 100) float32; the task needs (2, 100) float32"),
         ("{file}:not_a_module", "returned int, not a torch.nn.Module"),
+        ("{file}:output_only", "has no width knob, so no method can narrow it (its only prunable layer is the output"),
         ("/no/such/file.py:build", "does not exist"),
         ("no_such_module:build", "cannot be imported"),
         ("no-such-entry-point", "is not one of crnn, transformer, paper-crnn, paper-transformer, nor a builder"),
