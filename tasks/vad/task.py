@@ -18,8 +18,9 @@ metric is the frame-level EER (%) over the test mixtures, also per SNR bin (<5, 
 
 Default sizes fit the default grid's CPU budget (a full CRNN epoch takes about 4 s on one core).
 Paper-scale settings: the real corpora, mixture_seconds=10, n_train=4000, n_val=500, n_test=1000,
-conv=gru=64 (CRNN) or d_model=64, ffn=128 (Transformer), epochs=30; features are kept in memory
-(80 kB per second of audio), so that is about 4 GB.
+conv=gru=64 (CRNN) or d_model=64, ffn=128 (Transformer), epochs=30, and reverb_share=0,
+bandlimit_share=0 for the paper's plain mixtures; features are kept in memory (80 kB per second of
+audio), so that is about 4 GB.
 """
 
 from __future__ import annotations
@@ -137,6 +138,10 @@ class VadTask(Task):
     """Test mixtures: 600 bound one model's EER to a 95 % bootstrap half-width of about 0.9 pt (README)."""
     data_seed: int = 0
     """Seed of the speaker split and of the manifest (not of training)."""
+    reverb_share: float = 0.3
+    """Share of the mixtures whose talker is in a simulated room (tasks/vad/mixing.py); 0: none."""
+    bandlimit_share: float = 0.3
+    """Share of the mixtures whose speech is low-passed at 3.4–7 kHz; 0: none."""
     mels: int = N_MELS
     conv: int = 32
     gru: int = 32
@@ -201,6 +206,8 @@ class VadTask(Task):
             raise ValueError(f"paper_width must be positive, got {self.paper_width}")
         if min(self.n_train, self.n_val, self.n_test, self.n_real) < 1 or self.mixture_seconds <= 0:
             raise ValueError("every split needs at least one mixture of positive length")
+        if not (0 <= self.reverb_share <= 1 and 0 <= self.bandlimit_share <= 1):
+            raise ValueError("reverb_share and bandlimit_share must be in [0, 1]")
         for setting in ("speech_root", "noise_root"):
             root = getattr(self, setting)
             if root is not None and not Path(root).is_dir():
@@ -239,7 +246,15 @@ class VadTask(Task):
     @cached_property
     def manifest(self) -> Manifest:
         """Every mixture of every split (seeded by `data_seed`), with what was skipped."""
-        spec = MixSpec(self.mixture_seconds, self.n_train, self.n_val, self.n_test, seed=self.data_seed)
+        spec = MixSpec(
+            self.mixture_seconds,
+            self.n_train,
+            self.n_val,
+            self.n_test,
+            reverb_share=self.reverb_share,
+            bandlimit_share=self.bandlimit_share,
+            seed=self.data_seed,
+        )
         return build_manifest(self._cache.speech_corpus, self._cache.noise_corpus, spec, self._cache)
 
     @cached_property
