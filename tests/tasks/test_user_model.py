@@ -81,6 +81,7 @@ def test_knobs_are_found_with_their_widths_and_the_rest_is_named(model_file: Pat
 def test_a_grus_hidden_size_is_a_knob_gated_inside_its_recurrence() -> None:
     import torch
 
+    from tradeoff_bench.methods.slicing import copy_leading_channels
     from tradeoff_bench.tasks.user_model import GatedGRU
 
     task = vad("tests.user_models.frame_gru:build")
@@ -102,19 +103,7 @@ def test_a_grus_hidden_size_is_a_knob_gated_inside_its_recurrence() -> None:
     gated = task.build_model(gate=Mask)
     assert isinstance(gated.gru, GatedGRU) and list(gated.gru.knob_gate.parameters()) == []
     narrow = task.build_model({"gru": 6}).eval()
-    full = dict(gated.named_parameters())
-    with torch.no_grad():
-        for name, tensor in narrow.named_parameters():
-            index = tuple(slice(0, n) for n in tensor.shape)
-            if name.startswith("gru.") and tensor.dim() >= 1:  # stacked gate blocks: each block's leading rows
-                blocks = full[name].shape[0] // 10
-                rows = torch.cat([torch.arange(6) + 10 * b for b in range(blocks)])
-                source = full[name][rows]
-                tensor.copy_(source[:, :6] if name.startswith("gru.weight_hh") else source)
-            else:
-                tensor.copy_(full[name][index])
-        for name, buffer in narrow.named_buffers():
-            buffer.copy_(dict(gated.named_buffers())[name][tuple(slice(0, n) for n in buffer.shape)])
+    copy_leading_channels(gated, narrow)  # each GRU gate block's leading units, as extraction takes them
     x = next(task.batches("test", 2))[0]
     torch.testing.assert_close(gated.eval()(x), narrow(x), rtol=1e-5, atol=1e-6)
 
