@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import sys
 import tomllib
@@ -412,7 +413,7 @@ def _run(args: argparse.Namespace) -> int:
         cells, out = _plan(args)
     except OSError as err:  # a grid path that is a folder, a task's data root checked as it is configured
         raise GridError(f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)) from None
-    published = published_cells(args.continue_from) if args.continue_from else None
+    published = published_cells(args.continue_from, _corpus_versions(cells)) if args.continue_from else None
     store = Store(out, save_models=not args.no_save_models)
     cache_dir = None if args.no_cache else str((out / CACHE_DIR).resolve())  # absolute: Ray workers' cwd differs
     timed = not args.no_latency and not args.no_save_models
@@ -521,6 +522,18 @@ def _plan(args: argparse.Namespace) -> tuple[list[Cell], Path]:
     ]
     cells = unique_cells(cells + [p for p in map(peers_cell, cells) if p is not None])
     return cells, args.out or Path("runs") / "adhoc"
+
+
+def _corpus_versions(cells: list[Cell]) -> dict[str, str | None]:
+    """Cell id -> the corpus version its task would run on (`Task.corpus_version`), one task built
+    per distinct task configuration."""
+    versions: dict[str, str | None] = {}
+    for cell in cells:
+        key = json.dumps([cell.task, dict(cell.task_settings)], sort_keys=True, default=str)
+        if key not in versions:
+            versions[key] = cell.build_task().corpus_version()
+        versions[cell.cell_id] = versions[key]
+    return versions
 
 
 def _executor_factory(args: argparse.Namespace) -> Callable[[str | None], Executor]:

@@ -21,6 +21,10 @@ from tradeoff_bench.bench.runner import failure_record
 from tradeoff_bench.bench.store import Store
 from tradeoff_bench.core.records import NewerSchemaError, Record, SchemaError
 
+OTHER_CORPUS = "other corpus"
+"""A published cell's status (`bundle.published_cells`) where its records were made on another
+version of a generated corpus than the one the grid would run on."""
+
 
 @dataclass
 class GridSummary:
@@ -38,6 +42,9 @@ class GridSummary:
     """Finished cells kept although their records were made by other code."""
     published: int = 0
     """Cells not run because a published report holds them (`run --continue-from`)."""
+    other_corpus: int = 0
+    """Cells a published report holds, run again because their records were made on another version
+    of a generated corpus."""
 
     @property
     def failed_cells(self) -> int:
@@ -56,6 +63,11 @@ class GridSummary:
             if self.held_elsewhere:
                 parts.append(f"{self.held_elsewhere} left to another runner")
             text = "; ".join(parts) + "."
+        if self.other_corpus:
+            text += (
+                f" {self.other_corpus} cells of the published report were made on another version of "
+                "the corpus: they ran again."
+            )
         if self.stale:
             text += (
                 f" {self.stale} finished cells were made by other code than this checkout's: "
@@ -98,7 +110,7 @@ def run_grid(
     `after_cells` (the latency phase) runs once every cell's future is done and the executor is
     closed, so nothing trains beside it; it runs too when nothing was left to run.
 
-    `published` (cell id -> "ok" / "failed", `bundle.published_cells`) holds the cells a published
+    `published` (cell id -> "ok" / "failed" / `OTHER_CORPUS`, `bundle.published_cells`) holds the cells a published
     report already has, e.g. the part of a board an earlier session committed: they count as
     finished and are not run here (a failed one only runs again with `retry_failed`).
     """
@@ -208,6 +220,9 @@ def _claim(store: Store, cell: Cell, seen: tuple[int, int] | None) -> bool:
 
 def _wanted_beside(status: str | None, summary: GridSummary, retry_failed: bool) -> bool:
     """Whether a cell that a published report holds with `status` (None: it does not) is to be run."""
+    if status == OTHER_CORPUS:
+        summary.other_corpus += 1
+        return True
     if status is None or (status == "failed" and retry_failed):
         return True
     summary.published += 1

@@ -168,6 +168,7 @@ def rescore(cell: Cell, sources: list[Record], run_dir: Path, threads: int = 1) 
                     cell_id=cell.cell_id,
                     corpus=task.corpus,
                     corpus_notes=task.corpus_notes(),
+                    corpus_version=task.corpus_version(),
                     task_settings=dict(cell.task_settings),
                     metrics=metrics,
                     operating_point=operating_point(loaded.model, task),

@@ -228,12 +228,13 @@ def timeout_record(cell: Cell, limit: float) -> Record:
 
 
 def _identity(cell: Cell, task: Task | None) -> dict:
-    corpus, notes = _corpus_of(task)
+    corpus, notes, version = _corpus_of(task)
     return {
         "cell_id": cell.cell_id,
         "task": cell.task,
         "corpus": corpus,
         "corpus_notes": notes,
+        "corpus_version": version,
         "method": cell.method,
         "seed": cell.seed,
         "settings": dict(cell.method_settings),
@@ -245,12 +246,12 @@ def _identity(cell: Cell, task: Task | None) -> dict:
     }
 
 
-def _corpus_of(task: Task | None) -> tuple[str, list[str]]:
-    """The task's corpus name and notes; empty where there is no task or its data cannot be read
-    (a failure record must not fail on the error it reports)."""
+def _corpus_of(task: Task | None) -> tuple[str, list[str], str | None]:
+    """The task's corpus name, notes and version; empty where there is no task or its data cannot be
+    read (a failure record must not fail on the error it reports)."""
     if task is None:
-        return "", []
+        return "", [], None
     try:
-        return task.corpus, task.corpus_notes()
+        return task.corpus, task.corpus_notes(), task.corpus_version()
     except Exception:
-        return "", []
+        return "", [], None

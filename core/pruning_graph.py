@@ -21,9 +21,10 @@ import torch_pruning as tp
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from tradeoff_bench.core.pruning_mel import MelScale, mel_pruners
 from tradeoff_bench.core.pruning_rnn import rnn_pruners
 
-PRUNABLE = (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase)
+PRUNABLE = (nn.Linear, nn.modules.conv._ConvNd, nn.RNNBase, MelScale)
 NORMALIZERS = ("mean", "max", "sum", "standarization", "none")
 """Torch-Pruning's group-importance normalisations (`GroupMagnitudeImportance(normalizer=...)`, its
 own spelling of "standardization": (s − min) / (max − min)); "none" compares raw L2 norms."""
@@ -55,16 +56,42 @@ def run_hooked(model: nn.Module, example: torch.Tensor, hooks: list[RemovableHan
 
 
 def dependency_graph(model: nn.Module, example: torch.Tensor) -> tp.DependencyGraph:
-    """Torch-Pruning's dependency graph of `model` (with the suite's RNN pruners), traced on a positive
-    random batch of two shaped like `example`: a batch of one zero input makes the graph mis-read shapes."""
+    """Torch-Pruning's dependency graph of `model` (with the suite's RNN and mel-filterbank pruners),
+    traced on a positive random batch of two shaped like `example` (a batch of one zero input makes the
+    graph mis-read shapes), each RNN seen as one operator (`_rnn_as_one_operator`)."""
     trace = torch.rand((2, *example.shape[1:]), generator=torch.Generator().manual_seed(0))
-    return tp.DependencyGraph().build_dependency(
-        model, example_inputs=trace, customized_pruners=rnn_pruners(), verbose=False
-    )
+    trace.requires_grad_(True)  # so a front end without weights (a mel filterbank) is in the autograd graph
+    hooks = [m.register_forward_hook(_rnn_as_one_operator) for m in model.modules() if isinstance(m, nn.RNNBase)]
+    try:
+        return tp.DependencyGraph().build_dependency(
+            model, example_inputs=trace, customized_pruners={**rnn_pruners(), **mel_pruners()}, verbose=False
+        )
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def _rnn_as_one_operator(rnn: nn.RNNBase, args: tuple[object, ...], output: object) -> object:
+    """The RNN's output, re-derived from its input in one channel-preserving step for the trace.
+
+    Torch-Pruning finds a layer's inputs through the autograd node of its output, and an RNN run on
+    CPU leaves its unrolled steps there (splits and stacks the graph mis-reads), so the channels of a
+    layer feeding an RNN could not be followed. Here the output sequence is the real one (detached)
+    plus the input's mean over its features, and the final state is read from that sequence: the graph
+    sees input -> RNN -> output and state, with the RNN's own values."""
+    inputs = args[0] if args else None
+    if not torch.is_tensor(inputs) or not isinstance(output, tuple) or not torch.is_tensor(output[0]):
+        return None  # a packed sequence: traced as it is
+    sequence = output[0].detach() + inputs.mean(-1, keepdim=True)
+    last = (sequence[:, -1] if rnn.batch_first else sequence[-1]).mean(-1, keepdim=True)  # any state's width
+    state = output[1]
+    if isinstance(state, tuple):
+        return sequence, tuple(s.detach() + last for s in state)
+    return sequence, state.detach() + last
 
 
 def layer_widths(model: nn.Module) -> dict[str, int]:
-    """Module name -> output channels of every Linear, convolution and RNN."""
+    """Module name -> output channels of every Linear, convolution, RNN and mel filterbank."""
     widths = {}
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear):
@@ -73,6 +100,8 @@ def layer_widths(model: nn.Module) -> dict[str, int]:
             widths[name] = module.out_channels
         elif isinstance(module, nn.RNNBase):
             widths[name] = module.hidden_size
+        elif isinstance(module, MelScale):
+            widths[name] = module.fb.shape[1]
     return widths
 
 

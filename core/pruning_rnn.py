@@ -28,7 +28,7 @@ class RNNPruner(BasePruningFunc):
     def prune_out_channels(self, layer: nn.RNNBase, idxs: Sequence[int]) -> nn.Module:
         _check_supported(layer)
         hidden, gates = layer.hidden_size, _GATES[layer.mode]
-        keep = _kept(hidden, idxs)
+        keep = kept_indices(hidden, idxs)
         rows = torch.cat([keep + g * hidden for g in range(gates)])
         for k in range(layer.num_layers):
             _slice(layer, f"weight_ih_l{k}", rows, 0)
@@ -44,7 +44,7 @@ class RNNPruner(BasePruningFunc):
 
     def prune_in_channels(self, layer: nn.RNNBase, idxs: Sequence[int]) -> nn.Module:
         _check_supported(layer)
-        keep = _kept(layer.input_size, idxs)
+        keep = kept_indices(layer.input_size, idxs)
         _slice(layer, "weight_ih_l0", keep, 1)
         layer.input_size = len(keep)
         return layer
@@ -70,7 +70,8 @@ def _check_supported(layer: nn.RNNBase) -> None:
         )
 
 
-def _kept(size: int, idxs: Sequence[int]) -> torch.Tensor:
+def kept_indices(size: int, idxs: Sequence[int]) -> torch.Tensor:
+    """The indices in [0, size) not in `idxs` (an IndexError for one out of range)."""
     drop = {int(i) for i in idxs}
     if any(not 0 <= i < size for i in drop):
         raise IndexError(f"pruning indices {sorted(drop)} out of range [0, {size})")

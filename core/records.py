@@ -74,6 +74,9 @@ class Record:
     """What one example input is (e.g. 'second of audio'); MACs are per that unit."""
     corpus_notes: list[str] = field(default_factory=list)
     """What the data lacks or limits (a subset, a metric it cannot give): `Task.corpus_notes`."""
+    corpus_version: str | None = None
+    """The generator and version that made a generated corpus (`Task.corpus_version`, e.g.
+    "vad-mini 8"); None (not written) for a real corpus, and in records made before it was kept."""
     params: int | None = None
     bytes: int | None = None
     """Size of the saved state (torch.save of the state dict)."""
@@ -150,6 +153,8 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         stored = dataclasses.asdict(dataclasses.replace(self, attachments={}, weights=None))  # no copy of the texts
         data = {name: value for name, value in stored.items() if name not in TRANSIENT}
+        if data["corpus_version"] is None:  # a real corpus: written as older records were, byte for byte
+            del data["corpus_version"]
         data["record_id"] = self.record_id
         data["macs_fraction"] = self.macs_fraction
         return data

@@ -224,13 +224,14 @@ class _Probe(nn.Module):
 
 def _with_gates(layer: nn.Module, probed: nn.Module, gates: Mapping[str, nn.Module]) -> nn.Module:
     """`layer` as is, or, where the probe's layer holds a user model's gates (`tasks.user_model`: a
-    gate child, read by pre-hooks or, in a gated RNN, by its forward), a copy carrying them."""
+    gate child, read by pre-hooks, hooks or, in a gated RNN, by its forward), a copy carrying them."""
     if not gates:
         return layer
     layer = copy.deepcopy(layer)
     for name, gate in gates.items():
         layer.add_module(name, gate)
     layer._forward_pre_hooks.update(probed._forward_pre_hooks)
+    layer._forward_hooks.update(probed._forward_hooks)
     layer.__class__ = type(probed)
     return layer
 

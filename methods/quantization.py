@@ -42,7 +42,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import nn
@@ -52,6 +52,9 @@ from tradeoff_bench.core.registry import Epochs
 from tradeoff_bench.methods.base import METHODS, Candidate, MacCounter, Method, RunContext
 from tradeoff_bench.methods.training import FitResult, fit, seeded_build, shared_fit, training_facts
 from tradeoff_bench.tasks.base import Task
+
+if TYPE_CHECKING:
+    from torch.fx import GraphModule
 
 Mode = Literal["dynamic", "static", "qat"]
 MODES = ("dynamic", "static", "qat")
@@ -160,7 +163,7 @@ class Quantization(Method):
             return _dynamic(convert_fx(prepared), (nn.GRU, nn.LSTM))
 
     def _static(self, model: nn.Module, task: Task, example: torch.Tensor) -> tuple[nn.Module, str | None]:
-        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+        from torch.ao.quantization.quantize_fx import prepare_fx
 
         try:
             prepared = prepare_fx(
@@ -169,13 +172,16 @@ class Quantization(Method):
         except Exception as error:  # FX cannot trace the model: quantise what dynamic quantisation can
             return _dynamic(model), f"FX tracing failed ({type(error).__name__}): dynamic instead"
         _calibrate(prepared, task, self.calibration_batches)
-        return _dynamic(convert_fx(prepared), (nn.GRU, nn.LSTM)), None
+        try:
+            return _converted(prepared, example), None
+        except Exception as error:
+            return _dynamic(model), f"FX's int8 graph does not run ({type(error).__name__}): dynamic instead"
 
     def _qat(
         self, model: nn.Module, task: Task, ctx: RunContext, example: torch.Tensor, *, seed_offset: int
     ) -> tuple[nn.Module, str | None, nn.Module, FitResult]:
         """(quantised model, fallback reason, float model it was converted from, the fine-tuning fit)."""
-        from torch.ao.quantization.quantize_fx import convert_fx, prepare_qat_fx
+        from torch.ao.quantization.quantize_fx import prepare_qat_fx
 
         try:
             prepared = prepare_qat_fx(
@@ -194,7 +200,11 @@ class Quantization(Method):
         tuned = fit(prepared, task, ctx, epochs=self.qat_epochs, dev=False, seed_offset=seed_offset)
         prepared.to("cpu").eval()
         float_model = _float_weights_of(prepared, model)
-        return _dynamic(convert_fx(prepared), (nn.GRU, nn.LSTM)), None, float_model, tuned
+        try:
+            return _converted(prepared, example), None, float_model, tuned
+        except Exception as error:  # the fused fine-tuned weights do not map back exactly: the float model
+            reason = f"FX's int8 graph does not run ({type(error).__name__}): QAT discarded, dynamic instead"
+            return _dynamic(model), reason, model, tuned
 
 
 def layer_qconfig_mapping(backend: str, *, qat: bool) -> Any:
@@ -234,6 +244,18 @@ def quantization_facts(
 def quantized_module_names(model: nn.Module) -> list[str]:
     """Names of the modules that hold int8 weights (static, dynamic, fused)."""
     return [name for name, module in model.named_modules() if int8_tensors(module)]
+
+
+def _converted(prepared: GraphModule, example: torch.Tensor) -> nn.Module:
+    """`convert_fx`'s int8 model of `prepared` (RNNs then quantised dynamically), run once on
+    `example`: FX converts some graphs it cannot run (a residual sum of a quantised tensor that passed
+    an `nn.Identity` and a float one)."""
+    from torch.ao.quantization.quantize_fx import convert_fx
+
+    converted = _dynamic(convert_fx(prepared), (nn.GRU, nn.LSTM))
+    with torch.no_grad():
+        converted.eval()(example)
+    return converted
 
 
 def _dynamic(model: nn.Module, types: tuple[type[nn.Module], ...] = DYNAMIC_TYPES) -> nn.Module:

@@ -263,6 +263,13 @@ class Task(ABC):
     def reference_metric(self) -> float:
         """Primary metric of a trivial predictor: the hypervolume reference point."""
 
+    def corpus_version(self) -> str | None:
+        """The generator and version that make this task's data, for a corpus the suite generates
+        (e.g. "vad-mini 8"); None for a real corpus, or data that depend on the code alone. Results
+        on two versions are not one board's: `run --continue-from` runs again a published cell made
+        on another version."""
+        return None
+
     def corpus_notes(self) -> list[str]:
         """What a reader of the results must know about the data: a subset of the corpus, a metric
         it cannot give (e.g. no t-DCF without ASV scores). Stated in every record and leaderboard."""

@@ -7,31 +7,39 @@ model output (the README's model contracts); the suite never imports itself into
 
 Knobs. Torch-Pruning's dependency graph of the full model (`core.pruning_graph.Pruner`, which
 also leaves out the output layer and any group whose removal breaks the forward pass) gives every
-group of coupled channels: a layer's outputs with their norms, residual partners and consumers.
-A group becomes a knob, named after its first layer (its root's module name) with the root's
-output channels as its full width, when a gate at its consumers is exact: every layer that reads
-the group's channels (a `prune_in_channels` dependency: a convolution, a Linear, an RNN's input)
-sees them whole on one axis (1 for a convolution, the last for a Linear or RNN), and no
-normalisation over channels (LayerNorm, GroupNorm) sits between. An RNN's hidden size is a knob
-too when the RNN is one batch-first, unidirectional GRU or LSTM layer without projection: its gate
-must act inside the recurrence (`tasks.rnn.gated_rnn`), which the RNN runs once gated (below).
-Other groups are named in `notes` and kept at full width by every method that learns or sets
-widths: another RNN's hidden size, a group flattened into a Linear, a normalisation over channels.
+group of coupled channels: a layer's outputs with their norms, residual partners and consumers. The
+graph sees an RNN as one operator from its input to its output and state, and torchaudio's
+`MelScale` as a layer whose bands are its output channels (`core.pruning_mel`). A group becomes a
+knob, named after its first layer (its root's module name) with the root's output channels as its
+full width, when a gate on its channels is exact, which is tried, not inferred (`_gates_exactly`:
+the full model gated to half the channels must compute what the model with the other half removed
+computes). The gate is tried first at the group's readers (the layers that read its channels,
+`prune_in_channels` dependencies: a convolution, a Linear, an RNN's input), where every reader sees
+the channels whole on one axis (1 for a convolution, the last for a Linear or RNN) and no norm over
+channels (LayerNorm, GroupNorm) sits between; then at its writers' outputs (the layers that produce
+them: for channels that an operator contracts before any layer reads them, as attention's query and
+key meet in a product). An RNN's hidden size is a knob when the RNN is one batch-first,
+unidirectional GRU or LSTM layer without projection: its gate acts inside the recurrence
+(`tasks.rnn.gated_rnn`), which the RNN runs once gated (below). Other groups are named in `notes`
+and kept at full width by every method that learns or sets widths: another RNN's hidden size, a
+group flattened into a Linear, a norm over channels, a channel-pair max the graph mis-reads.
 
 Widths. The model at widths is the freshly built full model with each knob's trailing channels
 removed by Torch-Pruning (every coupled tensor at once), so its tensors are the full model's
 leading slices under the same names, the contract `methods.slicing` extracts by.
 
 Gates. `gate(knob, width, axis)` is made once per knob and applied, by a forward pre-hook, to the
-input of every layer that reads the knob's channels: a channel gated to 0 there is a channel
-removed, whatever ran between the producer and its readers (a BatchNorm's shift, an activation).
-An RNN knob's gate acts in the RNN instead: the RNN becomes its gated subclass (`GatedGRU`,
-`GatedLSTM`), whose forward runs `gated_rnn` from a zero state and returns what nn.GRU / nn.LSTM
-return, the final state being the gated last output (an LSTM's cell state is returned as NaN: a
-model that reads it cannot be gated exactly). Each gate module lives in the first layer that reads
-its knob (an RNN knob's: the RNN), as its child `knob_gate` (a slot of its own: the user's parameter
-names do not change, and a container that runs its children in turn, such as `nn.Sequential`, never
-runs a gate on its own), and the hooks are module-level objects, so the model deep-copies and pickles.
+input of every layer that reads the knob's channels (a channel gated to 0 there is a channel
+removed, whatever ran between the producer and its readers: a BatchNorm's shift, an activation),
+or by a forward hook to the output of every layer that writes them (`Knob.writers`). An RNN
+knob's gate acts in the RNN instead: the RNN becomes its gated subclass (`GatedGRU`, `GatedLSTM`),
+whose forward runs `gated_rnn` from a zero state and returns what nn.GRU / nn.LSTM return, the
+final state being the gated last output (an LSTM's cell state is returned as NaN: a model that
+reads it cannot be gated exactly). Each gate module lives in one of its layers, in a slot of its own
+so the user's parameter names do not change and a container that runs its children in turn (an
+`nn.Sequential`) never runs a gate on its own: the first reader's `knob_gate` (an RNN's hidden
+size: the RNN's `knob_gate`; the knob an RNN reads: its `knob_input_gate`), or the first writer's
+`knob_output_gate`. The hooks are module-level objects, so the model deep-copies and pickles.
 """
 
 from __future__ import annotations
@@ -53,6 +61,10 @@ from tradeoff_bench.core.registry import SettingError
 
 ENTRY_POINT_GROUP = "tradeoff_bench.models"
 GATE_SLOT = "knob_gate"
+INPUT_GATE_SLOT = "knob_input_gate"
+"""An RNN's slot for the gate of the knob it reads (`GATE_SLOT` is its hidden size's)."""
+OUTPUT_GATE_SLOT = "knob_output_gate"
+"""A writer's slot for the gate of a knob gated at its writers' outputs (`Knob.writers`)."""
 CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 
 Builder = Callable[[], nn.Module]
@@ -135,6 +147,10 @@ class Knob:
     """Module names of the layers that read its channels (where its gate is applied)."""
     recurrent: bool = False
     """An RNN's hidden size: its gate acts inside the RNN (`readers` is the RNN alone)."""
+    writers: tuple[str, ...] = ()
+    """Where not empty, the gate acts on the outputs of these layers (the group's producers) instead
+    of its readers' inputs, on axis `axis`: for channels that an operator between them contracts
+    (attention's query and key meet in a product no layer reads)."""
 
 
 @dataclass
@@ -208,6 +224,8 @@ def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob]
     pruner = Pruner(copy.deepcopy(model), example)
     names = pruner.names
     seen = _reader_inputs(pruner.model, example)
+    layers = {name: m for name, m in pruner.model.named_modules() if isinstance(m, PRUNABLE)}
+    layers_set = set(layers.values())
     knobs: dict[str, Knob] = {}
     notes = [f"{name}: not a knob (removing a channel breaks the forward pass)" for name in sorted(pruner.unsafe)]
     for group in pruner.groups:
@@ -217,15 +235,31 @@ def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob]
         readers = tuple(dict.fromkeys(names[m] for h, m in handlers if h == "prune_in_channels" and m in names))
         members = [m for _, m in handlers if m in names]  # layers; the graph's operator nodes have no name
         reason = _not_gateable(root, members, readers, width, seen, names)
-        if reason:
-            notes.append(f"{name}: not a knob ({reason})")
-            continue
-        if isinstance(root, nn.RNNBase):
+        if isinstance(root, nn.RNNBase) and not reason:
             knobs[name] = Knob(name, width, -1, (name,), recurrent=True)
             continue
-        axes = {_axis(dict(pruner.model.named_modules())[r]) for r in readers}
-        knobs[name] = Knob(name, width, axes.pop(), readers)
-    grouped = {names[dep.target.module] for group in pruner.groups for dep, _ in group if dep.target.module in names}
+        sites = []
+        if not reason:
+            sites.append(Knob(name, width, _axis(layers[readers[0]]), readers))
+        written = {names[m] for h, m in handlers if h == "prune_out_channels" and m in layers_set}
+        writers = tuple(layer for layer in layers if layer in written)
+        if not reason.startswith("an RNN") and len({_out_axis(layers[w]) for w in writers}) == 1:
+            sites.append(Knob(name, width, _out_axis(layers[writers[0]]), readers, writers=writers))
+        exact = next((k for k in sites if _gates_exactly(model, example, k, presumed=not k.writers)), None)
+        if exact is None:
+            reason = (
+                reason
+                or "a gate at the layers that read it, or at those that write it, is not the model without those channels"
+            )
+            notes.append(f"{name}: not a knob ({reason})")
+            continue
+        knobs[name] = exact
+    grouped = {  # layers whose output channels some group holds (a layer that only reads one is not settled)
+        names[dep.target.module]
+        for group in pruner.groups
+        for dep, _ in group
+        if dep.target.module in names and getattr(dep.handler, "__name__", "") == "prune_out_channels"
+    }
     settled = grouped | {names[m] for m in pruner.ignored} | pruner.unsafe
     for layer, module in pruner.model.named_modules():
         if isinstance(module, PRUNABLE) and layer not in settled and not _groupable(pruner.graph, module):
@@ -288,7 +322,75 @@ def _gated_in_recurrence(rnn: nn.RNNBase) -> bool:
 
 
 def _axis(module: nn.Module) -> int:
+    """The channel axis of a reader's input."""
     return 1 if isinstance(module, nn.modules.conv._ConvNd) else -1
+
+
+def _out_axis(module: nn.Module) -> int:
+    """The channel axis of a writer's output (a mel filterbank's: its bands, before time)."""
+    from tradeoff_bench.core.pruning_mel import MelScale
+
+    return -2 if isinstance(module, MelScale) else _axis(module)
+
+
+def _gates_exactly(model: nn.Module, example: torch.Tensor, knob: Knob, presumed: bool) -> bool:
+    """Whether `model` with `knob`'s gate keeping its leading half computes what the model with the
+    other half removed computes (same weights, eval mode, a random non-negative batch of two, which
+    a power spectrogram also is): the promise every method's extraction rests on, tried rather than
+    inferred from the graph. A trial in which removing the channels changes nothing tells nothing: it
+    passes only where the graph alone says the gate is exact (`presumed`: readers that see the
+    channels whole, no norm over them), as at the readers of a deep ReLU network's dead channels."""
+    width = max(1, knob.width // 2)
+    full = _with_random_statistics(model)
+    sliced = copy.deepcopy(full)
+    _shrink(sliced, example, {knob.name: width})
+    if any(p.numel() == 0 for p in sliced.parameters()):
+        return False  # the graph mis-read an operator and emptied a layer
+    gated = copy.deepcopy(full)
+    attach_gates(gated, {knob.name: _KeepLeading(knob.width, width, knob.axis)}, {knob.name: knob})
+    batch = 3 * torch.randn((2, *example.shape[1:]), generator=torch.Generator().manual_seed(0)).abs()
+    with torch.no_grad():
+        want, got, ungated = sliced.eval()(batch), gated.eval()(batch), full.eval()(batch)
+    tolerance = 1e-5 * (1 + want.abs().max().item())
+    matters = (ungated - want).abs().max().item() > 100 * tolerance  # else the trial cannot tell
+    return (matters or presumed) and bool(torch.allclose(got, want, rtol=1e-4, atol=tolerance))
+
+
+class _KeepLeading(nn.Module):
+    """A gate that keeps the leading `width` of `full` channels on axis `axis` and zeroes the rest."""
+
+    mask: torch.Tensor
+
+    def __init__(self, full: int, width: int, axis: int) -> None:
+        super().__init__()
+        self.register_buffer("mask", (torch.arange(full) < width).float())
+        self.axis = axis
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = [1] * x.dim()
+        shape[self.axis] = -1
+        return x * self.mask.view(shape)
+
+    def channel_scale(self) -> torch.Tensor:
+        """The mask, for `tasks.rnn.gated_rnn`."""
+        return self.mask
+
+
+def _with_random_statistics(model: nn.Module) -> nn.Module:
+    """A copy of `model` whose batch norms hold random statistics and affine parameters (seeded), so a
+    channel that leaks past a gate through a norm's shift shows in its output."""
+    model = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():
+        mean, var = getattr(module, "running_mean", None), getattr(module, "running_var", None)
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and mean is not None and var is not None:
+            size = mean.shape
+            mean.copy_(torch.randn(size, generator=generator))
+            var.copy_(torch.rand(size, generator=generator) * 1.5 + 0.5)
+            if module.affine:
+                module.weight.data.copy_(torch.randn(size, generator=generator))
+                module.bias.data.copy_(torch.randn(size, generator=generator))
+    return model
 
 
 def _reader_inputs(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[int, ...]]:
@@ -335,12 +437,29 @@ class GateInput:
         return (self.gate(args[0]), *args[1:])
 
 
+class GateOutput:
+    """A forward hook that passes a layer's output through a knob's gate."""
+
+    def __init__(self, gate: nn.Module) -> None:
+        self.gate = gate
+
+    def __call__(self, module: nn.Module, args: tuple[object, ...], output: torch.Tensor) -> torch.Tensor:
+        return self.gate(output)
+
+
 def attach_gates(model: nn.Module, gates: Mapping[str, nn.Module], knobs: Mapping[str, Knob]) -> None:
-    """Put each knob's gate module in its first reader (as `knob_gate`) and before every layer that
-    reads its channels."""
+    """Put each knob's gate module in its slot (module docstring) and before every layer that reads
+    its channels, or after every layer that writes them."""
     modules = dict(model.named_modules())
     for name, knob in knobs.items():
-        modules[knob.readers[0]].add_module(GATE_SLOT, gates[name])
+        if knob.writers:
+            modules[knob.writers[0]].add_module(OUTPUT_GATE_SLOT, gates[name])
+            for writer in knob.writers:
+                modules[writer].register_forward_hook(GateOutput(gates[name]))
+            continue
+        first = modules[knob.readers[0]]
+        slot = INPUT_GATE_SLOT if isinstance(first, nn.RNNBase) and not knob.recurrent else GATE_SLOT
+        first.add_module(slot, gates[name])
         if knob.recurrent:
             modules[name].__class__ = _GATED[type(modules[name])]
             continue

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tradeoff_bench.bench.driver import OTHER_CORPUS
 from tradeoff_bench.bench.errors import StoreError
 from tradeoff_bench.bench.report.bootstrap import GRID_BINS, N_RESAMPLES, SEED, STATISTICS_VERSION, Replicates
 from tradeoff_bench.core.records import Record, SchemaError
@@ -60,9 +61,12 @@ def bundles_under(path: Path) -> list[Path]:
     return sorted(folder for folder in path.iterdir() if is_bundle(folder)) if path.is_dir() else []
 
 
-def published_cells(paths: Iterable[Path]) -> dict[str, str]:
+def published_cells(paths: Iterable[Path], versions: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """cell id -> "ok" or "failed" for every cell whose records the published boards at `paths`
-    hold: what `run --continue-from` counts as finished. A path without a board is an error."""
+    hold: what `run --continue-from` counts as finished; `OTHER_CORPUS` where a record says its
+    corpus was made by another generator version than `versions` (cell id -> the planned task's
+    `corpus_version`) gives: such a cell is run again, not mixed into the board. A path without a
+    board is an error."""
     cells: dict[str, str] = {}
     for path in paths:
         boards = bundles_under(path)
@@ -70,6 +74,11 @@ def published_cells(paths: Iterable[Path]) -> dict[str, str]:
             raise StoreError(f"{path} holds no published board ({RECORDS_FILE} in it or in its task folders)")
         for board in boards:
             for record in read_bundle(board)[0]:
+                current = (versions or {}).get(record.cell_id)
+                made = record.corpus_version
+                if cells.get(record.cell_id) == OTHER_CORPUS or (made and current and made != current):
+                    cells[record.cell_id] = OTHER_CORPUS
+                    continue
                 failed = record.status != "ok" or cells.get(record.cell_id) == "failed"
                 cells[record.cell_id] = "failed" if failed else "ok"
     return cells

@@ -108,6 +108,10 @@ class ASVspoofTask(Task):
     def corpus(self) -> str:
         return self._corpus.name
 
+    def corpus_version(self) -> str | None:
+        """The mini generator's version where it makes the corpus (`root` unset)."""
+        return f"{mini.NAME} {mini.GENERATOR_VERSION}" if self.root is None else None
+
     @property
     def cost_unit(self) -> str:
         return f"utterance of {UTTERANCE_SAMPLES:,} samples"

@@ -221,6 +221,11 @@ class VadTask(Task):
         speech_root, noise_root = self._sources
         return f"{read_marker(speech_root, 'vctk', 0)[0]}+{read_marker(noise_root, 'esc50', 0)[0]}"
 
+    def corpus_version(self) -> str | None:
+        """The vad-mini generator's version where it makes the speech or the noise (or the real test)."""
+        generated = self.speech_root is None or self.noise_root is None or self.real_test
+        return f"vad-mini {mini.VERSION}" if generated else None
+
     @property
     def cost_unit(self) -> str:
         return "second of audio"

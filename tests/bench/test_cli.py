@@ -58,6 +58,25 @@ def test_a_board_goes_on_from_its_published_part(tmp_path: Path, capsys: pytest.
     assert code == 2 and "holds no published board" in err
 
 
+def test_a_published_cell_made_on_another_corpus_version_runs_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A generated corpus changed between sessions: its published cells are not mixed into the board."""
+    from tradeoff_bench.tasks.synthetic import SyntheticTask
+
+    first, second, report = tmp_path / "first", tmp_path / "second", tmp_path / "results"
+    monkeypatch.setattr(SyntheticTask, "corpus_version", lambda self: "teacher 1")
+    assert run(["run", *TINY, "--seeds", "0", "--out", str(first), "--no-progress"], capsys)[0] == 0
+    assert {r.corpus_version for r in Store(first).records()} == {"teacher 1"}
+    assert run(["report", str(first), "--to", str(report)], capsys)[0] == 0
+    monkeypatch.setattr(SyntheticTask, "corpus_version", lambda self: "teacher 2")
+    args = ["run", *TINY, "--seeds", "0,1", "--out", str(second), "--continue-from", str(report), "--no-progress"]
+    code, out, _ = run(args, capsys)
+    assert code == 0 and "ran 2 of 2 cells" in out and "held by the published report" not in out
+    assert "1 cells of the published report were made on another version of the corpus" in out
+    assert {(r.seed, r.corpus_version) for r in Store(second).records()} == {(0, "teacher 2"), (1, "teacher 2")}
+
+
 def test_record_carries_spec_figures_and_provenance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(["run", *TINY, "--out", str(tmp_path), "--no-progress"], capsys)
     path = next((tmp_path / "records").glob("*.json"))

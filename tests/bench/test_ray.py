@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.xdist_group("ray")  # one worker holds the module's one local cluster
 
 from tests.cli_args import task_settings  # noqa: E402
 from tradeoff_bench.bench.cli import main  # noqa: E402

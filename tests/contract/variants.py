@@ -8,12 +8,14 @@ from typing import Any
 from tradeoff_bench.tasks import TASKS
 
 USER_MODELS = {
-    "vad": ("frame_conv", "frame_gru", "conformer", "deepspeech", "emformer"),
+    "vad": ("frame_conv", "conformer", "deepspeech", "emformer", "plain_crnn", "plain_transformer"),
     "asvspoof2019": ("spoof_cnn",),
     "synthetic": ("plain_mlp",),
 }
 """Builders in tests/user_models per task: users' own models, three of torchaudio's behind thin
-wrappers, and synthetic's built-in MLP rebuilt as a plain module."""
+wrappers, and built-in families rebuilt as plain modules (synthetic's MLP; vad's CRNN, whose GRU
+reads a convolution's knob and has one of its own, and Transformer, whose attention knobs are
+gated at their writers). frame_gru and plain_resnet are checked in tests/tasks/test_user_model.py."""
 
 
 def task_variants(name: str) -> list[tuple[str, dict[str, Any]]]:

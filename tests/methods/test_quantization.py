@@ -67,6 +67,21 @@ def test_qat_trains_and_totals_the_recipe_epochs() -> None:
     assert MLP.evaluate(candidate.model)["mse"] < 0.9 * MLP.reference_metric
 
 
+def test_an_int8_graph_that_does_not_run_falls_back_to_dynamic() -> None:
+    """FX converts a plain ResNet whose first residual sum adds a quantised tensor (through an
+    nn.Identity shortcut) to a float one, a graph that raises when run: static and QAT say so and
+    give the dynamic model of the float one, which runs."""
+    from tradeoff_bench.tasks.asvspoof.task import ASVspoofTask
+
+    task = ASVspoofTask(
+        **{**ASVspoofTask.tiny_variants[0], "model": "tests.user_models.plain_resnet:build", "epochs": 1}
+    )
+    candidates = _run(task, modes=("static", "qat"), qat_epochs=1, calibration_batches=1)
+    for mode, candidate in candidates.items():
+        assert candidate.facts["fallback"].startswith("FX's int8 graph does not run (RuntimeError)"), mode
+        assert candidate.model(task.example_input()).shape == (1, 2)
+
+
 def test_bad_settings_are_rejected() -> None:
     with pytest.raises(ValueError, match="modes"):
         Quantization(modes=("fp16",))  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ found automatically, every method on it from the command line."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from tests.cli_args import task_settings
 from tradeoff_bench.bench.cli import main
 from tradeoff_bench.core.registry import SettingError
+from tradeoff_bench.tasks.base import Task
 from tradeoff_bench.tasks.vad.task import VadTask
 
 TINY = {**VadTask.tiny_variants[0]}
@@ -85,13 +87,13 @@ def test_a_grus_hidden_size_is_a_knob_gated_inside_its_recurrence() -> None:
     from tradeoff_bench.tasks.user_model import GatedGRU
 
     task = vad("tests.user_models.frame_gru:build")
-    assert task.knobs == {"gru": 10}
-    assert task.user_family.notes == ["front.0: not a knob (Torch-Pruning's graph cannot follow its output channels)"]
+    assert task.knobs == {"front.0": 12, "gru": 10}  # the convolution feeding the GRU too: its input
+    assert task.user_family.notes == []
 
-    class Mask(torch.nn.Module):  # units from `width` on gated off, as a trained mask would
+    class Mask(torch.nn.Module):  # channels from `width` on gated off, as a trained mask would
         def __init__(self, knob: str, width: int, axis: int) -> None:
             super().__init__()
-            self.scale = torch.arange(10) < 6
+            self.scale = torch.arange(width) < width * 6 // 10
 
         def channel_scale(self) -> torch.Tensor:
             return self.scale.float()
@@ -102,7 +104,8 @@ def test_a_grus_hidden_size_is_a_knob_gated_inside_its_recurrence() -> None:
     torch.manual_seed(0)
     gated = task.build_model(gate=Mask)
     assert isinstance(gated.gru, GatedGRU) and list(gated.gru.knob_gate.parameters()) == []
-    narrow = task.build_model({"gru": 6}).eval()
+    assert gated.gru.knob_input_gate.scale.sum() == 7  # the input's gate beside the hidden size's
+    narrow = task.build_model({"front.0": 7, "gru": 6}).eval()
     copy_leading_channels(gated, narrow)  # each GRU gate block's leading units, as extraction takes them
     x = next(task.batches("test", 2))[0]
     torch.testing.assert_close(gated.eval()(x), narrow(x), rtol=1e-5, atol=1e-6)
@@ -251,3 +254,73 @@ def test_the_built_in_mlp_rebuilt_as_a_plain_module_has_the_same_knobs_and_macs(
         ours = built_in.build_model(dict(zip(built_in.knobs, widths)))
         theirs = plain.build_model(dict(zip(plain.knobs, widths)))
         assert count_macs(theirs, example) == count_macs(ours, example), widths
+
+
+def _vad_task(model: str) -> Task:
+    return VadTask(model=model)
+
+
+def _asvspoof_task(model: str) -> Task:
+    from tradeoff_bench.tasks.asvspoof.task import ASVspoofTask
+
+    return ASVspoofTask(model=model)
+
+
+BLOCKS = [f"blocks.{i}" for i in range(2)]
+PLAIN_FAMILIES = [
+    pytest.param(
+        _vad_task,
+        "crnn",
+        "tests.user_models.plain_crnn:build",
+        {"mels": ["mel"], "conv": ["conv1.0", "conv2.0"], "gru": ["gru"]},
+        id="vad-crnn",
+    ),
+    pytest.param(
+        _vad_task,
+        "transformer",
+        "tests.user_models.plain_transformer:build",
+        {
+            "mels": ["mel"],
+            "d_model": ["front.0"] + [f"{b}.query" for b in BLOCKS],
+            "ffn": [f"{b}.ffn_in" for b in BLOCKS],
+        },
+        id="vad-transformer",
+    ),
+    pytest.param(
+        _asvspoof_task,
+        "resnet34",
+        "tests.user_models.plain_resnet:build",
+        {
+            f"stage{i + 1}": [f"stages.{i}.conv1.0"] + (["stem.0"] if i == 0 else [f"stages.{i}.conv2.0"])
+            for i in range(4)
+        },
+        id="asvspoof2019-resnet",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "family", "plain", "tied"), PLAIN_FAMILIES)
+def test_the_built_in_families_rebuilt_as_plain_modules_have_the_same_knobs_and_macs(
+    make: Callable[[str], Task], family: str, plain: str, tied: dict[str, list[str]]
+) -> None:
+    """A built-in family written as plain PyTorch: the knobs found automatically are the hand-declared
+    ones, where a hand-declared knob ties several groups that the graph finds apart (`tied`: the
+    two convolutions of the CRNN, the Transformer's residual stream with its attention width), and
+    fvcore's MACs agree at every width tried."""
+    import random
+
+    from tradeoff_bench.core.flops import count_macs
+
+    built_in, user = make(family), make(plain)
+    assert user.user_family.notes == []
+    assert user.knobs == {auto: built_in.knobs[knob] for knob, autos in tied.items() for auto in autos}
+    if family == "transformer":  # query and key meet in a product no layer reads: gated at their outputs
+        assert user.user_family.knobs["blocks.0.query"].writers == ("blocks.0.query", "blocks.0.key", "blocks.0.value")
+    example = built_in.example_input()
+    draw = random.Random(0)
+    for case in range(6):
+        widths = {
+            k: (full if case == 0 else 1 if case == 1 else draw.randint(1, full)) for k, full in built_in.knobs.items()
+        }
+        theirs = user.build_model({auto: widths[knob] for knob, autos in tied.items() for auto in autos})
+        assert count_macs(theirs.eval(), example) == count_macs(built_in.build_model(widths).eval(), example), widths
