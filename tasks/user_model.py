@@ -168,7 +168,9 @@ class UserFamily:
 
     def __post_init__(self) -> None:
         self.builder = load_builder(self.spec)
-        model = self.fresh()
+        with torch.random.fork_rng(devices=[]):  # the same knobs whatever ran before (the trials use its weights)
+            torch.manual_seed(0)
+            model = self.fresh()
         check_contract(self.spec, model, self.reference, self.example)
         self.knobs, self.notes = find_knobs(model, self.example)
         if not self.knobs:
