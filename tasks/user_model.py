@@ -245,7 +245,8 @@ def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob]
             sites.append(Knob(name, width, _axis(layers[readers[0]]), readers))
         written = {names[m] for h, m in handlers if h == "prune_out_channels" and m in layers_set}
         writers = tuple(layer for layer in layers if layer in written)
-        if not reason.startswith("an RNN") and len({_out_axis(layers[w]) for w in writers}) == 1:
+        rnn_writes = any(isinstance(layers[w], nn.RNNBase) for w in writers)  # a tuple out: no output gate
+        if writers and not rnn_writes and len({_out_axis(layers[w]) for w in writers}) == 1:
             sites.append(Knob(name, width, _out_axis(layers[writers[0]]), readers, writers=writers))
         exact = next((k for k in sites if _gates_exactly(model, example, k, presumed=not k.writers)), None)
         if exact is None:
