@@ -129,6 +129,9 @@ class Pruner:
     """The largest share of a group's channels (as they are when the pruner is made) it may lose."""
     normalizer: str = "mean"
     """How a group's channel scores are normalised before ranking (`NORMALIZERS`)."""
+    keep_pooled: bool = False
+    """Keep the groups in `pooled` (left unpruned by default: ranked and removed from the root, a
+    channel takes its partner along): the knob finder narrows them from their readers' side."""
 
     def __post_init__(self) -> None:
         if not 0 < self.max_ratio <= 1:
@@ -136,6 +139,7 @@ class Pruner:
         if self.normalizer not in NORMALIZERS:
             raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {self.normalizer!r}")
         self.ignored = output_layers(self.model, self.example)
+        self.pooled: set[str] = set()
         self.unsafe = self._unsafe_roots()
         normalizer = None if self.normalizer == "none" else self.normalizer
         self.importance = tp.importance.GroupMagnitudeImportance(p=2, normalizer=normalizer)
@@ -146,7 +150,16 @@ class Pruner:
     def on(self, model: nn.Module) -> Pruner:
         """A pruner of `model` (a copy of this one's model taken before some of its steps) with this
         one's settings and per-layer floors (the cap stays relative to the original widths)."""
-        twin = Pruner(model, self.example, self.scope, self.step_fraction, self.floor, self.max_ratio, self.normalizer)
+        twin = Pruner(
+            model,
+            self.example,
+            self.scope,
+            self.step_fraction,
+            self.floor,
+            self.max_ratio,
+            self.normalizer,
+            self.keep_pooled,
+        )
         twin.keep = dict(self.keep)
         return twin
 
@@ -188,13 +201,16 @@ class Pruner:
 
     def _rebuild(self) -> None:
         self.model.eval()
-        ignored = self.ignored + [m for n, m in self.model.named_modules() if n in self.unsafe]
+        left = self.unsafe if self.keep_pooled else self.unsafe | self.pooled
+        ignored = self.ignored + [m for n, m in self.model.named_modules() if n in left]
         self.graph = self._graph(self.model, ignored)
         self.groups = self._groups(self.graph, ignored)
         self.names = {m: n for n, m in self.model.named_modules()}
 
     def _unsafe_roots(self) -> set[str]:
-        """Names of root layers whose group cannot lose a channel without breaking the forward pass."""
+        """Names of root layers whose group cannot lose a channel without breaking the forward pass, or
+        and collect in `pooled` those that lose more of the root's channels than the one pruned (a
+        channel coupled to its partner in a max-feature-map over halves)."""
         names = {m: n for n, m in self.model.named_modules()}
         ignored_names = {names[m] for m in self.ignored}
         probe = self._groups(self._graph(self.model, self.ignored), self.ignored)
@@ -214,6 +230,8 @@ class Pruner:
                     handler = graph.get_pruner_of_module(target).prune_out_channels
                     graph.get_pruning_group(target, handler, [channels - 1]).prune()
                     trial(self.example)
+                    if layer_widths(trial)[root] != channels - 1:  # a max-feature-map over halves: 2 go
+                        self.pooled.add(root)
             except Exception:
                 unsafe.add(root)
         return unsafe

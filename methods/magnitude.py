@@ -76,6 +76,24 @@ class Magnitude(CompressFinetune):
     def compress_targets(self) -> list[float]:
         return sorted(self.targets)
 
+    def check(self, task: Task) -> None:
+        """Refuse a model in which the dependency graph finds no group it can prune from its first
+        layer (e.g. every group pooled by a max-feature-map over channel halves)."""
+        from tradeoff_bench.core.pruning_graph import Pruner
+
+        super().check(task)
+        with torch.random.fork_rng(devices=[]):
+            pruner = Pruner(task.build_model().eval(), task.example_input())
+        if not pruner.groups:
+            pooled = (
+                f" (pooled by a max-feature-map over halves: {', '.join(sorted(pruner.pooled))})"
+                if pruner.pooled
+                else ""
+            )
+            raise ValueError(
+                f"magnitude: the dependency graph finds no group of this model that it can prune channel by channel{pooled}"
+            )
+
     def epoch_settings(self) -> tuple[int | None, int | None, int]:
         return self.pretrain_epochs, self.finetune_epochs, self.steps
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from tradeoff_bench.tasks.base import GateFactory, Task, model_device
+from tradeoff_bench.tasks.user_model import STACKED_ATTR
 
 _RNN_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 _RNN_STACKED = ("weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l")
@@ -76,8 +77,10 @@ def extract(task: Task, src_model: nn.Module, widths: dict[str, int], gate: Gate
 def stacked_blocks(model: nn.Module) -> dict[str, int]:
     """Name -> number of gate blocks stacked block-major along dim 0 (RNN gates, packed q/k/v).
 
-    Any other tensor whose axis holds several entries per channel (a max-feature-map's channel
-    pairs) has them channel-major, so its leading slice keeps whole channels."""
+    So do the output channels of a user's layer that a max-feature-map pools in halves
+    (`tasks.user_model.STACKED_ATTR`). Any other tensor whose axis holds several entries per channel
+    (the built-in LCNN's channel pairs) has them channel-major, so its leading slice keeps whole
+    channels."""
     blocks: dict[str, int] = {}
     for prefix, module in model.named_modules():
         dot = f"{prefix}." if prefix else ""
@@ -87,6 +90,9 @@ def stacked_blocks(model: nn.Module) -> dict[str, int]:
                     blocks[dot + name] = _RNN_GATES[module.mode]
         elif isinstance(module, nn.MultiheadAttention):
             blocks.update({f"{dot}in_proj_weight": 3, f"{dot}in_proj_bias": 3})
+        elif hasattr(module, STACKED_ATTR):  # a user's layer before a max-feature-map over halves
+            tensors = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+            blocks.update({dot + name: getattr(module, STACKED_ATTR) for name, t in tensors if t.dim() > 0})
     return blocks
 
 

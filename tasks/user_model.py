@@ -20,13 +20,18 @@ channels (LayerNorm, GroupNorm) sits between; then at its writers' outputs (the 
 them: for channels that an operator contracts before any layer reads them, as attention's query and
 key meet in a product). An RNN's hidden size is a knob when the RNN is one batch-first,
 unidirectional GRU or LSTM layer without projection: its gate acts inside the recurrence
-(`tasks.rnn.gated_rnn`), which the RNN runs once gated (below). Other groups are named in `notes`
-and kept at full width by every method that learns or sets widths: another RNN's hidden size, a
-group flattened into a Linear, a norm over channels, a channel-pair max the graph mis-reads.
+(`tasks.rnn.gated_rnn`), which the RNN runs once gated (below). Readers that see a fraction of the
+group's channels, each pooled from the same number of the root's (a max-feature-map), make a
+*pooled* knob (`Knob.pooled`): its width is the readers' channels, its trailing pools are removed
+from the readers' side, and where the pools are halves rather than pairs its writers' tensors are
+sliced per half (`Knob.stacked`). Other groups are named in `notes` and kept at full width by every
+method that learns or sets widths: another RNN's hidden size, a group flattened into a Linear, a
+norm over channels, a pooling in any other order, a group whose removal breaks the forward pass.
 
 Widths. The model at widths is the freshly built full model with each knob's trailing channels
 removed by Torch-Pruning (every coupled tensor at once), so its tensors are the full model's
-leading slices under the same names, the contract `methods.slicing` extracts by.
+leading slices under the same names (per half, on a stacked writer's output axis), the contract
+`methods.slicing` extracts by.
 
 Gates. `gate(knob, width, axis)` is made once per knob and applied, by a forward pre-hook, to the
 input of every layer that reads the knob's channels (a channel gated to 0 there is a channel
@@ -53,11 +58,15 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from tradeoff_bench.core.registry import SettingError
+
+if TYPE_CHECKING:
+    from tradeoff_bench.core.pruning_graph import Pruner
 
 ENTRY_POINT_GROUP = "tradeoff_bench.models"
 GATE_SLOT = "knob_gate"
@@ -66,6 +75,9 @@ INPUT_GATE_SLOT = "knob_input_gate"
 OUTPUT_GATE_SLOT = "knob_output_gate"
 """A writer's slot for the gate of a knob gated at its writers' outputs (`Knob.writers`)."""
 CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
+STACKED_ATTR = "out_channel_blocks"
+"""An attribute set on a user's layer whose output channels hold a knob's pools block-major: the
+number of blocks its output axis holds (`methods.slicing.stacked_blocks` reads it)."""
 
 Builder = Callable[[], nn.Module]
 
@@ -151,6 +163,14 @@ class Knob:
     """Where not empty, the gate acts on the outputs of these layers (the group's producers) instead
     of its readers' inputs, on axis `axis`: for channels that an operator between them contracts
     (attention's query and key meet in a product no layer reads)."""
+    pooled: int = 1
+    """Output channels of its root layer per channel its readers see: 2 behind a max-feature-map,
+    which keeps the larger of a channel pair. Such a knob's width is its readers' channels, and its
+    model at a width is pruned from its readers' inputs (`_shrink`)."""
+    stacked: tuple[str, ...] = ()
+    """Layers whose output channels hold the knob's pools block-major (knob channel i is their
+    channels i, i + width, …: a max-feature-map over the two halves), so their tensors are sliced
+    per block (`STACKED_ATTR`); pairs laid channel-major (2i, 2i + 1) need nothing."""
 
 
 @dataclass
@@ -189,7 +209,11 @@ class UserFamily:
         model = self.fresh()
         narrower = {k: w for k, w in widths.items() if w < self.knobs[k].width}
         if narrower:
-            _shrink(model, self.example, narrower)
+            _shrink(model, self.example, narrower, self.knobs)
+        modules = dict(model.named_modules())
+        for knob in self.knobs.values():
+            for layer in knob.stacked:
+                setattr(modules[layer], STACKED_ATTR, knob.pooled)
         if gate is not None:
             attach_gates(model, {k: gate(k, widths[k], self.knobs[k].axis) for k in self.knobs}, self.knobs)
         return model
@@ -223,7 +247,7 @@ def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob]
     """The knobs of `model` (name -> Knob, in module order) and a note per group that is not one."""
     from tradeoff_bench.core.pruning_graph import PRUNABLE, Pruner
 
-    pruner = Pruner(copy.deepcopy(model), example)
+    pruner = Pruner(copy.deepcopy(model), example, keep_pooled=True)
     names = pruner.names
     seen = _reader_inputs(pruner.model, example)
     layers = {name: m for name, m in pruner.model.named_modules() if isinstance(m, PRUNABLE)}
@@ -241,12 +265,19 @@ def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob]
             knobs[name] = Knob(name, width, -1, (name,), recurrent=True)
             continue
         sites = []
-        if not reason:
-            sites.append(Knob(name, width, _axis(layers[readers[0]]), readers))
         written = {names[m] for h, m in handlers if h == "prune_out_channels" and m in layers_set}
         writers = tuple(layer for layer in layers if layer in written)
+        pooled = 1
+        if not reason:
+            axis = _axis(layers[readers[0]])
+            pooled = width // seen[readers[0]][axis]
+            stacked = _pool_layout(pruner, layers[readers[0]], width // pooled, pooled) if pooled > 1 else ()
+            if stacked is None:
+                reason = f"{readers[0]} reads its channels pooled in an order that is neither pairs nor halves"
+            else:
+                sites.append(Knob(name, width // pooled, axis, readers, pooled=pooled, stacked=stacked))
         rnn_writes = any(isinstance(layers[w], nn.RNNBase) for w in writers)  # a tuple out: no output gate
-        if writers and not rnn_writes and len({_out_axis(layers[w]) for w in writers}) == 1:
+        if pooled == 1 and writers and not rnn_writes and len({_out_axis(layers[w]) for w in writers}) == 1:
             sites.append(Knob(name, width, _out_axis(layers[writers[0]]), readers, writers=writers))
         exact = next((k for k in sites if _gates_exactly(model, example, k, presumed=not k.writers)), None)
         if exact is None:
@@ -302,16 +333,39 @@ def _not_gateable(
     if not readers:
         return "no layer reads its channels"
     modules = {names[m]: m for m in members}
-    axes = set()
+    axes, counts = set(), set()
     for reader in readers:
         module, shape = modules.get(reader), seen.get(reader)
         if module is None or shape is None:
             return f"{reader} reads it where the trace cannot follow"
         axis = _axis(module)
-        if shape[axis] != width:
+        if shape[axis] != width and (shape[axis] > width or width % shape[axis]):  # fewer: pooled (Knob.pooled)
             return f"{reader} reads it reshaped ({shape[axis]} features for {width} channels)"
         axes.add(axis)
-    return "" if len(axes) == 1 else "its readers see its channels on different axes"
+        counts.add(shape[axis])
+    if len(axes) > 1:
+        return "its readers see its channels on different axes"
+    return "" if len(counts) == 1 else "its readers see different numbers of its channels"
+
+
+def _pool_layout(pruner: Pruner, reader: nn.Module, width: int, pooled: int) -> tuple[str, ...] | None:
+    """For a knob whose `reader` sees `width` channels, each pooled from `pooled` of its writers':
+    the writers that hold them block-major (channel 0 is their 0, width, 2·width, …; `Knob.stacked`),
+    () where every writer holds them channel-major (0, 1, …, pooled − 1), None for any other order."""
+    graph = pruner.graph
+    group = graph.get_pruning_group(reader, graph.get_pruner_of_module(reader).prune_in_channels, [0])
+    written = {  # the layers before the pooling (those after it, a norm, hold channel 0 alone)
+        pruner.names[dep.target.module]: sorted(idxs)
+        for dep, idxs in group
+        if getattr(dep.handler, "__name__", "") == "prune_out_channels"
+        and dep.target.module in pruner.names
+        and idxs != [0]
+    }
+    if all(idxs == list(range(pooled)) for idxs in written.values()):
+        return ()
+    if all(idxs == list(range(0, width * pooled, width)) for idxs in written.values()):
+        return tuple(written)
+    return None
 
 
 def _gated_in_recurrence(rnn: nn.RNNBase) -> bool:
@@ -346,7 +400,7 @@ def _gates_exactly(model: nn.Module, example: torch.Tensor, knob: Knob, presumed
     width = max(1, knob.width // 2)
     full = _with_random_statistics(model)
     sliced = copy.deepcopy(full)
-    _shrink(sliced, example, {knob.name: width})
+    _shrink(sliced, example, {knob.name: width}, {knob.name: knob})
     if any(p.numel() == 0 for p in sliced.parameters()):
         return False  # the graph mis-read an operator and emptied a layer
     gated = copy.deepcopy(full)
@@ -415,14 +469,21 @@ def _reader_inputs(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[i
     return shapes
 
 
-def _shrink(model: nn.Module, example: torch.Tensor, widths: Mapping[str, int]) -> None:
-    """Remove each named root layer's trailing channels (and every coupled tensor's) down to its width."""
+def _shrink(model: nn.Module, example: torch.Tensor, widths: Mapping[str, int], knobs: Mapping[str, Knob]) -> None:
+    """Remove each knob's trailing channels (and every coupled tensor's) down to its width: its root
+    layer's outputs, or a pooled knob's readers' inputs (`Knob.pooled`)."""
     from tradeoff_bench.core.pruning_graph import dependency_graph
 
     graph = dependency_graph(model, example)
     modules = dict(model.named_modules())
     pruning = []
     for name, width in widths.items():
+        knob = knobs[name]
+        if knob.pooled > 1:
+            reader = modules[knob.readers[0]]
+            handler = graph.get_pruner_of_module(reader).prune_in_channels
+            pruning.append(graph.get_pruning_group(reader, handler, list(range(width, knob.width))))
+            continue
         root = modules[name]
         handler = graph.get_pruner_of_module(root).prune_out_channels
         pruning.append(graph.get_pruning_group(root, handler, list(range(width, graph.get_out_channels(root)))))

@@ -126,7 +126,7 @@ class _Block(nn.Module):
             last = torch.arange(batch * windows, device=x.device) % windows == windows - 1
             scores = scores.masked_fill(last.view(-1, 1, 1) & ~valid.view(1, 1, -1), float("-inf"))
         context = torch.matmul(torch.softmax(scores, dim=-1), v)
-        return context.reshape(batch, padded, width)[:, :steps]
+        return context.reshape(batch, padded, -1)[:, :steps]  # -1: the values' width, which pruning may change
 
 
 class SmallTransformer(nn.Module):

@@ -9,18 +9,26 @@ from tradeoff_bench.tasks import TASKS
 
 USER_MODELS = {
     "vad": ("frame_conv", "conformer", "deepspeech", "emformer", "plain_crnn", "plain_transformer"),
-    "asvspoof2019": ("spoof_cnn",),
+    "asvspoof2019": ("spoof_cnn", "plain_lcnn"),
     "synthetic": ("plain_mlp",),
 }
 """Builders in tests/user_models per task: users' own models, three of torchaudio's behind thin
 wrappers, and built-in families rebuilt as plain modules (synthetic's MLP; vad's CRNN, whose GRU
 reads a convolution's knob and has one of its own, and Transformer, whose attention knobs are
-gated at their writers). frame_gru and plain_resnet are checked in tests/tasks/test_user_model.py."""
+gated at their writers; asvspoof2019's LCNN, whose max-feature-maps pool channel halves). frame_gru and plain_resnet are checked in tests/tasks/test_user_model.py."""
+
+
+ON_FAMILY_VARIANT = {"plain_lcnn": "lcnn"}
+"""User models run on the tiny variant of the built-in family they rebuild where it has its own input
+(the LCNN's small lfcc features), not on the task's first."""
 
 
 def task_variants(name: str) -> list[tuple[str, dict[str, Any]]]:
     """(test id, settings) of every variant of task `name` the contract tests exercise."""
     tiny = TASKS.get(name).tiny_variants
     found = [(f"{name}-{i}", dict(variant)) for i, variant in enumerate(tiny)]
-    found += [(f"{name}-{m}", {**tiny[0], "model": f"tests.user_models.{m}:build"}) for m in USER_MODELS.get(name, ())]
+    for model in USER_MODELS.get(name, ()):
+        family = ON_FAMILY_VARIANT.get(model)
+        base = next((v for v in tiny if v.get("model") == family), tiny[0]) if family else tiny[0]
+        found.append((f"{name}-{model}", {**base, "model": f"tests.user_models.{model}:build"}))
     return found

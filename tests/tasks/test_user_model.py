@@ -287,6 +287,16 @@ PLAIN_FAMILIES = [
         id="vad-transformer",
     ),
     pytest.param(
+        _vad_task,
+        "paper-transformer",
+        "tests.user_models.plain_paper_transformer:build",
+        {
+            "mels": ["mel", "project"] + [f"{b}.query" for b in BLOCKS],
+            "3*mels": [f"{b}.ffn_in" for b in BLOCKS],
+        },
+        id="vad-paper-transformer",
+    ),
+    pytest.param(
         _asvspoof_task,
         "resnet34",
         "tests.user_models.plain_resnet:build",
@@ -295,6 +305,20 @@ PLAIN_FAMILIES = [
             for i in range(4)
         },
         id="asvspoof2019-resnet",
+    ),
+    pytest.param(  # max-feature-maps over halves: each knob pools two of its convolution's channels
+        _asvspoof_task,
+        "lcnn",
+        "tests.user_models.plain_lcnn:build",
+        {
+            "block1": ["body.0", "body.3"],
+            "block2": ["body.6", "body.10"],
+            "block3": ["body.13", "body.16"],
+            "block4": ["body.19", "body.22"],
+            "block5": ["body.25"],
+            "fc": ["fc1"],
+        },
+        id="asvspoof2019-lcnn",
     ),
 ]
 
@@ -305,16 +329,24 @@ def test_the_built_in_families_rebuilt_as_plain_modules_have_the_same_knobs_and_
 ) -> None:
     """A built-in family written as plain PyTorch: the knobs found automatically are the hand-declared
     ones, where a hand-declared knob ties several groups that the graph finds apart (`tied`: the
-    two convolutions of the CRNN, the Transformer's residual stream with its attention width), and
-    fvcore's MACs agree at every width tried."""
+    two convolutions of the CRNN, the Transformer's residual stream with its attention width; "3*mels":
+    the paper Transformer's feed-forward of three groups of the band count), and fvcore's MACs agree at
+    every width tried."""
     import random
 
     from tradeoff_bench.core.flops import count_macs
 
+    def user_widths(widths: dict[str, int]) -> dict[str, int]:
+        found = {}
+        for spec, autos in tied.items():
+            factor, _, knob = spec.rpartition("*")
+            found |= {auto: int(factor or 1) * widths[knob] for auto in autos}
+        return found
+
     built_in, user = make(family), make(plain)
     assert user.user_family.notes == []
-    assert user.knobs == {auto: built_in.knobs[knob] for knob, autos in tied.items() for auto in autos}
-    if family == "transformer":  # query and key meet in a product no layer reads: gated at their outputs
+    assert user.knobs == user_widths(built_in.knobs)
+    if "transformer" in family:  # query and key meet in a product no layer reads: gated at their outputs
         assert user.user_family.knobs["blocks.0.query"].writers == ("blocks.0.query", "blocks.0.key", "blocks.0.value")
     example = built_in.example_input()
     draw = random.Random(0)
@@ -322,5 +354,82 @@ def test_the_built_in_families_rebuilt_as_plain_modules_have_the_same_knobs_and_
         widths = {
             k: (full if case == 0 else 1 if case == 1 else draw.randint(1, full)) for k, full in built_in.knobs.items()
         }
-        theirs = user.build_model({auto: widths[knob] for knob, autos in tied.items() for auto in autos})
+        theirs = user.build_model(user_widths(widths))
         assert count_macs(theirs.eval(), example) == count_macs(built_in.build_model(widths).eval(), example), widths
+
+
+def test_the_paper_crnn_rebuilt_as_a_plain_module_names_its_bands_out_of_reach() -> None:
+    """The paper CRNN's 2-D convolutions slide over the mel bands: a band is a row of every feature map,
+    not a channel, so no dependency graph can couple it to the layers and the bands are named in a
+    note, not made a knob. Its channel knobs are found (with the second convolution's and the
+    projection's, which the hand-declared family keeps fixed), and fvcore's MACs agree at every width."""
+    import random
+
+    from tradeoff_bench.core.flops import count_macs
+
+    built_in, user = (
+        VadTask(model="paper-crnn", paper_width=1 / 16),
+        _vad_task("tests.user_models.plain_paper_crnn:build"),
+    )
+    assert user.knobs == {
+        "convs.0.0": built_in.knobs["conv"],
+        "convs.1.0": 8,
+        "project": 7,
+        "gru": built_in.knobs["gru"],
+    }
+    assert any(note.startswith("mel: not a knob") for note in user.user_family.notes)
+    example = built_in.example_input()
+    draw = random.Random(0)
+    for conv, gru in [(8, 22), (1, 1), *((draw.randint(1, 8), draw.randint(1, 22)) for _ in range(3))]:
+        theirs = user.build_model({**user.knobs, "convs.0.0": conv, "gru": gru})
+        ours = built_in.build_model({"mels": 80, "conv": conv, "gru": gru})
+        assert count_macs(theirs.eval(), example) == count_macs(ours.eval(), example), (conv, gru)
+
+
+MAX_FEATURE_MAP_MLP = """
+import torch
+from torch import nn
+
+
+class MaxFeatureMap(nn.Module):
+    def forward(self, x):
+        if HALVES:
+            first, second = torch.split(x, x.shape[-1] // 2, dim=-1)
+            return torch.max(first, second)
+        return x.unflatten(-1, (-1, 2)).amax(-1)
+
+
+def build():
+    return nn.Sequential(nn.Linear(20, 16), MaxFeatureMap(), nn.BatchNorm1d(8), nn.Linear(8, 4))
+"""
+
+
+@pytest.mark.parametrize("halves", [True, False], ids=["halves", "pairs"])
+def test_a_max_feature_map_makes_a_pooled_knob_whose_extraction_is_the_gated_model(
+    tmp_path: Path, halves: bool
+) -> None:
+    """A max-feature-map between a layer and its reader: the knob is the reader's 8 channels, each the
+    max of two of the layer's 16 (halves i, i + 8: the layer's tensors are sliced per half; pairs 2i,
+    2i + 1: leading slices keep whole pairs), and the model extracted at a width computes what the
+    full model gated to that width computes."""
+    import torch
+
+    from tradeoff_bench.methods.slicing import extract
+    from tradeoff_bench.tasks.synthetic import SyntheticTask
+    from tradeoff_bench.tasks.user_model import _KeepLeading
+
+    path = tmp_path / "mfm_mlp.py"
+    path.write_text(MAX_FEATURE_MAP_MLP.replace("HALVES", str(halves)))
+    task = SyntheticTask(model=f"{path}:build")
+    knob = task.user_family.knobs["0"]
+    assert task.knobs == {"0": 8} and knob.pooled == 2 and knob.stacked == (("0",) if halves else ())
+    torch.manual_seed(1)
+    full = task.build_model(gate=lambda name, width, axis: _KeepLeading(width, 3, axis)).eval()
+    for module in full.modules():  # statistics that let a leaked channel show
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.normal_()
+            module.bias.data.normal_()
+    narrow = extract(task, full, {"0": 3})
+    assert narrow[0].out_features == 6 and narrow[3].in_features == 3
+    x = torch.randn(5, 20)
+    torch.testing.assert_close(narrow(x), full(x))
