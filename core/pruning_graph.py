@@ -116,6 +116,15 @@ def check_widths(before: dict[str, int], after: dict[str, int], removed: dict[st
             )
 
 
+def _kept_leading(layer: nn.Module, before: torch.Tensor | None, meant: int, width: int) -> bool:
+    """Whether `layer`, pruned from `before` (its weight) to `width` output channels where `meant`
+    were to stay, kept the leading ones: all it was meant to, or a leading slice of them."""
+    if width == meant:
+        return True
+    weight = getattr(layer, "weight", None)
+    return before is not None and torch.is_tensor(weight) and torch.equal(weight.detach(), before[:width])
+
+
 @dataclass
 class Pruner:
     """Magnitude pruning of one model in place, in small steps, global or per layer."""
@@ -208,9 +217,10 @@ class Pruner:
         self.names = {m: n for n, m in self.model.named_modules()}
 
     def _unsafe_roots(self) -> set[str]:
-        """Names of root layers whose group cannot lose a channel without breaking the forward pass, or
-        and collect in `pooled` those that lose more of the root's channels than the one pruned (a
-        channel coupled to its partner in a max-feature-map over halves)."""
+        """Names of root layers whose group cannot lose a channel without breaking the forward pass,
+        and collect in `pooled` those whose last channel takes a partner other than its neighbour
+        along (a max-feature-map over halves: channel C − 1 goes with C/2 − 1; a max over adjacent
+        pairs loses the last two, a leading slice, which magnitude prunes as one channel)."""
         names = {m: n for n, m in self.model.named_modules()}
         ignored_names = {names[m] for m in self.ignored}
         probe = self._groups(self._graph(self.model, self.ignored), self.ignored)
@@ -228,9 +238,11 @@ class Pruner:
                     if channels is None or channels <= self.floor:
                         raise ValueError("too narrow")
                     handler = graph.get_pruner_of_module(target).prune_out_channels
+                    weight = getattr(target, "weight", None)
+                    before = weight.detach().clone() if torch.is_tensor(weight) else None
                     graph.get_pruning_group(target, handler, [channels - 1]).prune()
                     trial(self.example)
-                    if layer_widths(trial)[root] != channels - 1:  # a max-feature-map over halves: 2 go
+                    if not _kept_leading(target, before, channels - 1, layer_widths(trial)[root]):
                         self.pooled.add(root)
             except Exception:
                 unsafe.add(root)
