@@ -12,9 +12,9 @@ original channels that pruning may remove; a capped group stops being pruned and
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import torch
 import torch_pruning as tp
@@ -125,7 +125,7 @@ def _kept_leading(layer: nn.Module, before: torch.Tensor | None, meant: int, wid
     return before is not None and torch.is_tensor(weight) and torch.equal(weight.detach(), before[:width])
 
 
-@dataclass
+@dataclasses.dataclass
 class Pruner:
     """Magnitude pruning of one model in place, in small steps, global or per layer."""
 
@@ -159,16 +159,7 @@ class Pruner:
     def on(self, model: nn.Module) -> Pruner:
         """A pruner of `model` (a copy of this one's model taken before some of its steps) with this
         one's settings and per-layer floors (the cap stays relative to the original widths)."""
-        twin = Pruner(
-            model,
-            self.example,
-            self.scope,
-            self.step_fraction,
-            self.floor,
-            self.max_ratio,
-            self.normalizer,
-            self.keep_pooled,
-        )
+        twin = dataclasses.replace(self, model=model)
         twin.keep = dict(self.keep)
         return twin
 
