@@ -3,8 +3,10 @@
 A *group* is every tensor slice coupled to one layer's output channels (the consumer's inputs, a
 BatchNorm, a residual partner). Groups whose removal breaks the model's forward pass (an operator
 the graph mis-reads, e.g. a channel-pair max that needs an even count) are found once by trial on
-a copy and left unpruned. After every removal the per-layer widths are checked against a floor, so
-a layer that collapses (a mis-read reshape dropping half a layer) is an error, not a broken model.
+a copy and left unpruned. A group pooled by a max-feature-map over channel halves (channel i with
+i + C/2) is rooted at the layer that reads the pools, so one removed channel is one whole pool.
+After every removal the per-layer widths are checked against a floor, so a layer that collapses (a
+mis-read reshape dropping half a layer) is an error, not a broken model.
 A per-group cap (`max_ratio`, Torch-Pruning's `max_pruning_ratio`) bounds the share of a group's
 original channels that pruning may remove; a capped group stops being pruned and the rest go on.
 """
@@ -116,6 +118,10 @@ def check_widths(before: dict[str, int], after: dict[str, int], removed: dict[st
             )
 
 
+def _handler(dep: tp.Dependency) -> str:
+    return getattr(dep.handler, "__name__", "")
+
+
 def _kept_leading(layer: nn.Module, before: torch.Tensor | None, meant: int, width: int) -> bool:
     """Whether `layer`, pruned from `before` (its weight) to `width` output channels where `meant`
     were to stay, kept the leading ones: all it was meant to, or a leading slice of them."""
@@ -139,8 +145,10 @@ class Pruner:
     normalizer: str = "mean"
     """How a group's channel scores are normalised before ranking (`NORMALIZERS`)."""
     keep_pooled: bool = False
-    """Keep the groups in `pooled` (left unpruned by default: ranked and removed from the root, a
-    channel takes its partner along): the knob finder narrows them from their readers' side."""
+    """Keep the groups in `pooled` rooted at their first layer, as the knob finder inspects them. By
+    default they are rooted at their first reader instead (`_pooled_groups`): ranked and removed
+    from the root, a channel would take its partner along; from the reader's side one channel is one
+    pool of the writer's."""
 
     def __post_init__(self) -> None:
         if not 0 < self.max_ratio <= 1:
@@ -149,12 +157,15 @@ class Pruner:
             raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {self.normalizer!r}")
         self.ignored = output_layers(self.model, self.example)
         self.pooled: set[str] = set()
+        self._pools: dict[nn.Module, tuple[str, int]] = {}
+        """A reader that roots a pooled group -> its writer's name and channels per pool."""
         self.unsafe = self._unsafe_roots()
         normalizer = None if self.normalizer == "none" else self.normalizer
         self.importance = tp.importance.GroupMagnitudeImportance(p=2, normalizer=normalizer)
         self._rebuild()
-        self.keep = {self._root(g): self.kept(self._size(g)) for g in self.groups}
-        """Root layer name -> the fewest channels its group may keep (the floor or the cap's)."""
+        self.keep = {self._root(g): self.kept(self._size(g)) * self._per(g) for g in self.groups}
+        """Root layer name -> the fewest output channels it may keep (the floor or the cap's); a pooled
+        group's root is its writer, whose channels are `_per` to each of the group's."""
 
     def on(self, model: nn.Module) -> Pruner:
         """A pruner of `model` (a copy of this one's model taken before some of its steps) with this
@@ -168,10 +179,17 @@ class Pruner:
         return max(self.floor, size - math.floor(self.max_ratio * size + 1e-9))
 
     def _root(self, group: tp.Group) -> str:
-        return self.names[group[0].dep.target.module]
+        module = group[0].dep.target.module
+        return self._pools[module][0] if module in self._pools else self.names[module]
+
+    def _per(self, group: tp.Group) -> int:
+        """The root layer's output channels per channel of the group (a pool's size, else 1)."""
+        module = group[0].dep.target.module
+        return self._pools[module][1] if module in self._pools else 1
 
     def _floor(self, group: tp.Group) -> int:
-        return self.keep.get(self._root(group), self.floor)
+        kept = self.keep.get(self._root(group))
+        return self.floor if kept is None else -(-kept // self._per(group))
 
     def _graph(self, model: nn.Module, ignored: list[nn.Module]) -> tp.DependencyGraph:
         return dependency_graph(model, self.example)
@@ -206,6 +224,38 @@ class Pruner:
         self.graph = self._graph(self.model, ignored)
         self.groups = self._groups(self.graph, ignored)
         self.names = {m: n for n, m in self.model.named_modules()}
+        if not self.keep_pooled:
+            self.groups += self._pooled_groups()
+
+    def _pooled_groups(self) -> list[tp.Group]:
+        """The groups of `pooled`, each rooted at its first reader's input channels (one per pool)."""
+        self._pools = {}
+        modules = dict(self.model.named_modules())
+        fixed = set(self.ignored) | {modules[n] for n in self.unsafe}
+        groups = []
+        for name in sorted(self.pooled):
+            writer = modules[name]
+            handler = self.graph.get_pruner_of_module(writer).prune_out_channels
+            channels = self.graph.get_out_channels(writer)
+            reader = next(
+                (
+                    dep.target.module
+                    for dep, _ in self.graph.get_pruning_group(writer, handler, list(range(channels)))
+                    if _handler(dep) == "prune_in_channels" and isinstance(dep.target.module, PRUNABLE)
+                ),
+                None,
+            )
+            if reader is None:
+                continue
+            inputs = self.graph.get_in_channels(reader)
+            group = self.graph.get_pruning_group(
+                reader, self.graph.get_pruner_of_module(reader).prune_in_channels, list(range(inputs))
+            )
+            if fixed & {dep.target.module for dep, _ in group if _handler(dep) == "prune_out_channels"}:
+                continue
+            self._pools[reader] = (name, channels // inputs)
+            groups.append(group)
+        return groups
 
     def _unsafe_roots(self) -> set[str]:
         """Names of root layers whose group cannot lose a channel without breaking the forward pass,
@@ -245,9 +295,10 @@ class Pruner:
         pruning = []
         for group in self.groups:
             root = group[0].dep.target.module
-            width, size = widths.get(self.names[root]), self._size(group)
-            if width is not None and width < size:
-                pruning.append(self.graph.get_pruning_group(root, group[0].dep.handler, list(range(width, size))))
+            width, size = widths.get(self._root(group)), self._size(group)
+            if width is not None and width // self._per(group) < size:
+                kept = width // self._per(group)
+                pruning.append(self.graph.get_pruning_group(root, group[0].dep.handler, list(range(kept, size))))
         for group in pruning:
             group.prune()
         self._rebuild()

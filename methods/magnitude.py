@@ -28,7 +28,6 @@ from tradeoff_bench.core.registry import Count, Epochs
 from tradeoff_bench.methods.base import METHODS, Candidate, RunContext
 from tradeoff_bench.methods.compress import CompressFinetune, Dense, Work
 from tradeoff_bench.methods.dcl.budget import TOLERANCE
-from tradeoff_bench.methods.training import StepLoss
 from tradeoff_bench.tasks.base import Task
 
 if TYPE_CHECKING:
@@ -77,31 +76,43 @@ class Magnitude(CompressFinetune):
         return sorted(self.targets)
 
     def check(self, task: Task) -> None:
-        """Refuse a model in which the dependency graph finds no group it can prune from its first
-        layer (e.g. every group pooled by a max-feature-map over channel halves)."""
-        from tradeoff_bench.core.pruning_graph import Pruner
+        """Refuse, before training, a model in which the dependency graph finds no group it can prune
+        (every one breaks the forward pass when it loses a channel), and a target below the MACs of
+        the model with every prunable group at its floor or at `max_layer_ratio`'s cap (pruning
+        order does not change which layers can shrink; the bench's counter). Where the graph cannot take every layer to its floor at once (the LCNN's channel
+        pairs), no target is refused and the candidate's `target_met` says whether pruning reached it."""
+        from tradeoff_bench.core.flops import count_macs
+        from tradeoff_bench.core.pruning_graph import LayerCollapseError, Pruner
 
         super().check(task)
+        example = task.example_input()
         with torch.random.fork_rng(devices=[]):
-            pruner = Pruner(task.build_model().eval(), task.example_input())
+            model = task.build_model().eval()
+        full = count_macs(model, example)
+        pruner = Pruner(model, example, scope="global", step_fraction=1.0, max_ratio=self.max_layer_ratio)
         if not pruner.groups:
-            pooled = (
-                f" (pooled by a max-feature-map over halves: {', '.join(sorted(pruner.pooled))})"
-                if pruner.pooled
-                else ""
+            unsafe = sorted(pruner.unsafe)
+            why = f" (losing a channel breaks the forward pass of {', '.join(unsafe)})" if unsafe else ""
+            raise ValueError(f"magnitude: the dependency graph finds no group of this model that it can prune{why}")
+        try:
+            pruner.step()
+        except LayerCollapseError:
+            return
+        lowest = count_macs(model.eval(), example) / full
+        unreachable = [t for t in self.targets if t < lowest]
+        if unreachable:
+            floor = (
+                "one channel"
+                if self.max_layer_ratio == 1
+                else f"the cap max_layer_ratio={self.max_layer_ratio:g} (or one channel)"
             )
             raise ValueError(
-                f"magnitude: the dependency graph finds no group of this model that it can prune channel by channel{pooled}"
+                f"MAC targets {unreachable} are below {lowest:.4g}, the fraction of the most pruned model "
+                f"(every prunable layer at {floor}; layers the dependency graph cannot prune keep their width)"
             )
 
     def epoch_settings(self) -> tuple[int | None, int | None, int]:
         return self.pretrain_epochs, self.finetune_epochs, self.steps
-
-    def dense_model(self, task: Task, ctx: RunContext) -> tuple[nn.Module, StepLoss | None, Any]:
-        from tradeoff_bench.core.pruning_graph import Pruner  # torch_pruning: a heavy import
-
-        self._check_reachable(task, ctx, Pruner)
-        return super().dense_model(task, ctx)
 
     def begin(self, task: Task, ctx: RunContext, dense: Dense, work: Work) -> None:
         from tradeoff_bench.core.pruning_graph import Pruner
@@ -155,35 +166,6 @@ class Magnitude(CompressFinetune):
             facts["layer_widths"]
         )
         return model
-
-    def _check_reachable(self, task: Task, ctx: RunContext, pruner: type[Pruner]) -> None:
-        """Refuse, before training, a target below the MACs of the model with every prunable group at
-        its floor or at `max_layer_ratio`'s cap (pruning order does not change which layers can
-        shrink). Where the dependency graph cannot take every layer to its floor at once (the LCNN's
-        channel pairs), nothing is refused here and the candidate's `target_met` says whether
-        pruning reached the target."""
-        from tradeoff_bench.core.pruning_graph import LayerCollapseError
-
-        example = task.example_input()
-        with torch.random.fork_rng(devices=[]):
-            model = task.build_model().eval()
-        full = ctx.count_macs(model, example)
-        try:
-            pruner(model, example, scope="global", step_fraction=1.0, max_ratio=self.max_layer_ratio).step()
-        except LayerCollapseError:
-            return
-        lowest = ctx.count_macs(model.eval(), example) / full
-        unreachable = [t for t in self.targets if t < lowest]
-        if unreachable:
-            floor = (
-                "one channel"
-                if self.max_layer_ratio == 1
-                else f"the cap max_layer_ratio={self.max_layer_ratio:g} (or one channel)"
-            )
-            raise ValueError(
-                f"MAC targets {unreachable} are below {lowest:.4g}, the fraction of the most pruned model "
-                f"(every prunable layer at {floor}; layers the dependency graph cannot prune keep their width)"
-            )
 
 
 @dataclass

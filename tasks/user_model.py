@@ -24,9 +24,12 @@ unidirectional GRU or LSTM layer without projection: its gate acts inside the re
 group's channels, each pooled from the same number of the root's (a max-feature-map), make a
 *pooled* knob (`Knob.pooled`): its width is the readers' channels, its trailing pools are removed
 from the readers' side, and where the pools are halves rather than pairs its writers' tensors are
-sliced per half (`Knob.stacked`). Other groups are named in `notes` and kept at full width by every
-method that learns or sets widths: another RNN's hidden size, a group flattened into a Linear, a
-norm over channels, a pooling in any other order, a group whose removal breaks the forward pass.
+sliced per half (`Knob.stacked`). A group whose removal breaks the forward pass because the layers
+after its root see its channels as rows of a spatial axis (mel bands under 2-D convolutions over
+(band, time)) is tried as a *row* knob (`_row_knob`, `Knob.flattened`). Other groups are named in
+`notes` and kept at full width by every method that learns or sets widths: another RNN's hidden
+size, a group flattened into a Linear, a norm over channels, a pooling in any other order, a group
+whose removal breaks the forward pass.
 
 Widths. The model at widths is the freshly built full model with each knob's trailing channels
 removed by Torch-Pruning (every coupled tensor at once), so its tensors are the full model's
@@ -44,12 +47,14 @@ reads it cannot be gated exactly). Each gate module lives in one of its layers, 
 so the user's parameter names do not change and a container that runs its children in turn (an
 `nn.Sequential`) never runs a gate on its own: the first reader's `knob_gate` (an RNN's hidden
 size: the RNN's `knob_gate`; the knob an RNN reads: its `knob_input_gate`), or the first writer's
-`knob_output_gate`. The hooks are module-level objects, so the model deep-copies and pickles.
+`knob_output_gate`. A row knob's gate lives in its last layer's `knob_rows_gate`. The hooks are module-level objects,
+so the model deep-copies and pickles.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -58,7 +63,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -74,7 +79,11 @@ INPUT_GATE_SLOT = "knob_input_gate"
 """An RNN's slot for the gate of the knob it reads (`GATE_SLOT` is its hidden size's)."""
 OUTPUT_GATE_SLOT = "knob_output_gate"
 """A writer's slot for the gate of a knob gated at its writers' outputs (`Knob.writers`)."""
+ROWS_GATE_SLOT = "knob_rows_gate"
+"""The slot, in the last layer before its flattening reader, of a knob whose channels are rows (`Knob.flattened`)."""
 CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
+TRIALS = 3
+"""Exactness trials of a knob: on the model's own weights, then on two re-drawn sets (`_gates_exactly`)."""
 STACKED_ATTR = "out_channel_blocks"
 """An attribute set on a user's layer whose output channels hold a knob's pools block-major: the
 number of blocks its output axis holds (`methods.slicing.stacked_blocks` reads it)."""
@@ -171,6 +180,14 @@ class Knob:
     """Layers whose output channels hold the knob's pools block-major (knob channel i is their
     channels i, i + width, …: a max-feature-map over the two halves), so their tensors are sliced
     per block (`STACKED_ATTR`); pairs laid channel-major (2i, 2i + 1) need nothing."""
+    flattened: str = ""
+    """Where set, the layers after the root see its channels as rows of a spatial axis (a mel
+    filterbank's bands under 2-D convolutions over (band, time)) until `flattened` reads them
+    flattened, `row_features` adjacent features per row. Its gate acts on axis `axis` at the inputs
+    of `readers` (the convolutions that slide over the rows) and at the output of `writers[0]` (the
+    last layer before `flattened`); its model at a width keeps the root's leading channels (with the
+    norms that follow them) and `flattened`'s inputs of those rows (`_shrink_rows`)."""
+    row_features: int = 0
 
 
 @dataclass
@@ -253,7 +270,14 @@ def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob]
     layers = {name: m for name, m in pruner.model.named_modules() if isinstance(m, PRUNABLE)}
     layers_set = set(layers.values())
     knobs: dict[str, Knob] = {}
-    notes = [f"{name}: not a knob (removing a channel breaks the forward pass)" for name in sorted(pruner.unsafe)]
+    notes = []
+    for name in sorted(pruner.unsafe):  # the graph mis-reads them; as rows of a spatial axis they may be a knob
+        rows = _row_knob(model, example, name)
+        if isinstance(rows, Knob) and _gates_exactly(model, example, rows, presumed=False):
+            knobs[name] = rows
+        else:
+            why = rows if isinstance(rows, str) else "a gate on its rows is not the model without them"
+            notes.append(f"{name}: not a knob (removing a channel breaks the forward pass; as rows, {why})")
     for group in pruner.groups:
         root = group[0].dep.target.module
         name, width = names[root], len(group[0][1])
@@ -298,7 +322,127 @@ def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob]
     for layer, module in pruner.model.named_modules():
         if isinstance(module, PRUNABLE) and layer not in settled and not _groupable(pruner.graph, module):
             notes.append(f"{layer}: not a knob (Torch-Pruning's graph cannot follow its output channels)")
-    return knobs, notes
+    return {layer: knobs[layer] for layer, _ in model.named_modules() if layer in knobs}, notes
+
+
+class _Seen(Exception):
+    """Stops a forward pass once a hook has seen what it needs."""
+
+
+def _row_knob(model: nn.Module, example: torch.Tensor, name: str) -> Knob | str:
+    """The knob of root layer `name` whose channels the layers after it see as rows (`Knob.flattened`),
+    read off the model with the root one channel narrower: the layers whose input loses one entry on
+    one axis carry the rows, and the first layer that then fails reads them flattened. Why not, when
+    they are not rows."""
+    from tradeoff_bench.core.pruning_graph import PRUNABLE, dependency_graph
+
+    narrow = copy.deepcopy(model)
+    graph = dependency_graph(narrow, example)
+    root = narrow.get_submodule(name)
+    width = graph.get_out_channels(root)
+    try:
+        followers = _row_followers(graph, narrow, root, width - 1, width)
+        for dep, idxs in followers:
+            dep(idxs)
+    except Exception as err:  # a layer the pruners cannot narrow (e.g. a bidirectional RNN)
+        return f"its layers cannot lose a channel ({type(err).__name__})"
+    full, _ = _leaf_inputs(model, example)
+    shapes, failed = _leaf_inputs(narrow, example)
+    names = {m: n for n, m in narrow.named_modules()}
+    pruned = {names[dep.target.module] for dep, _ in followers}
+    chain = {}
+    for layer, shape in shapes.items():
+        before = full.get(layer)
+        if layer == failed or layer in pruned or before == shape:
+            continue
+        axes = [d for d, (a, b) in enumerate(zip(before or (), shape)) if a != b]
+        if before is None or len(before) != len(shape) or len(axes) != 1 or before[axes[0]] - shape[axes[0]] != 1:
+            return f"{layer} sees them reshaped"
+        chain[layer] = axes[0]
+    reader = narrow.get_submodule(failed) if failed else None
+    if not chain or not isinstance(reader, PRUNABLE) or failed not in full:
+        return "no layer reads them flattened after layers that see them as rows"
+    if len(set(chain.values())) > 1 or len({len(full[layer]) for layer in chain}) > 1:
+        return "the layers after it see them on different axes"
+    axis, last = next(iter(chain.values())), list(chain)[-1]
+    features = full[failed][_axis(reader)]
+    per_row = features - shapes[failed][_axis(reader)]
+    if per_row < 1 or features != per_row * width or not _reads_rows(model, example, last, failed, axis, per_row):
+        return f"{failed} does not read each as {per_row} adjacent features, in order"
+    convs = tuple(layer for layer in chain if isinstance(narrow.get_submodule(layer), nn.modules.conv._ConvNd))
+    return Knob(name, width, axis, convs, writers=(last,), flattened=failed, row_features=per_row)
+
+
+def _row_followers(
+    graph: Any, model: nn.Module, root: nn.Module, start: int, width: int
+) -> list[tuple[Any, list[int]]]:
+    """The dependencies of `root`'s group that remove its output channels `start`.. and those of the
+    layers that keep them as channels (its norms): not the readers the graph mis-couples to them."""
+    handler = graph.get_pruner_of_module(root).prune_out_channels
+    group = graph.get_pruning_group(root, handler, list(range(start, width)))
+    layers = set(model.modules())
+    return [
+        (dep, idxs)
+        for dep, idxs in group
+        if getattr(dep.handler, "__name__", "") == "prune_out_channels" and dep.target.module in layers
+    ]
+
+
+def _leaf_inputs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, tuple[int, ...]], str | None]:
+    """Leaf module name -> the shape of its first input on `example`, in the order they ran, and the
+    leaf that raised, if the forward pass failed."""
+    from tradeoff_bench.core.pruning_graph import run_hooked
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    running: list[str] = []
+
+    def enter(name: str) -> Callable[[nn.Module, tuple[object, ...]], None]:
+        def hook(module: nn.Module, args: tuple[object, ...]) -> None:
+            if args and torch.is_tensor(args[0]):
+                shapes.setdefault(name, tuple(args[0].shape))
+            running.append(name)
+
+        return hook
+
+    leaves = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
+    hooks = [m.register_forward_pre_hook(enter(n)) for n, m in leaves]
+    hooks += [m.register_forward_hook(lambda *_: None if running.pop() else None) for _, m in leaves]
+    try:
+        run_hooked(model, example, hooks)
+    except Exception:
+        return shapes, running[-1] if running else None
+    return shapes, None
+
+
+def _reads_rows(model: nn.Module, example: torch.Tensor, last: str, reader: str, axis: int, per_row: int) -> bool:
+    """Whether `reader` reads the rows of `last`'s output (axis `axis`) in order, `per_row` adjacent
+    features each: tried by numbering the rows and reading the numbers back."""
+    from tradeoff_bench.core.pruning_graph import run_hooked
+
+    seen: list[torch.Tensor] = []
+
+    def number(module: nn.Module, args: tuple[object, ...], output: torch.Tensor) -> torch.Tensor:
+        shape = [1] * output.dim()
+        shape[axis] = -1
+        return torch.arange(1, output.shape[axis] + 1, dtype=output.dtype).view(shape).expand_as(output).clone()
+
+    def read(module: nn.Module, args: tuple[object, ...]) -> None:
+        seen.append(args[0])  # type: ignore[arg-type]
+        raise _Seen
+
+    hooks = [
+        model.get_submodule(last).register_forward_hook(number),
+        model.get_submodule(reader).register_forward_pre_hook(read),
+    ]
+    try:
+        run_hooked(model, example, hooks)
+    except _Seen:
+        pass
+    if not seen:
+        return False
+    rows = seen[0].movedim(_axis(model.get_submodule(reader)), -1)
+    want = torch.arange(1, rows.shape[-1] // per_row + 1, dtype=rows.dtype).repeat_interleave(per_row)
+    return rows.shape[-1] == want.numel() and bool(torch.equal(rows, want.expand_as(rows)))
 
 
 def _groupable(graph: object, module: nn.Module) -> bool:
@@ -392,25 +536,55 @@ def _out_axis(module: nn.Module) -> int:
 
 def _gates_exactly(model: nn.Module, example: torch.Tensor, knob: Knob, presumed: bool) -> bool:
     """Whether `model` with `knob`'s gate keeping its leading half computes what the model with the
-    other half removed computes (same weights, eval mode, a random non-negative batch of two, which
-    a power spectrogram also is): the promise every method's extraction rests on, tried rather than
-    inferred from the graph. A trial in which removing the channels changes nothing tells nothing: it
-    passes only where the graph alone says the gate is exact (`presumed`: readers that see the
-    channels whole, no norm over them), as at the readers of a deep ReLU network's dead channels."""
+    other half removed computes (eval mode, a random non-negative batch of two, which a power
+    spectrogram also is): the promise every method's extraction rests on, tried rather than inferred
+    from the graph. A trial in which removing the channels changes nothing tells nothing (a layer
+    initialised to zero, as residual branches often are; a deep ReLU network's dead channels), so it
+    is tried again on re-drawn weights (`_redrawn`); where those tell nothing either, it passes only
+    where the graph alone says the gate is exact (`presumed`: readers that see the channels whole,
+    no norm over them)."""
+    for draw in range(TRIALS):
+        close, matters = _trial(model if draw == 0 else _redrawn(model, draw), example, knob)
+        if not close:
+            return False
+        if matters:
+            return True
+    return presumed
+
+
+def _trial(model: nn.Module, example: torch.Tensor, knob: Knob) -> tuple[bool, bool]:
+    """(the gated model computes the sliced one, removing the channels changes the output) on `model`'s
+    weights, with random norm statistics."""
     width = max(1, knob.width // 2)
     full = _with_random_statistics(model)
     sliced = copy.deepcopy(full)
     _shrink(sliced, example, {knob.name: width}, {knob.name: knob})
     if any(p.numel() == 0 for p in sliced.parameters()):
-        return False  # the graph mis-read an operator and emptied a layer
+        return False, True  # the graph mis-read an operator and emptied a layer
     gated = copy.deepcopy(full)
     attach_gates(gated, {knob.name: _KeepLeading(knob.width, width, knob.axis)}, {knob.name: knob})
     batch = 3 * torch.randn((2, *example.shape[1:]), generator=torch.Generator().manual_seed(0)).abs()
     with torch.no_grad():
         want, got, ungated = sliced.eval()(batch), gated.eval()(batch), full.eval()(batch)
     tolerance = 1e-5 * (1 + want.abs().max().item())
-    matters = (ungated - want).abs().max().item() > 100 * tolerance  # else the trial cannot tell
-    return (matters or presumed) and bool(torch.allclose(got, want, rtol=1e-4, atol=tolerance))
+    matters = (ungated - want).abs().max().item() > 100 * tolerance
+    return bool(torch.allclose(got, want, rtol=1e-4, atol=tolerance)), matters
+
+
+def _redrawn(model: nn.Module, seed: int) -> nn.Module:
+    """A copy of `model` with every parameter drawn afresh (seeded): weights with variance 2 / fan-in
+    (He's, which keeps ReLU activations alive through depth), vectors (biases, norm scales) from
+    N(0, 0.5²)."""
+    model = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() > 1:
+                std = (2 / parameter[0].numel()) ** 0.5
+            else:
+                std = 0.5
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * std)
+    return model
 
 
 class _KeepLeading(nn.Module):
@@ -476,19 +650,32 @@ def _shrink(model: nn.Module, example: torch.Tensor, widths: Mapping[str, int], 
 
     graph = dependency_graph(model, example)
     modules = dict(model.named_modules())
-    pruning = []
+    pruning: list[Callable[[], object]] = []  # every group is read off the unpruned model first
     for name, width in widths.items():
         knob = knobs[name]
+        if knob.flattened:
+            pruning.append(functools.partial(_shrink_rows, graph, model, knob, width))
+            continue
         if knob.pooled > 1:
             reader = modules[knob.readers[0]]
             handler = graph.get_pruner_of_module(reader).prune_in_channels
-            pruning.append(graph.get_pruning_group(reader, handler, list(range(width, knob.width))))
+            pruning.append(graph.get_pruning_group(reader, handler, list(range(width, knob.width))).prune)
             continue
         root = modules[name]
         handler = graph.get_pruner_of_module(root).prune_out_channels
-        pruning.append(graph.get_pruning_group(root, handler, list(range(width, graph.get_out_channels(root)))))
-    for group in pruning:
-        group.prune()
+        pruning.append(graph.get_pruning_group(root, handler, list(range(width, graph.get_out_channels(root)))).prune)
+    for prune in pruning:
+        prune()
+
+
+def _shrink_rows(graph: Any, model: nn.Module, knob: Knob, width: int) -> None:
+    """Keep a row knob's leading `width` channels: its root's and norms' outputs, its flattening
+    reader's inputs of those rows (the layers between slide over the rows and do not change)."""
+    for dep, idxs in _row_followers(graph, model, model.get_submodule(knob.name), width, knob.width):
+        dep(idxs)
+    reader = model.get_submodule(knob.flattened)
+    removed = list(range(width * knob.row_features, knob.width * knob.row_features))
+    graph.get_pruner_of_module(reader).prune_in_channels(reader, removed)
 
 
 class GateInput:
@@ -516,6 +703,12 @@ def attach_gates(model: nn.Module, gates: Mapping[str, nn.Module], knobs: Mappin
     its channels, or after every layer that writes them."""
     modules = dict(model.named_modules())
     for name, knob in knobs.items():
+        if knob.flattened:  # rows: gated where a layer slides over them and before they are flattened
+            modules[knob.writers[0]].add_module(ROWS_GATE_SLOT, gates[name])
+            modules[knob.writers[0]].register_forward_hook(GateOutput(gates[name]))
+            for reader in knob.readers:
+                modules[reader].register_forward_pre_hook(GateInput(gates[name]))
+            continue
         if knob.writers:
             modules[knob.writers[0]].add_module(OUTPUT_GATE_SLOT, gates[name])
             for writer in knob.writers:

@@ -1,12 +1,14 @@
 """A differentiable MAC count of a task's model as a function of its (continuous) knob widths.
 
-The MACs of the model families here are a polynomial of total degree ≤ 2 in the knob widths: a
+The MACs of the model families here are a polynomial of low total degree in the knob widths: a
 gated knob's consumer costs linearly in its width, two gated knobs in a row bilinearly, a knob that
-feeds itself (an RNN's hidden state, attention's d_model) quadratically. The coefficients are fitted
-exactly (rational arithmetic) from the bench's own counter at the points of a degree-2 lattice,
-which determine such a polynomial uniquely, then checked at further points (corners and random
-widths). A cost that is not such a polynomial (floor effects of pooling over a knob, a cubic
-product of knobs) is an error naming the knob, never a silently wrong model.
+feeds itself (an RNN's hidden state, attention's d_model) quadratically, and two channel knobs of a
+2-D convolution that slides over a third knob's rows (a user's CRNN with its mel bands as a knob)
+cubically. The coefficients are fitted exactly (rational arithmetic) from the bench's own counter
+at the points of a degree-d lattice, which determine such a polynomial uniquely, then checked at
+further points (corners and random widths); the lowest degree that passes (2, else 3) is kept. A
+cost that is not such a polynomial (floor effects of pooling over a knob, a product of four knobs)
+is an error naming the knob, never a silently wrong model.
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ from tradeoff_bench.core.errors import UserError
 from tradeoff_bench.methods.base import MacCounter
 from tradeoff_bench.tasks.base import Task
 
-DEGREE = 2
+DEGREES = (2, 3)
+"""The degrees tried, in order: a degree-3 lattice needs far more counts, so it is fitted only where 2 fails."""
 RANDOM_CHECKS = 4
 
 Exponents = tuple[int, ...]
 
 
 class ComplexityModelError(UserError, ValueError):
-    """The task's MAC count is not a polynomial of degree ≤ 2 in its knob widths."""
+    """The task's MAC count is not a polynomial of degree ≤ 3 in its knob widths."""
 
 
 class ComplexityModel:
@@ -75,12 +78,22 @@ class ComplexityModel:
 
 def fit_complexity(task: Task, count_macs: MacCounter) -> ComplexityModel:
     """Fit and verify the MAC polynomial of `task`'s model family with the bench's counter."""
-    full = task.knobs
-    if not full:
+    if not task.knobs:
         raise ComplexityModelError(f"task {task.name!r} has no width knobs")
+    for degree in DEGREES[:-1]:
+        try:
+            return _fit(task, count_macs, degree)
+        except ComplexityModelError:
+            continue
+    return _fit(task, count_macs, DEGREES[-1])
+
+
+def _fit(task: Task, count_macs: MacCounter, degree: int) -> ComplexityModel:
+    """The polynomial of total degree ≤ `degree` through the counts at a lattice, checked elsewhere."""
+    full = task.knobs
     knobs = tuple(full)
-    lattice = _lower_set([min(DEGREE, full[k] - 1) for k in knobs])
-    step = [max(1, (full[k] - 1) // DEGREE) for k in knobs]
+    lattice = _lower_set([min(degree, full[k] - 1) for k in knobs], degree)
+    step = [max(1, (full[k] - 1) // degree) for k in knobs]
     points = [tuple(full[k] - u * s for k, u, s in zip(knobs, exps, step)) for exps in lattice]
     counts = [_count(task, count_macs, dict(zip(knobs, p))) for p in points]
     matrix = [
@@ -91,14 +104,14 @@ def fit_complexity(task: Task, count_macs: MacCounter) -> ComplexityModel:
         widths = dict(zip(knobs, point))
         counted = _count(task, count_macs, widths)
         if model.value(widths) != counted:
-            raise ComplexityModelError(_blame(task, count_macs, model, widths, counted))
+            raise ComplexityModelError(_blame(task, count_macs, model, widths, counted, degree))
     return model
 
 
-def _lower_set(limits: list[int]) -> list[Exponents]:
-    """Exponent vectors e with Σe ≤ DEGREE and e_i ≤ limits[i], the all-zero one first."""
+def _lower_set(limits: list[int], degree: int) -> list[Exponents]:
+    """Exponent vectors e with Σe ≤ `degree` and e_i ≤ limits[i], the all-zero one first."""
     ranges = [range(limit + 1) for limit in limits]
-    return sorted((e for e in itertools.product(*ranges) if sum(e) <= DEGREE), key=lambda e: (sum(e), [-x for x in e]))
+    return sorted((e for e in itertools.product(*ranges) if sum(e) <= degree), key=lambda e: (sum(e), [-x for x in e]))
 
 
 def _count(task: Task, count_macs: MacCounter, widths: dict[str, int]) -> int:
@@ -136,14 +149,16 @@ def _check_points(knobs: tuple[str, ...], full: dict[str, int], fitted: set[tupl
     return [p for p in dict.fromkeys(points) if p not in fitted]
 
 
-def _blame(task: Task, count_macs: MacCounter, model: ComplexityModel, widths: dict[str, int], counted: int) -> str:
+def _blame(
+    task: Task, count_macs: MacCounter, model: ComplexityModel, widths: dict[str, int], counted: int, degree: int
+) -> str:
     full = task.knobs
     changed = [k for k in model.knobs if widths[k] != full[k]]
     alone = [k for k in changed if _count(task, count_macs, {k: widths[k]}) != model.value({**full, k: widths[k]})]
     names = ", ".join(map(repr, alone or changed))
     culprit = f"knob(s) {names}" if alone else f"the interaction of knobs {names}"
     return (
-        f"MACs of task {task.name!r} are not a polynomial of degree ≤ {DEGREE} in {culprit}: at widths {widths} "
+        f"MACs of task {task.name!r} are not a polynomial of degree ≤ {degree} in {culprit}: at widths {widths} "
         f"the counter gives {counted} but the fitted polynomial {model.value(widths)} (pooling or striding over "
-        "a knob's axis, or a product of three knobs, breaks the DCL complexity model)"
+        "a knob's axis, or a product of four knobs, breaks the DCL complexity model)"
     )

@@ -43,8 +43,8 @@ bands (paper: 0.524 / 0.284 / 0.187). The paper's "MFLOP/s" normalisation is unk
 fractions. At 80 bands this CRNN costs 1.1 GMAC per second of audio: a model for a GPU (the
 task's `paper_width` scales its convolutions, projection and GRU for CPU runs and tests). Its knobs
 are "mels", "conv" (the first convolution's channels) and "gru"; the second convolution's channels
-are not a knob, so the MACs stay a polynomial of degree 2 in the knobs (two knobs times a third
-would be cubic, which the DCL complexity model refuses).
+are not a knob, so the MACs stay a polynomial of degree 2 in the knobs (two channel knobs of a
+convolution over the bands would make a cubic term, which the DCL cost model fits at a higher price).
 """
 
 from __future__ import annotations

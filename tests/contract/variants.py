@@ -8,14 +8,24 @@ from typing import Any
 from tradeoff_bench.tasks import TASKS
 
 USER_MODELS = {
-    "vad": ("frame_conv", "conformer", "deepspeech", "emformer", "plain_crnn", "plain_transformer"),
+    "vad": (
+        "frame_conv",
+        "conformer",
+        "deepspeech",
+        "emformer",
+        "plain_crnn",
+        "plain_transformer",
+        "plain_paper_crnn",
+    ),
     "asvspoof2019": ("spoof_cnn", "plain_lcnn"),
     "synthetic": ("plain_mlp",),
 }
 """Builders in tests/user_models per task: users' own models, three of torchaudio's behind thin
 wrappers, and built-in families rebuilt as plain modules (synthetic's MLP; vad's CRNN, whose GRU
-reads a convolution's knob and has one of its own, and Transformer, whose attention knobs are
-gated at their writers; asvspoof2019's LCNN, whose max-feature-maps pool channel halves). frame_gru and plain_resnet are checked in tests/tasks/test_user_model.py."""
+reads a convolution's knob and has one of its own, Transformer, whose attention knobs are gated at
+their writers, and paper CRNN, whose mel bands are rows of 2-D convolutions; asvspoof2019's LCNN,
+whose max-feature-maps pool channel halves). frame_gru, plain_resnet and plain_paper_transformer
+are checked in tests/tasks/test_user_model.py."""
 
 
 ON_FAMILY_VARIANT = {"plain_lcnn": "lcnn"}

@@ -104,6 +104,26 @@ class PooledMelTask(ShapeOnlyTask):
         return torch.zeros(1, 1, 12, 8)
 
 
+@dataclass
+class BandRowsTask(ShapeOnlyTask):
+    """Two 2-D convolutions slide over the leading `bands` rows: their MACs are c1·bands and c1·c2·bands."""
+
+    @property
+    def knobs(self) -> dict[str, int]:
+        return {"bands": 6, "c1": 4, "c2": 3}
+
+    def _build(self, widths: dict[str, int], gate: GateFactory) -> nn.Module:
+        bands, c1, c2 = widths["bands"], widths["c1"], widths["c2"]
+        return nn.Sequential(
+            _FirstBands(bands), nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), gate("c1", c1, 1),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), gate("c2", c2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Linear(c2, 2),
+        )  # fmt: skip
+
+    def example_input(self) -> torch.Tensor:
+        return torch.zeros(1, 1, 6, 5)
+
+
 class _FirstBands(nn.Module):
     def __init__(self, bands: int) -> None:
         super().__init__()
@@ -132,8 +152,8 @@ SYNTHETIC_CONV = SyntheticTask(model="conv", depth=2, max_width=9, teacher_width
 
 @pytest.mark.parametrize(
     "task",
-    [ConvStackTask(), CRNNTask(), TransformerTask(), SYNTHETIC_CONV],
-    ids=["conv-stack", "crnn", "transformer", "synthetic-conv-depth2"],
+    [ConvStackTask(), CRNNTask(), TransformerTask(), SYNTHETIC_CONV, BandRowsTask()],
+    ids=["conv-stack", "crnn", "transformer", "synthetic-conv-depth2", "band-rows-cubic"],
 )
 def test_polynomial_equals_the_count_of_every_integer_width_combination(task: Task) -> None:
     model = fit_complexity(task, count_macs)
@@ -162,6 +182,15 @@ def test_continuous_evaluation_is_differentiable_and_interpolates() -> None:
         assert k.grad.item() == pytest.approx(((up - down) / (2 * step)).item(), rel=1e-4)
     low, high = counted(task, {"c1": 3, "c2": 4}), counted(task, {"c1": 4, "c2": 5})
     assert low < value.item() < high
+
+
+def test_the_lowest_degree_that_fits_is_kept() -> None:
+    """Two knobs of convolutions that slide over a third's rows make a cubic term, which a degree-2
+    fit cannot hold: the fit goes on to degree 3 there, and stays at 2 where that is exact."""
+    degree = lambda task: max(sum(e) for e, c in fit_complexity(task, count_macs).terms if c)  # noqa: E731
+    assert degree(BandRowsTask()) == 3
+    assert degree(TransformerTask()) == 2
+    assert len(fit_complexity(TransformerTask(), count_macs).terms) == 6  # the degree-2 lattice of two knobs
 
 
 def test_a_cost_that_is_not_such_a_polynomial_is_an_error_naming_the_knob() -> None:

@@ -1,5 +1,6 @@
 """Structured magnitude pruning: claimed MACs are the measured ones, RNN gate blocks, collapse guard."""
 
+import copy
 from typing import get_args
 
 import pytest
@@ -197,3 +198,37 @@ def test_capped_candidates_keep_half_of_every_layer() -> None:
     assert candidate.facts["target_met"]
     for name, width in candidate.facts["layer_widths"].items():
         assert width >= full_widths[name] / 2
+
+
+class _HalvesMaxFeatureMap(nn.Module):
+    """A max-feature-map over the two halves of a layer's 8 channels (the public LCNNs' form)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.front, self.out = nn.Linear(6, 8), nn.Linear(4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.front(x)
+        first, second = h.split(h.shape[-1] // 2, dim=-1)
+        return self.out(torch.max(first, second))
+
+
+def test_a_group_pooled_over_halves_is_pruned_a_whole_pool_at_a_time() -> None:
+    """Ranked from its writer, channel i of a max-over-halves would take channel i + 4 along; rooted at
+    the reader, one pruned channel is one pool: the writer loses channels j and j + 4, and the model
+    computes what the full one computes with pool j's reader weights zeroed."""
+    torch.manual_seed(0)
+    model, x = _HalvesMaxFeatureMap().eval(), torch.randn(5, 6)
+    full = copy.deepcopy(model)
+    pruner = Pruner(model, x)
+    assert pruner.pooled == {"front"} and [pruner._root(g) for g in pruner.groups] == ["front"]
+    assert pruner.step(limit=1) == 1
+    rows = [any(torch.equal(row, kept) for kept in model.front.weight) for row in full.front.weight]
+    gone = [i for i, kept in enumerate(rows) if not kept]
+    assert len(gone) == 2 and gone[1] == gone[0] + 4, gone
+    with torch.no_grad():
+        full.out.weight[:, gone[0]] = 0
+        assert torch.allclose(model(x), full(x), atol=1e-6)
+    rebuilt = _HalvesMaxFeatureMap().eval()
+    Pruner(rebuilt, x).shrink_to(layer_widths(model))
+    assert layer_widths(rebuilt) == {"front": 6, "out": 1} and rebuilt.out.in_features == 3

@@ -16,6 +16,7 @@ INTERNAL = {
     "tradeoff_bench.bench.executors.WorkerDiedError": "a cell's outcome: recorded as its failed record",
     "tradeoff_bench.methods.training.NonFiniteLossError": "a cell's outcome: recorded as its failed record",
     "tradeoff_bench.core.pruning_graph.LayerCollapseError": "an invariant of pruning: raised only by a bug",
+    "tradeoff_bench.tasks.user_model._Seen": "stops a probing forward pass inside the knob finder, never escapes it",
 }
 """Exception classes that never mean the user did something wrong, with the reason."""
 COMPATIBLE = {

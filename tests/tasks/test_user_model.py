@@ -358,11 +358,12 @@ def test_the_built_in_families_rebuilt_as_plain_modules_have_the_same_knobs_and_
         assert count_macs(theirs.eval(), example) == count_macs(built_in.build_model(widths).eval(), example), widths
 
 
-def test_the_paper_crnn_rebuilt_as_a_plain_module_names_its_bands_out_of_reach() -> None:
-    """The paper CRNN's 2-D convolutions slide over the mel bands: a band is a row of every feature map,
-    not a channel, so no dependency graph can couple it to the layers and the bands are named in a
-    note, not made a knob. Its channel knobs are found (with the second convolution's and the
-    projection's, which the hand-declared family keeps fixed), and fvcore's MACs agree at every width."""
+def test_the_paper_crnn_rebuilt_as_a_plain_module_has_its_bands_as_a_row_knob() -> None:
+    """The paper CRNN's 2-D convolutions slide over the mel bands: a band is a row of every feature
+    map until the projection reads them flattened, not a channel the dependency graph can follow. The
+    bands are still found, as rows (`Knob.flattened`), with the hand-declared family's full width,
+    beside its channel knobs (and the second convolution's and the projection's, which the family
+    keeps fixed); fvcore's MACs agree at every width, bands included."""
     import random
 
     from tradeoff_bench.core.flops import count_macs
@@ -372,18 +373,77 @@ def test_the_paper_crnn_rebuilt_as_a_plain_module_names_its_bands_out_of_reach()
         _vad_task("tests.user_models.plain_paper_crnn:build"),
     )
     assert user.knobs == {
+        "mel": built_in.knobs["mels"],
         "convs.0.0": built_in.knobs["conv"],
         "convs.1.0": 8,
         "project": 7,
         "gru": built_in.knobs["gru"],
     }
-    assert any(note.startswith("mel: not a knob") for note in user.user_family.notes)
+    mel = user.user_family.knobs["mel"]
+    assert (mel.flattened, mel.row_features, mel.axis) == ("project", 2, 2)
+    assert mel.readers == ("convs.0.0", "convs.1.0", "convs.2.0")
     example = built_in.example_input()
     draw = random.Random(0)
-    for conv, gru in [(8, 22), (1, 1), *((draw.randint(1, 8), draw.randint(1, 22)) for _ in range(3))]:
-        theirs = user.build_model({**user.knobs, "convs.0.0": conv, "gru": gru})
-        ours = built_in.build_model({"mels": 80, "conv": conv, "gru": gru})
-        assert count_macs(theirs.eval(), example) == count_macs(ours.eval(), example), (conv, gru)
+    widths = [(80, 8, 22), (1, 1, 1), (40, 8, 22)]
+    for mels, conv, gru in widths + [(draw.randint(1, 80), draw.randint(1, 8), draw.randint(1, 22)) for _ in range(3)]:
+        theirs = user.build_model({**user.knobs, "mel": mels, "convs.0.0": conv, "gru": gru})
+        ours = built_in.build_model({"mels": mels, "conv": conv, "gru": gru})
+        assert count_macs(theirs.eval(), example) == count_macs(ours.eval(), example), (mels, conv, gru)
+
+
+ROWS_READ_CHANNEL_MAJOR = """
+import torch
+from torch import nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.front = nn.Conv1d(201, 16, 1)
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+        self.head = nn.Linear(3 * 16, 1)
+
+    def forward(self, power):
+        rows = self.conv(self.front(power).unsqueeze(1))  # (B, 3, 16, T)
+        return self.head(rows.permute(0, 3, LAYOUT).flatten(2)).squeeze(-1)
+
+
+def build():
+    return Model()
+"""
+
+
+@pytest.mark.parametrize(("layout", "found"), [("2, 1", True), ("1, 2", False)])
+def test_rows_are_a_knob_only_where_the_flattening_layer_reads_each_row_whole(
+    tmp_path: Path, layout: str, found: bool
+) -> None:
+    """A layer's channels under a 2-D convolution are rows; flattened row-major (each row's features
+    adjacent) they are a knob whose gated model is its sliced one, flattened channel-major they would
+    need another slicing: a note, never a mis-sliced knob."""
+    path = tmp_path / "rows.py"
+    path.write_text(ROWS_READ_CHANNEL_MAJOR.replace("LAYOUT", layout))
+    if not found:  # its only other group, the convolution's channels, is flattened into the head too
+        with pytest.raises(SettingError, match=r"front: not a knob \(.*head does not read each as 3 adjacent"):
+            _ = _vad_task(f"{path}:build").knobs
+        return
+    knob = _vad_task(f"{path}:build").user_family.knobs["front"]
+    assert (knob.flattened, knob.row_features, knob.readers, knob.writers) == ("head", 3, ("conv",), ("conv",))
+
+
+def test_a_trial_that_cannot_tell_is_tried_again_on_redrawn_weights(tmp_path: Path) -> None:
+    """With the layer that reads the rows initialised to zero (as residual branches often are), gating
+    them changes nothing, so a trial on the model's own weights cannot tell whether the gate is exact;
+    a row knob is never presumed exact, so it is found only because the trial is repeated on re-drawn
+    weights."""
+    path = tmp_path / "zeroed.py"
+    path.write_text(
+        ROWS_READ_CHANNEL_MAJOR.replace("LAYOUT", "2, 1").replace(
+            "        self.head = nn.Linear(3 * 16, 1)\n",
+            "        self.head = nn.Linear(3 * 16, 1)\n        nn.init.zeros_(self.head.weight)\n",
+        )
+    )
+    assert "zeros_" in path.read_text()
+    assert _vad_task(f"{path}:build").knobs == {"front": 16}
 
 
 MAX_FEATURE_MAP_MLP = """
