@@ -165,7 +165,7 @@ def _recorded_or_espeak(root: Path, seed: int) -> str:
 
 
 def _recorded_speech(root: Path, packages: dict, seed: int) -> dict[str, object]:
-    info = recorded.write_speech(root, recorded.TRAIN, packages, RECORDED_UTTERANCES, seed)
+    info = recorded.write_speech(root, recorded.TRAIN, packages, seed, RECORDED_UTTERANCES)
     recorded.write_readme(
         root, f"{SPEECH_NAME}: recorded speech in the VCTK 0.92 layout (16 kHz)", recorded.TRAIN, packages
     )

@@ -19,7 +19,7 @@ from tradeoff_bench.tasks.debian import SourceUnavailable
 from tradeoff_bench.tasks.vad import mini, recorded
 
 SPEECH_NAME, NOISE_NAME = "vctk-real-test", "esc50-real-test"
-UTTERANCES, MUSIC_TRACKS, CLIPS_PER_FILE, CLIP_SECONDS = 6, 12, 2, 5.0
+MUSIC_TRACKS, CLIPS_PER_FILE, CLIP_SECONDS = 12, 2, 5.0
 SECONDS = 8.0
 """Length of a real-test mixture: room for several whole dialogue lines."""
 TAG = "real"
@@ -34,7 +34,7 @@ def ensure_real_test(root: Path, seed: int = 0) -> tuple[Path, Path] | None:
         return None
 
     def speech(path: Path) -> dict[str, object]:
-        info = recorded.write_speech(path, recorded.TEST, packages, UTTERANCES, seed)
+        info = recorded.write_speech(path, recorded.TEST, packages, seed)  # continuous speech: one take a line
         recorded.write_readme(
             path, f"{SPEECH_NAME}: recorded continuous test speech (VCTK 0.92 layout, 16 kHz)", recorded.TEST, packages
         )

@@ -184,10 +184,12 @@ def fetch_all(sources: SourceSet) -> dict[str, Package]:
 
 
 def write_speech(
-    root: Path, sources: SourceSet, packages: dict[str, Package], utterances: int, seed: int
+    root: Path, sources: SourceSet, packages: dict[str, Package], seed: int, utterances: int | None = None
 ) -> dict[str, object]:
     """The speech corpus in the VCTK layout (16 kHz FLAC): `utterances` of joined words per speaker of
-    words, one utterance per usable recording of continuous speech."""
+    words (required where `sources` has words), one utterance per usable recording of continuous speech."""
+    if utterances is None and not all(source.sentences for source in sources.speech):
+        raise ValueError("write_speech: sources of recorded words need a number of utterances per speaker")
 
     rng = np.random.default_rng([seed, 11])
     speakers, dropped = {}, []
@@ -207,7 +209,7 @@ def write_speech(
         lines.append(f"{speaker}  ?  ?  {speaker.split('-', 1)[1]}  {source.package}  {kind}")
         (root / VCTK_AUDIO / speaker).mkdir(parents=True)
         (root / "txt" / speaker).mkdir(parents=True)
-        takes = _sentences(kept) if source.sentences else _joined_words(kept, utterances, rng)
+        takes = _sentences(kept) if source.sentences else _joined_words(kept, utterances or 0, rng)
         for utt, (audio, text) in enumerate(takes, start=1):
             audio = (audio / max(np.abs(audio).max(), 1e-9) * rng.uniform(0.1, 0.9)).astype(np.float32)
             write_audio(root / VCTK_AUDIO / speaker / f"{speaker}_{utt:03d}_mic1.flac", audio, RATE, subtype="PCM_16")

@@ -16,8 +16,9 @@ USER_MODELS = {
         "plain_crnn",
         "plain_transformer",
         "plain_paper_crnn",
+        "plain_paper_transformer",
     ),
-    "asvspoof2019": ("spoof_cnn", "plain_lcnn"),
+    "asvspoof2019": ("spoof_cnn", "plain_lcnn", "plain_resnet"),
     "synthetic": ("plain_mlp",),
 }
 """Builders in tests/user_models per task: users' own models, three of torchaudio's behind thin
