@@ -47,8 +47,8 @@ reads it cannot be gated exactly). Each gate module lives in one of its layers, 
 so the user's parameter names do not change and a container that runs its children in turn (an
 `nn.Sequential`) never runs a gate on its own: the first reader's `knob_gate` (an RNN's hidden
 size: the RNN's `knob_gate`; the knob an RNN reads: its `knob_input_gate`), or the first writer's
-`knob_output_gate`. A row knob's gate lives in its last layer's `knob_rows_gate`. The hooks are module-level objects,
-so the model deep-copies and pickles.
+`knob_output_gate`; a row knob's, its last layer's `knob_rows_gate`. The hooks are module-level
+objects, so the model deep-copies and pickles.
 """
 
 from __future__ import annotations
@@ -404,9 +404,12 @@ def _leaf_inputs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, tup
 
         return hook
 
+    def leave(module: nn.Module, args: tuple[object, ...], output: object) -> None:
+        running.pop()
+
     leaves = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
     hooks = [m.register_forward_pre_hook(enter(n)) for n, m in leaves]
-    hooks += [m.register_forward_hook(lambda *_: None if running.pop() else None) for _, m in leaves]
+    hooks += [m.register_forward_hook(leave) for _, m in leaves]
     try:
         run_hooked(model, example, hooks)
     except Exception:
