@@ -266,7 +266,7 @@ def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob]
 
     pruner = Pruner(copy.deepcopy(model), example, keep_pooled=True)
     names = pruner.names
-    seen = _reader_inputs(pruner.model, example)
+    seen, _ = _module_inputs(pruner.model, example)
     layers = {name: m for name, m in pruner.model.named_modules() if isinstance(m, PRUNABLE)}
     layers_set = set(layers.values())
     knobs: dict[str, Knob] = {}
@@ -346,14 +346,15 @@ def _row_knob(model: nn.Module, example: torch.Tensor, name: str) -> Knob | str:
             dep(idxs)
     except Exception as err:  # a layer the pruners cannot narrow (e.g. a bidirectional RNN)
         return f"its layers cannot lose a channel ({type(err).__name__})"
-    full, _ = _leaf_inputs(model, example)
-    shapes, failed = _leaf_inputs(narrow, example)
+    full, _ = _module_inputs(model, example)
+    shapes, failed = _module_inputs(narrow, example)
     names = {m: n for n, m in narrow.named_modules()}
     pruned = {names[dep.target.module] for dep, _ in followers}
+    leaves = {n for n, m in narrow.named_modules() if not any(True for _ in m.children())}
     chain = {}
     for layer, shape in shapes.items():
         before = full.get(layer)
-        if layer == failed or layer in pruned or before == shape:
+        if layer == failed or layer in pruned or layer not in leaves or before == shape:
             continue
         axes = [d for d, (a, b) in enumerate(zip(before or (), shape)) if a != b]
         if before is None or len(before) != len(shape) or len(axes) != 1 or before[axes[0]] - shape[axes[0]] != 1:
@@ -388,9 +389,9 @@ def _row_followers(
     ]
 
 
-def _leaf_inputs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, tuple[int, ...]], str | None]:
-    """Leaf module name -> the shape of its first input on `example`, in the order they ran, and the
-    leaf that raised, if the forward pass failed."""
+def _module_inputs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, tuple[int, ...]], str | None]:
+    """Module name -> the shape of its first input on `example`, for every module that ran in the
+    order they started, and the innermost module that raised where the forward pass failed."""
     from tradeoff_bench.core.pruning_graph import run_hooked
 
     shapes: dict[str, tuple[int, ...]] = {}
@@ -407,9 +408,9 @@ def _leaf_inputs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, tup
     def leave(module: nn.Module, args: tuple[object, ...], output: object) -> None:
         running.pop()
 
-    leaves = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
-    hooks = [m.register_forward_pre_hook(enter(n)) for n, m in leaves]
-    hooks += [m.register_forward_hook(leave) for _, m in leaves]
+    modules = list(model.named_modules())
+    hooks = [m.register_forward_pre_hook(enter(n)) for n, m in modules]
+    hooks += [m.register_forward_hook(leave) for _, m in modules]
     try:
         run_hooked(model, example, hooks)
     except Exception:
@@ -625,25 +626,6 @@ def _with_random_statistics(model: nn.Module) -> nn.Module:
                 module.weight.data.copy_(torch.randn(size, generator=generator))
                 module.bias.data.copy_(torch.randn(size, generator=generator))
     return model
-
-
-def _reader_inputs(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[int, ...]]:
-    """Module name -> the shape of its first input on `example`, for every module that ran."""
-    from tradeoff_bench.core.pruning_graph import run_hooked
-
-    shapes: dict[str, tuple[int, ...]] = {}
-
-    def record(name: str) -> Callable[[nn.Module, tuple[object, ...]], None]:
-        def hook(module: nn.Module, args: tuple[object, ...]) -> None:
-            if args and torch.is_tensor(args[0]):
-                shapes.setdefault(name, tuple(args[0].shape))
-
-        return hook
-
-    run_hooked(
-        model, example, [module.register_forward_pre_hook(record(name)) for name, module in model.named_modules()]
-    )
-    return shapes
 
 
 def _shrink(model: nn.Module, example: torch.Tensor, widths: Mapping[str, int], knobs: Mapping[str, Knob]) -> None:
