@@ -118,7 +118,7 @@ def check_widths(before: dict[str, int], after: dict[str, int], removed: dict[st
             )
 
 
-def _handler(dep: tp.Dependency) -> str:
+def handler_name(dep: tp.Dependency) -> str:
     """The name of a dependency's pruning function (prune_out_channels, prune_in_channels)."""
     return getattr(dep.handler, "__name__", "")
 
@@ -209,7 +209,7 @@ class Pruner:
                 group = graph.get_pruning_group(module, handler, list(range(channels)))
             except Exception:
                 continue
-            shrunk = {dep.target.module for dep, _ in group if _handler(dep) == "prune_out_channels"}
+            shrunk = {dep.target.module for dep, _ in group if handler_name(dep) == "prune_out_channels"}
             if shrunk & set(ignored):  # would shrink the model's output layer (or an unsafe one)
                 continue
             covered |= shrunk
@@ -240,7 +240,7 @@ class Pruner:
                 (
                     dep.target.module
                     for dep, _ in self.graph.get_pruning_group(writer, handler, list(range(channels)))
-                    if _handler(dep) == "prune_in_channels" and isinstance(dep.target.module, PRUNABLE)
+                    if handler_name(dep) == "prune_in_channels" and isinstance(dep.target.module, PRUNABLE)
                 ),
                 None,
             )
@@ -250,7 +250,7 @@ class Pruner:
             group = self.graph.get_pruning_group(
                 reader, self.graph.get_pruner_of_module(reader).prune_in_channels, list(range(inputs))
             )
-            if fixed & {dep.target.module for dep, _ in group if _handler(dep) == "prune_out_channels"}:
+            if fixed & {dep.target.module for dep, _ in group if handler_name(dep) == "prune_out_channels"}:
                 continue
             self._pools[reader] = (name, channels // inputs)
             groups.append(group)
@@ -359,7 +359,7 @@ class Pruner:
             new = self.graph.get_pruning_group(root, group[0].dep.handler, sorted(idxs))
             for dep, dep_idxs in new:
                 name = self.names.get(dep.target.module)
-                if name in before and _handler(dep) == "prune_out_channels":
+                if name in before and handler_name(dep) == "prune_out_channels":
                     removed[name] = removed.get(name, 0) + len(dep_idxs)
             pruning.append(new)
         for group in pruning:

@@ -79,8 +79,9 @@ class Magnitude(CompressFinetune):
         """Refuse, before training, a model in which the dependency graph finds no group it can prune
         (every one breaks the forward pass when it loses a channel), and a target below the MACs of
         the model with every prunable group at its floor or at `max_layer_ratio`'s cap (pruning
-        order does not change which layers can shrink; the bench's counter). Where the graph cannot take every layer to its floor at once (the LCNN's channel
-        pairs), no target is refused and the candidate's `target_met` says whether pruning reached it."""
+        order does not change which layers can shrink; the bench's counter). Where the graph cannot
+        take every layer to its floor at once (the LCNN's channel pairs), no target is refused and the
+        candidate's `target_met` says whether pruning reached it."""
         from tradeoff_bench.core.flops import count_macs
         from tradeoff_bench.core.pruning_graph import LayerCollapseError, Pruner
 

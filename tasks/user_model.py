@@ -262,7 +262,7 @@ def _shape(tensor: torch.Tensor) -> str:
 
 def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob], list[str]]:
     """The knobs of `model` (name -> Knob, in module order) and a note per group that is not one."""
-    from tradeoff_bench.core.pruning_graph import PRUNABLE, Pruner
+    from tradeoff_bench.core.pruning_graph import PRUNABLE, Pruner, handler_name
 
     pruner = Pruner(copy.deepcopy(model), example, keep_pooled=True)
     names = pruner.names
@@ -281,7 +281,7 @@ def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob]
     for group in pruner.groups:
         root = group[0].dep.target.module
         name, width = names[root], len(group[0][1])
-        handlers = [(getattr(dep.handler, "__name__", ""), dep.target.module) for dep, _ in group]
+        handlers = [(handler_name(dep), dep.target.module) for dep, _ in group]
         readers = tuple(dict.fromkeys(names[m] for h, m in handlers if h == "prune_in_channels" and m in names))
         members = [m for _, m in handlers if m in names]  # layers; the graph's operator nodes have no name
         reason = _not_gateable(root, members, readers, width, seen, names)
@@ -316,7 +316,7 @@ def find_knobs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, Knob]
         names[dep.target.module]
         for group in pruner.groups
         for dep, _ in group
-        if dep.target.module in names and getattr(dep.handler, "__name__", "") == "prune_out_channels"
+        if dep.target.module in names and handler_name(dep) == "prune_out_channels"
     }
     settled = grouped | {names[m] for m in pruner.ignored} | pruner.unsafe
     for layer, module in pruner.model.named_modules():
@@ -379,13 +379,13 @@ def _row_followers(
 ) -> list[tuple[Any, list[int]]]:
     """The dependencies of `root`'s group that remove its output channels `start`.. and those of the
     layers that keep them as channels (its norms): not the readers the graph mis-couples to them."""
+    from tradeoff_bench.core.pruning_graph import handler_name
+
     handler = graph.get_pruner_of_module(root).prune_out_channels
     group = graph.get_pruning_group(root, handler, list(range(start, width)))
     layers = set(model.modules())
     return [
-        (dep, idxs)
-        for dep, idxs in group
-        if getattr(dep.handler, "__name__", "") == "prune_out_channels" and dep.target.module in layers
+        (dep, idxs) for dep, idxs in group if handler_name(dep) == "prune_out_channels" and dep.target.module in layers
     ]
 
 
@@ -500,14 +500,14 @@ def _pool_layout(pruner: Pruner, reader: nn.Module, width: int, pooled: int) -> 
     """For a knob whose `reader` sees `width` channels, each pooled from `pooled` of its writers':
     the writers that hold them block-major (channel 0 is their 0, width, 2·width, …; `Knob.stacked`),
     () where every writer holds them channel-major (0, 1, …, pooled − 1), None for any other order."""
+    from tradeoff_bench.core.pruning_graph import handler_name
+
     graph = pruner.graph
     group = graph.get_pruning_group(reader, graph.get_pruner_of_module(reader).prune_in_channels, [0])
     written = {  # the layers before the pooling (those after it, a norm, hold channel 0 alone)
         pruner.names[dep.target.module]: sorted(idxs)
         for dep, idxs in group
-        if getattr(dep.handler, "__name__", "") == "prune_out_channels"
-        and dep.target.module in pruner.names
-        and idxs != [0]
+        if handler_name(dep) == "prune_out_channels" and dep.target.module in pruner.names and idxs != [0]
     }
     if all(idxs == list(range(pooled)) for idxs in written.values()):
         return ()
